@@ -1,0 +1,116 @@
+"""Depth update from the flux divergence plus rain and infiltration, and the run's max statistics.
+
+See :mod:`floodsim.kernels.inertial` for the staggered grid and sign convention.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._jit import parallel_kernel, prange
+from .hydrology import infiltration_increment
+
+
+@parallel_kernel
+def update_depth(
+    h, qx, qy, active, band_start, computed,
+    rain_rate, rain_field,
+    infil_model, infil_F, infil_p1, infil_p2, infil_p3,
+    dt, dx, dy, t_new, g, hmin,
+    h_max, v_max, t_hmax,
+    band_wet, band_wave, band_infil, band_negative,
+):
+    """Advance the depth ``h`` by one step, in place, band by band.
+
+    ``h += dt * (-(div q)) + rain * dt - infiltration``, where infiltration is limited to the water
+    present after the flux and rain update. Negative depths are not clipped here (that would destroy
+    volume); they are counted in ``band_negative`` and fixed conservatively by
+    :func:`floodsim.kernels.positivity.repair_negative_depths`.
+
+    Parameters
+    ----------
+    h : (ny, nx) float64
+        Water depth [m] (in/out).
+    qx, qy : float64
+        Face discharges [m²/s] for this step (read only).
+    active : (ny, nx) uint8
+        1 for cells that hold water; inactive cells are left untouched.
+    band_start : (nbands + 1,) int64
+        First row of each band.
+    computed : (nbands,) uint8
+        1 where the band's fluxes were updated this step; elsewhere all its faces are zero and the
+        divergence is skipped.
+    rain_rate : float
+        Uniform rainfall intensity [m/s], used when ``rain_field`` is (1, 1).
+    rain_field : (ny, nx) or (1, 1) float64
+        Rainfall intensity per cell [m/s].
+    infil_model : int
+        0 none, 1 Green–Ampt, 2 Horton (see :mod:`floodsim.kernels.hydrology`).
+    infil_F : (ny, nx) or (1, 1) float64
+        Cumulative infiltrated depth [m] (in/out; ignored when ``infil_model`` is 0).
+    infil_p1, infil_p2, infil_p3 : (ny, nx) or (1, 1) float64
+        Model parameters, SI (Green–Ampt: ks [m/s], psi*dtheta [m]; Horton: f0, fc [m/s], k [1/s]).
+    dt, dx, dy, t_new, g, hmin : float
+        Step [s], cell sizes [m], time at the end of the step [s], gravity [m/s²], wet threshold [m].
+    h_max, v_max, t_hmax : (ny, nx) float32
+        Running maximum depth [m], maximum speed [m/s] and time of maximum depth [s] (in/out).
+    band_wet : (nbands,) uint8
+        Out: 1 where any cell of the band is deeper than ``hmin``.
+    band_wave : (nbands,) float64
+        Out: max over wet cells of ``sqrt(g h) + |u|`` [m/s] (for the Courant condition).
+    band_infil : (nbands,) float64
+        Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
+    band_negative : (nbands,) int64
+        Out: number of cells left with a negative depth.
+    """
+    ny, nx = h.shape
+    uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
+    has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
+    nbands = band_start.size - 1
+    for b in prange(nbands):
+        wave = 0.0
+        infil_sum = 0.0
+        negative = 0
+        wet = 0
+        if computed[b] or has_sources:
+            do_flux = computed[b] != 0
+            for i in range(band_start[b], band_start[b + 1]):
+                for j in range(nx):
+                    if not active[i, j]:
+                        continue
+                    hn = h[i, j]
+                    if do_flux:
+                        hn += dt * ((qx[i, j] - qx[i, j + 1]) / dx + (qy[i, j] - qy[i + 1, j]) / dy)
+                    hn += dt * (rain_rate if uniform_rain else rain_field[i, j])
+                    if infil_model != 0 and hn > 0.0:
+                        if uniform_infil:
+                            pot = infiltration_increment(
+                                infil_model, infil_F[i, j], infil_p1[0, 0], infil_p2[0, 0],
+                                infil_p3[0, 0], dt)
+                        else:
+                            pot = infiltration_increment(
+                                infil_model, infil_F[i, j], infil_p1[i, j], infil_p2[i, j],
+                                infil_p3[i, j], dt)
+                        f = min(pot, hn)
+                        hn -= f
+                        infil_F[i, j] += f
+                        infil_sum += f
+                    h[i, j] = hn
+                    if hn < 0.0:
+                        negative += 1
+                    elif hn > hmin:
+                        wet = 1
+                        ux = 0.5 * (qx[i, j] + qx[i, j + 1]) / hn
+                        uy = 0.5 * (qy[i, j] + qy[i + 1, j]) / hn
+                        speed = math.sqrt(ux * ux + uy * uy)
+                        wave = max(wave, math.sqrt(g * hn) + speed)
+                        if speed > v_max[i, j]:
+                            v_max[i, j] = speed
+                    if hn > h_max[i, j]:
+                        h_max[i, j] = hn
+                        t_hmax[i, j] = t_new
+        band_wet[b] = wet
+        band_wave[b] = wave
+        band_infil[b] = infil_sum
+        band_negative[b] = negative
