@@ -28,7 +28,7 @@ from .forcing import Hyetograph, RainfallRaster
 from .grid import Grid
 from .kernels.boundary import apply_boundary_fluxes
 from .kernels.continuity import update_depth
-from .kernels.inertial import compute_face_fluxes, snapshot_band_edges
+from .kernels.inertial import WORK_ROWS, compute_face_fluxes, snapshot_band_edges
 from .kernels.positivity import repair_negative_depths
 from .kernels.sources import add_depth, route_roof_rain
 from .massbalance import VolumeBalance
@@ -124,7 +124,7 @@ class _BandWork:
         ny, nx = shape
         start = np.append(np.arange(0, ny, band_rows), ny).astype(np.int64)
         nb = start.size - 1
-        return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, 3, nx + 1)),
+        return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, WORK_ROWS, nx + 1)),
                    np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(nb, np.int64),
                    np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int64))
 
@@ -356,7 +356,7 @@ class Simulation:
         model, p1, p2, p3 = self._infil
         update_depth(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), rate, field_,
                      model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
-                     s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
+                     s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         if bw.negative.any():
             removed = repair_negative_depths(h, qx, qy, self.active, bw.start, bw.negative, dt, dx, dy,
                                              bw.stack)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import parallel_kernel, prange
+from ._jit import kernel, parallel_kernel, prange
 from .hydrology import infiltration_increment
 
 
@@ -18,7 +18,7 @@ def update_depth(
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, t_new, g, hmin,
     h_max, v_max, t_hmax,
-    band_wet, band_wave, band_infil, band_negative,
+    band_wet, band_wave, band_infil, band_negative, work,
 ):
     """Advance the depth ``h`` by one step, in place, band by band.
 
@@ -34,7 +34,7 @@ def update_depth(
     qx, qy : float64
         Face discharges [m²/s] for this step (read only).
     active : (ny, nx) uint8
-        1 for cells that hold water; inactive cells are left untouched.
+        1 for cells that hold water; inactive cells stay dry.
     band_start : (nbands + 1,) int64
         First row of each band.
     computed : (nbands,) uint8
@@ -53,7 +53,8 @@ def update_depth(
     dt, dx, dy, t_new, g, hmin : float
         Step [s], cell sizes [m], time at the end of the step [s], gravity [m/s²], wet threshold [m].
     h_max, v_max, t_hmax : (ny, nx) float32
-        Running maximum depth [m], maximum speed [m/s] and time of maximum depth [s] (in/out).
+        Running maximum depth [m], maximum speed [m/s] (over cells deeper than ``hmin``) and time of
+        maximum depth [s] (in/out).
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
@@ -62,55 +63,93 @@ def update_depth(
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
     band_negative : (nbands,) int64
         Out: number of cells left with a negative depth.
+    work : (nbands, >=2, >=nx) float64
+        Scratch rows.
+
+    Notes
+    -----
+    Each row is done in three sweeps so that the first and last are branch-free and vectorise:
+    depth update, infiltration (scalar Newton solves, only when a model is on), statistics.
     """
-    ny, nx = h.shape
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
-    uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
-    nbands = band_start.size - 1
-    for b in prange(nbands):
-        wave = 0.0
-        infil_sum = 0.0
-        negative = 0
-        wet = 0
+    for b in prange(band_start.size - 1):
         if computed[b] or has_sources:
-            do_flux = computed[b] != 0
-            for i in range(band_start[b], band_start[b + 1]):
-                for j in range(nx):
-                    if not active[i, j]:
-                        continue
-                    hn = h[i, j]
-                    if do_flux:
-                        hn += dt * ((qx[i, j] - qx[i, j + 1]) / dx + (qy[i, j] - qy[i + 1, j]) / dy)
-                    hn += dt * (rain_rate if uniform_rain else rain_field[i, j])
-                    if infil_model != 0 and hn > 0.0:
-                        if uniform_infil:
-                            pot = infiltration_increment(
-                                infil_model, infil_F[i, j], infil_p1[0, 0], infil_p2[0, 0],
-                                infil_p3[0, 0], dt)
-                        else:
-                            pot = infiltration_increment(
-                                infil_model, infil_F[i, j], infil_p1[i, j], infil_p2[i, j],
-                                infil_p3[i, j], dt)
-                        f = min(pot, hn)
-                        hn -= f
-                        infil_F[i, j] += f
-                        infil_sum += f
-                    h[i, j] = hn
-                    if hn < 0.0:
-                        negative += 1
-                    elif hn > hmin:
-                        wet = 1
-                        ux = 0.5 * (qx[i, j] + qx[i, j + 1]) / hn
-                        uy = 0.5 * (qy[i, j] + qy[i + 1, j]) / hn
-                        speed = math.sqrt(ux * ux + uy * uy)
-                        wave = max(wave, math.sqrt(g * hn) + speed)
-                        if speed > v_max[i, j]:
-                            v_max[i, j] = speed
-                    if hn > h_max[i, j]:
-                        h_max[i, j] = hn
-                        t_hmax[i, j] = t_new
-        band_wet[b] = wet
+            wet, wave, infil_sum, negative = _update_band(
+                band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
+                rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
+                dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, work[b, 0], work[b, 1])
+        else:
+            wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
+        band_wet[b] = wet > 0
         band_wave[b] = wave
         band_infil[b] = infil_sum
         band_negative[b] = negative
+
+
+@kernel
+def _update_band(
+    r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
+    infil_model, infil_F, infil_p1, infil_p2, infil_p3,
+    dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, rain, celerity,
+):
+    """Rows ``r0:r1`` of :func:`update_depth` (serial: numba compiles a plain function far better
+    than a ``prange`` body). Returns (wet cell count, max celerity, infiltrated depth sum, negatives)."""
+    ny, nx = h.shape
+    uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
+    cx = dt / dx
+    cy = dt / dy
+    wave = 0.0
+    infil_sum = 0.0
+    negative = 0
+    wet = 0
+    for i in range(r0, r1):
+        # 1. depth update (branch-free)
+        if uniform_rain:
+            for j in range(nx):
+                rain[j] = rain_rate * dt
+        else:
+            for j in range(nx):
+                rain[j] = rain_field[i, j] * dt
+        if do_flux:
+            for j in range(nx):
+                hn = (h[i, j] + cx * (qx[i, j] - qx[i, j + 1]) + cy * (qy[i, j] - qy[i + 1, j])
+                      + rain[j])
+                h[i, j] = hn if active[i, j] else 0.0
+        else:
+            for j in range(nx):
+                h[i, j] = h[i, j] + rain[j] if active[i, j] else 0.0
+        # 2. infiltration, limited to the water present
+        if infil_model != 0:
+            for j in range(nx):
+                hn = h[i, j]
+                if hn > 0.0:
+                    if uniform_infil:
+                        pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[0, 0],
+                                                     infil_p2[0, 0], infil_p3[0, 0], dt)
+                    else:
+                        pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[i, j],
+                                                     infil_p2[i, j], infil_p3[i, j], dt)
+                    f = min(pot, hn)
+                    h[i, j] = hn - f
+                    infil_F[i, j] += f
+                    infil_sum += f
+        # 3. statistics (branch-free; a max-reduction in this loop would stop LLVM from
+        #    vectorising it, so the celerities go to a row buffer reduced afterwards)
+        for j in range(nx):
+            hn = h[i, j]
+            negative += hn < 0.0
+            is_wet = hn > hmin
+            wet += is_wet
+            hs = hn if is_wet else 1.0
+            ux = 0.5 * (qx[i, j] + qx[i, j + 1]) / hs
+            uy = 0.5 * (qy[i, j] + qy[i + 1, j]) / hs
+            speed = math.sqrt(ux * ux + uy * uy) if is_wet else 0.0
+            celerity[j] = math.sqrt(g * hs) + speed if is_wet else 0.0
+            v_max[i, j] = max(v_max[i, j], speed)
+            t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
+            h_max[i, j] = max(h_max[i, j], hn)
+        for j in range(nx):
+            wave = max(wave, celerity[j])
+    return wet, wave, infil_sum, negative

@@ -2,7 +2,7 @@
 
 ``h ** (7/3)`` dominates a straightforward local-inertial kernel because numba (without SVML) cannot
 vectorise ``pow``. Here the cube root is computed with plain arithmetic: a bit-level first guess
-(the exponent divided by three, as in Kahan's cbrt) refined by three Halley iterations, which is
+(the high word divided by three, as in fdlibm's cbrt) refined by three Halley iterations, which is
 accurate to round-off for every positive normal float64. Tested against ``x ** (1/3)`` in
 ``tests/unit/test_fastmath.py``.
 """
@@ -13,9 +13,10 @@ import numpy as np
 
 from ._jit import JIT_DISABLED, kernel
 
-# Bit pattern offset so that (bits(x) // 3 + _CBRT_MAGIC) is close to bits(cbrt(x)):
-# bits(x) ~ 2**52 * (e + 1023), and we want 2**52 * (e/3 + 1023), i.e. add 2/3 * 1023 * 2**52.
-_CBRT_MAGIC = np.int64(0x2A9F7893782DA1CE)
+# fdlibm's s_cbrt.c first guess: divide the high 32 bits of the float64 by three and add
+# B1 = (682 - 0.03306235651) * 2**20, which gives cbrt to about 5 bits. Unsigned 32-bit division by a
+# constant compiles to a vectorisable multiply; signed 64-bit floor division (Python semantics) does not.
+_B1 = 715094163
 
 if JIT_DISABLED:  # pragma: no cover - exercised only in NUMBA_DISABLE_JIT runs
 
@@ -25,8 +26,13 @@ if JIT_DISABLED:  # pragma: no cover - exercised only in NUMBA_DISABLE_JIT runs
     def _i64_to_f64(i):
         return float(np.array(i, dtype=np.int64).view(np.float64))
 
+    _u32 = int
+    _i64 = int
+
 else:
     from llvmlite import ir
+    from numba import int64 as _i64
+    from numba import uint32 as _u32
     from numba.core import types
     from numba.extending import intrinsic
 
@@ -66,8 +72,9 @@ def cbrt_positive(x):
     float
         ``x ** (1/3)`` to within a few ulp.
     """
-    y = _i64_to_f64(_f64_to_i64(x) // 3 + _CBRT_MAGIC)
-    # Halley's iteration y <- y (y^3 + 2x) / (2 y^3 + x): cubic convergence, 3 steps from ~5 % error.
+    high = _u32(_f64_to_i64(x) >> 32)
+    y = _i64_to_f64(_i64(high // _u32(3) + _u32(_B1)) << 32)
+    # Halley's iteration y <- y (y^3 + 2x) / (2 y^3 + x): cubic convergence, 3 steps from ~3 % error.
     for _ in range(3):
         y3 = y * y * y
         y = y * (y3 + 2.0 * x) / (2.0 * y3 + x)

@@ -112,51 +112,69 @@ def compute_face_fluxes(
         First row of each band; the last entry is ``ny``.
     edge_above, edge_below : (nbands, nx) float64
         Snapshots from :func:`snapshot_band_edges`.
-    work : (nbands, 3, nx + 1) float64
+    work : (nbands, WORK_ROWS, nx + 1) float64
         Scratch rows; contents are overwritten.
     dt, dx, dy, g, theta, hmin : float
         Time step [s], cell sizes [m], gravity [m/s²], θ-weight, wet threshold [m].
+
+    Notes
+    -----
+    The inner loops are kept free of data-dependent loads (Manning's n is copied into row buffers
+    first) so that LLVM vectorises them.
     """
-    ny, nx = h.shape
-    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
-    n0 = manning[0, 0]
     for k in prange(bands.size):
         b = bands[k]
-        r0 = band_start[b]
-        r1 = band_start[b + 1]
-        old_x = work[b, 0]
-        old_above = work[b, 1]
-        old_here = work[b, 2]
+        _band_face_fluxes(band_start[b], band_start[b + 1], z, h, active, manning, qx, qy,
+                          edge_above[b], edge_below[b], work[b], dt, dx, dy, g, theta, hmin)
+
+
+@kernel
+def _band_face_fluxes(r0, r1, z, h, active, manning, qx, qy, edge_above, edge_below, work,
+                      dt, dx, dy, g, theta, hmin):
+    """Rows ``r0:r1`` of :func:`compute_face_fluxes` (serial: numba compiles a plain function far
+    better than a ``prange`` body). ``edge_above``/``edge_below`` are this band's snapshot rows."""
+    ny, nx = h.shape
+    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+    old_x = work[0]
+    old_above = work[1]
+    old_here = work[2]
+    n_here = work[3]
+    n_below = work[4]
+    for j in range(nx):
+        old_above[j] = edge_above[j]
+        n_below[j] = manning[0, 0] if uniform_n else manning[r0, j]
+    for i in range(r0, r1):
         for j in range(nx):
-            old_above[j] = edge_above[b, j]
-        for i in range(r0, r1):
-            # --- x faces of row i: east face of (i, j) is qx[i, j + 1]
-            for j in range(nx + 1):
-                old_x[j] = qx[i, j]
-            for j in range(nx - 1):
-                na = n0 if uniform_n else manning[i, j]
-                nb = n0 if uniform_n else manning[i, j + 1]
+            n_here[j] = n_below[j]
+        if i + 1 < ny and not uniform_n:
+            for j in range(nx):
+                n_below[j] = manning[i + 1, j]
+        # --- x faces of row i: east face of (i, j) is qx[i, j + 1]
+        for j in range(nx + 1):
+            old_x[j] = qx[i, j]
+        for j in range(nx - 1):
+            q = almeida_flux(
+                old_x[j + 1], old_x[j], old_x[j + 2],
+                z[i, j] + h[i, j], z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
+                0.5 * (n_here[j] + n_here[j + 1]), dt, dx, g, theta, hmin,
+            )
+            qx[i, j + 1] = q if (active[i, j] & active[i, j + 1]) else 0.0
+        # --- y faces: south face of (i, j) is qy[i + 1, j]
+        if i + 1 < ny:
+            # face i + 2 is this band's own (not yet overwritten) or the snapshot below
+            ahead = qy[i + 2] if i + 2 <= r1 else edge_below
+            for j in range(nx):
+                old_here[j] = qy[i + 1, j]
+            for j in range(nx):
                 q = almeida_flux(
-                    old_x[j + 1], old_x[j], old_x[j + 2],
-                    z[i, j] + h[i, j], z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
-                    0.5 * (na + nb), dt, dx, g, theta, hmin,
+                    old_here[j], old_above[j], ahead[j],
+                    z[i, j] + h[i, j], z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
+                    0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
                 )
-                qx[i, j + 1] = q if (active[i, j] & active[i, j + 1]) else 0.0
-            # --- y faces: south face of (i, j) is qy[i + 1, j]
-            if i + 1 < ny:
-                # face i + 2 is this band's own (not yet overwritten) or the snapshot below
-                ahead_is_own = i + 2 <= r1
-                for j in range(nx):
-                    old_here[j] = qy[i + 1, j]
-                for j in range(nx):
-                    q_ahead = qy[i + 2, j] if ahead_is_own else edge_below[b, j]
-                    na = n0 if uniform_n else manning[i, j]
-                    nb = n0 if uniform_n else manning[i + 1, j]
-                    q = almeida_flux(
-                        old_here[j], old_above[j], q_ahead,
-                        z[i, j] + h[i, j], z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
-                        0.5 * (na + nb), dt, dy, g, theta, hmin,
-                    )
-                    qy[i + 1, j] = q if (active[i, j] & active[i + 1, j]) else 0.0
-                for j in range(nx):
-                    old_above[j] = old_here[j]
+                qy[i + 1, j] = q if (active[i, j] & active[i + 1, j]) else 0.0
+            for j in range(nx):
+                old_above[j] = old_here[j]
+
+
+#: Scratch rows per band needed by :func:`compute_face_fluxes`.
+WORK_ROWS = 5

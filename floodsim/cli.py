@@ -1,0 +1,120 @@
+"""Command line: ``floodsim run | validate SCENARIO``.
+
+Exit codes: 0 success; 2 bad input (scenario, data, output folder); 3 the simulation became unstable;
+1 anything unexpected (a bug: please report it with the traceback printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import FloodsimError, StabilityError
+
+log = logging.getLogger("floodsim")
+
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_UNSTABLE = 0, 1, 2, 3
+
+
+def _progress_bar(disable: bool):
+    from tqdm import tqdm
+
+    bar = {"obj": None}
+
+    def update(t, duration):
+        if bar["obj"] is None:
+            bar["obj"] = tqdm(total=round(duration), unit="s sim", disable=disable, file=sys.stderr,
+                              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s simulated [{elapsed}<{remaining}]")
+        bar["obj"].update(round(t) - bar["obj"].n)
+        if t >= duration:
+            bar["obj"].close()
+
+    return update
+
+
+def _format_summary(s: dict, files: dict) -> str:
+    vb = s["volume_balance_m3"]
+    lines = [
+        f"scenario        {s['scenario']}",
+        f"grid            {s['cells']:,} cells of {s['cell_size_m'][0]:.2f} × {s['cell_size_m'][1]:.2f} m, "
+        f"{s['duration_s']:.0f} s simulated in {s['steps']:,} steps ({s['wall_time_s']:.1f} s wall)",
+        f"flooded area    peak {s['peak_flooded_area_m2']:,.0f} m² at t = {s['peak_flooded_area_time_s']:.0f} s "
+        f"(depth ≥ {s['flood_threshold_m']} m); max extent {s['max_extent_area_m2']:,.0f} m²",
+        f"max depth       {s['max_depth_m']:.3f} m at ({s['max_depth_at'][0]:.1f}, {s['max_depth_at'][1]:.1f}); "
+        f"max speed {s['max_speed_m_s']:.2f} m/s",
+        "volume balance  rain {rain:,.1f} + inflow {inflow:,.1f} + boundary in {boundary_in:,.1f} "
+        "− boundary out {boundary_out:,.1f} − infiltration {infiltration:,.1f} − roof drainage "
+        "{roof_drainage:,.1f} = Δstored {d:,.1f} m³".format(d=vb["stored"] - vb["initial"], **vb),
+        f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})",
+    ]
+    for name, g in s.get("gauges", {}).items():
+        lines.append(f"gauge           {name}: max {g['max_depth_m']:.3f} m at t = {g['time_of_max_depth_s']:.0f} s")
+    if files:
+        lines.append(f"written         {Path(files['summary']).parent}/ ({', '.join(p.name for p in files.values())})")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    from .runner import run_scenario
+
+    log.info("running %s", args.scenario)
+    result = run_scenario(args.scenario, out_dir=args.out, progress=_progress_bar(args.quiet))
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    else:
+        print(_format_summary(result.summary, result.files))
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from .scenario.build import build_model
+    from .scenario.load import load_scenario
+
+    sc = load_scenario(args.scenario)
+    model = build_model(sc)
+    sim = model.simulation
+    ny, nx = sim.grid.shape
+    print(f"{args.scenario}: OK — '{sc.name}', {ny}×{nx} cells of {sim.grid.dx:.2f} m, "
+          f"{int(sim.active.sum()):,} active, {int(sim.blocked.sum()):,} under buildings, "
+          f"{sim.faces.cell_i.size} open boundary faces, {len(sim.inflows)} inflow(s)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="floodsim", description="2-D flood and stormwater scenario simulator.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log lines")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a scenario and write its results")
+    p.add_argument("scenario", type=Path, help="scenario file (.toml or .yaml)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<scenario name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("validate", help="check a scenario and its input data without running it")
+    p.add_argument("scenario", type=Path)
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="floodsim: %(message)s")
+    try:
+        return args.func(args)
+    except StabilityError as exc:
+        print(f"floodsim: error: {exc}", file=sys.stderr)
+        return EXIT_UNSTABLE
+    except FloodsimError as exc:
+        print(f"floodsim: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("floodsim: interrupted; no partial results were written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

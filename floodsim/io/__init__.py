@@ -1,0 +1,1 @@
+"""Reading and writing GIS data: rasters (rasterio/rioxarray) and vector layers (GeoPandas)."""

@@ -1,0 +1,142 @@
+"""Rasters in and out: DEMs and parameter rasters aligned to the model grid; GeoTIFF and NetCDF.
+
+Reading uses rasterio (GeoTIFF, ESRI ASCII grid with its .prj, and anything GDAL reads);
+regridding uses rioxarray's ``reproject_match``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import xarray as xr
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+
+from .. import units
+from ..errors import GridAlignmentError, InputDataError
+from ..forcing import RainfallRaster
+from ..grid import Grid
+from .atomic import atomic_path
+
+
+def _check_crs(crs, source: str):
+    if crs is None:
+        raise InputDataError(f"{source}: the raster has no coordinate reference system. Add one (for an "
+                             "ESRI ASCII grid, a .prj file beside it) or set `crs` in the scenario's "
+                             "[domain] table, e.g. crs = \"EPSG:28356\".")
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        raise InputDataError(f"{source}: the CRS {crs.to_string()} is geographic (degrees); floodsim needs "
+                             "cells in metres. Reproject the DEM to a projected CRS first, e.g. "
+                             "`gdalwarp -t_srs EPSG:<UTM zone> in.tif out.tif`.")
+    return crs
+
+
+def read_dem(path, crs=None, band: int = 1) -> Grid:
+    """Read a DEM into a :class:`~floodsim.grid.Grid`.
+
+    Parameters
+    ----------
+    path : str or Path
+        GeoTIFF, ESRI ASCII grid (``.asc`` + ``.prj``) or any single-band raster GDAL reads.
+    crs : optional
+        Override or supply the CRS (e.g. ``"EPSG:28356"``) when the file has none.
+    band : int
+        Band to read.
+
+    Returns
+    -------
+    Grid
+        Elevations in m; nodata cells become NaN (outside the model).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: DEM file not found. Check the path (relative paths in a scenario "
+                             "are taken from the scenario file's folder).")
+    try:
+        with rasterio.open(path) as src:
+            z = src.read(band, masked=True).astype(np.float64)
+            transform = src.transform
+            file_crs = src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputDataError(f"{path}: not a readable raster ({exc}).") from None
+    crs = _check_crs(crs if crs is not None else file_crs, str(path))
+    data = z.filled(np.nan)
+    if transform.b != 0 or transform.d != 0:
+        raise InputDataError(f"{path}: rotated rasters are not supported; warp to north-up first.")
+    return Grid(data, transform, crs, source=str(path))
+
+
+def align_to_grid(da: xr.DataArray, grid: Grid, resampling: Resampling = Resampling.bilinear,
+                  source: str = "raster") -> np.ndarray:
+    """Regrid a georeferenced DataArray onto the model grid and return a float64 array (ny, nx)."""
+    import rioxarray  # noqa: F401
+
+    if da.rio.crs is None:
+        raise GridAlignmentError(f"{source}: the raster has no CRS; cannot align it to the DEM.")
+    template = xr.DataArray(np.zeros(grid.shape), dims=("y", "x"),
+                            coords={"y": grid.y, "x": grid.x}).rio.write_crs(grid.crs)
+    template = template.rio.write_transform(grid.transform)
+    out = da.rio.reproject_match(template, resampling=resampling)
+    values = np.asarray(out.values, dtype=np.float64)
+    nodata = out.rio.nodata
+    if nodata is not None and not np.isnan(nodata):
+        values = np.where(values == nodata, np.nan, values)
+    return values
+
+
+def read_raster_on_grid(path, grid: Grid, resampling: Resampling = Resampling.bilinear) -> np.ndarray:
+    """Read a single-band raster (any CRS) onto the model grid; nodata -> NaN."""
+    import rioxarray
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: raster file not found.")
+    da = rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)
+    return align_to_grid(da, grid, resampling, source=str(path))
+
+
+def rainfall_from_dataarray(da: xr.DataArray, grid: Grid, start=None, end_s: float | None = None,
+                            source: str = "rainfall") -> RainfallRaster:
+    """Build a :class:`RainfallRaster` from a DataArray (time, y, x) of intensities in **mm/h**.
+
+    The frames are regridded to the model grid (bilinear). ``time`` may be numeric seconds since the
+    start of the run or datetimes (then ``start`` is the datetime of t = 0; default the first frame).
+    Each frame holds until the next; the last holds until ``end_s`` (default: one more interval).
+    """
+    if "time" not in da.dims:
+        raise InputDataError(f"{source}: the rainfall array needs a 'time' dimension.")
+    t = da["time"].values
+    if np.issubdtype(t.dtype, np.datetime64):
+        t0 = np.datetime64(start) if start is not None else t[0]
+        seconds = (t - t0) / np.timedelta64(1, "s")
+    else:
+        seconds = np.asarray(t, dtype=np.float64)
+    frames = np.stack([align_to_grid(da.isel(time=k), grid, source=source) for k in range(t.size)])
+    frames = np.nan_to_num(frames, nan=0.0)
+    if end_s is None:
+        end_s = seconds[-1] + (seconds[-1] - seconds[-2] if seconds.size > 1 else 3600.0)
+    return RainfallRaster(seconds, units.mm_h_to_m_s(frames), float(end_s))
+
+
+def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0) -> Path:
+    """Write a 2-D DataArray with CRS as a tiled, DEFLATE-compressed GeoTIFF, atomically."""
+    import rioxarray  # noqa: F401
+
+    path = Path(path)
+    out = da.astype(np.float32).rio.write_nodata(nodata, encoded=True)
+    with atomic_path(path) as tmp:
+        out.rio.to_raster(tmp, driver="GTiff", compress="DEFLATE", tiled=True, blockxsize=256,
+                          blockysize=256)
+    return path
+
+
+def write_netcdf(ds: xr.Dataset, path) -> Path:
+    """Write a dataset as compressed NetCDF-4, atomically."""
+    path = Path(path)
+    encoding = {name: {"zlib": True, "complevel": 4} for name, v in ds.data_vars.items() if v.ndim >= 2}
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+    return path

@@ -1,0 +1,148 @@
+"""Vector layers: read with GeoPandas, check, reproject to the DEM's CRS, rasterise onto the grid.
+
+Rasterisation rules (rasterio.features.rasterize):
+
+* **Polygons** cover the cells whose *centre* lies inside (``all_touched=False``), so areas are not
+  inflated; a polygon smaller than a cell that covers no centre still takes the cell containing its
+  representative point, so no feature silently disappears.
+* **Lines** take every cell they touch (``all_touched=True``) so a channel or tunnel is continuous.
+* **Points** take the cell that contains them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from rasterio import features as rio_features
+from shapely.geometry import box
+
+from ..errors import InputDataError
+from ..grid import Grid
+
+
+def read_layer(path, layer: str | None = None, grid: Grid | None = None, required: tuple[str, ...] = (),
+               id_field: str | None = None, what: str = "layer") -> gpd.GeoDataFrame:
+    """Read a vector layer, validate it, and reproject it to ``grid``'s CRS.
+
+    Parameters
+    ----------
+    path : str or Path
+        GeoPackage, GeoJSON, Shapefile or anything pyogrio reads.
+    layer : str, optional
+        Layer name inside a multi-layer file.
+    grid : Grid, optional
+        When given, the layer is reprojected to its CRS and must overlap it.
+    required : tuple of str
+        Attribute columns that must exist and have no missing values.
+    id_field : str, optional
+        Column used to name features in error messages (default: the row number).
+    what : str
+        What the layer is for (e.g. "buildings"), for messages.
+    """
+    path = Path(path)
+    label = f"{path}" + (f" layer '{layer}'" if layer else "")
+    if not path.exists():
+        raise InputDataError(f"{label} ({what}): file not found. Check the path (relative paths in a "
+                             "scenario are taken from the scenario file's folder).")
+    try:
+        import pyogrio
+
+        if layer is not None:
+            names = [row[0] for row in pyogrio.list_layers(path)]
+            if layer not in names:
+                raise InputDataError(f"{label} ({what}): no such layer; the file has {', '.join(names)}.")
+        gdf = gpd.read_file(path, layer=layer)
+    except InputDataError:
+        raise
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputDataError(f"{label} ({what}): cannot read it as a vector layer ({exc}).") from None
+
+    def fid(k):
+        return f"{id_field}={gdf[id_field].iloc[k]!r}" if id_field and id_field in gdf else f"feature {k}"
+
+    if len(gdf) == 0:
+        raise InputDataError(f"{label} ({what}): the layer has no features.")
+    for col in required:
+        if col not in gdf.columns:
+            raise InputDataError(f"{label} ({what}): missing attribute '{col}'; the layer has "
+                                 f"{', '.join(c for c in gdf.columns if c != 'geometry') or 'no attributes'}.")
+        missing = gdf[col].isna().to_numpy()
+        if missing.any():
+            raise InputDataError(f"{label} ({what}): {fid(int(np.argmax(missing)))} has no value for "
+                                 f"'{col}'.")
+    empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if empty.any():
+        raise InputDataError(f"{label} ({what}): {fid(int(np.argmax(empty)))} has an empty geometry; "
+                             "delete it or draw it.")
+    invalid = ~gdf.geometry.is_valid.to_numpy()
+    if invalid.any():
+        from shapely.validation import explain_validity
+
+        k = int(np.argmax(invalid))
+        raise InputDataError(f"{label} ({what}): {fid(k)} has an invalid geometry "
+                             f"({explain_validity(gdf.geometry.iloc[k])}); repair it, e.g. with QGIS "
+                             "'Fix geometries' or shapely.make_valid.")
+    if grid is not None:
+        if gdf.crs is None:
+            raise InputDataError(f"{label} ({what}): the layer has no CRS; set one (it must be known to "
+                                 "reproject it onto the DEM).")
+        if grid.crs is not None and gdf.crs != grid.crs:
+            gdf = gdf.to_crs(grid.crs)
+        extent = box(*grid.bounds)
+        outside = ~gdf.geometry.intersects(extent).to_numpy()
+        if outside.any():
+            k = int(np.argmax(outside))
+            raise InputDataError(f"{label} ({what}): {fid(k)} lies entirely outside the DEM "
+                                 f"(DEM bounds {tuple(round(b, 1) for b in grid.bounds)}, feature bounds "
+                                 f"{tuple(round(b, 1) for b in gdf.geometry.iloc[k].bounds)}); check its "
+                                 "CRS or remove it.")
+    return gdf
+
+
+def _shapes(geoms):
+    return [(g, 1) for g in geoms]
+
+
+def rasterize_geometries(geoms, grid: Grid) -> np.ndarray:
+    """Boolean mask (ny, nx) of cells covered by ``geoms`` under the rules in the module docstring."""
+    geoms = [g for g in geoms]
+    mask = np.zeros(grid.shape, bool)
+    polys = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+    lines = [g for g in geoms if g.geom_type in ("LineString", "MultiLineString", "LinearRing")]
+    points = [g for g in geoms if g.geom_type in ("Point", "MultiPoint")]
+    if polys:
+        mask |= rio_features.rasterize(_shapes(polys), out_shape=grid.shape, transform=grid.transform,
+                                       fill=0, all_touched=False, dtype="uint8").astype(bool)
+        for g in polys:  # polygons smaller than a few cells keep at least one cell
+            if g.area >= 4.0 * grid.cell_area:
+                continue
+            p = g.representative_point()
+            try:
+                i, j = grid.cell_of(p.x, p.y)
+            except InputDataError:
+                continue
+            sub = rio_features.rasterize([(g, 1)], out_shape=grid.shape, transform=grid.transform,
+                                         fill=0, all_touched=False, dtype="uint8")
+            if not sub.any():
+                mask[i, j] = True
+    if lines:
+        mask |= rio_features.rasterize(_shapes(lines), out_shape=grid.shape, transform=grid.transform,
+                                       fill=0, all_touched=True, dtype="uint8").astype(bool)
+    for g in points:
+        for p in getattr(g, "geoms", [g]):
+            try:
+                i, j = grid.cell_of(p.x, p.y)
+            except InputDataError:
+                continue
+            mask[i, j] = True
+    return mask
+
+
+def rasterize_values(gdf: gpd.GeoDataFrame, column: str, grid: Grid, fill: float = np.nan) -> np.ndarray:
+    """Float array (ny, nx) with each feature's ``column`` value burnt in (later features on top)."""
+    out = np.full(grid.shape, fill, dtype=np.float64)
+    for geom, value in zip(gdf.geometry, gdf[column].astype(float)):
+        out[rasterize_geometries([geom], grid)] = value
+    return out

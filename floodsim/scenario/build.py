@@ -1,0 +1,205 @@
+"""Turn a validated :class:`Scenario` into a ready :class:`~floodsim.solver.Simulation`.
+
+This is where scenario units (mm/h, minutes) become SI through :mod:`floodsim.units`, GIS layers are
+read, reprojected and rasterised, and every input is checked against the grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import units
+from ..boundaries import Boundary, Inflow
+from ..errors import InputDataError, ScenarioError
+from ..forcing import Hyetograph, TimeSeries
+from ..grid import Grid
+from ..infiltration import GreenAmpt, Horton
+from ..io import raster, vector
+from ..solver import Simulation, SolverParams
+from .models import LayerRef, Scenario
+
+
+@dataclass
+class Model:
+    """A simulation plus what reports need to know about the scenario's layers."""
+
+    scenario: Scenario
+    simulation: Simulation
+    gauges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    buildings: object = None        # GeoDataFrame in the grid CRS, or None
+
+
+def coarsen_grid(grid: Grid, factor: int) -> Grid:
+    """Aggregate the DEM by ``factor`` × ``factor`` blocks (mean of valid cells; NaN if none)."""
+    if factor == 1:
+        return grid
+    ny, nx = grid.shape
+    ny2, nx2 = ny // factor, nx // factor
+    if ny2 < 2 or nx2 < 2:
+        raise InputDataError(f"coarsen={factor} leaves fewer than 2×2 cells of the {ny}×{nx} DEM.")
+    blocks = grid.z[: ny2 * factor, : nx2 * factor].reshape(ny2, factor, nx2, factor)
+    with np.errstate(invalid="ignore"):
+        z = np.nanmean(blocks, axis=(1, 3)) if np.isnan(blocks).any() else blocks.mean(axis=(1, 3))
+    t = grid.transform
+    from affine import Affine
+
+    return Grid(z, Affine(t.a * factor, 0, t.c, 0, t.e * factor, t.f), grid.crs,
+                source=f"{grid.source} (coarsened ×{factor})")
+
+
+def _layer(ref: LayerRef, grid: Grid, what: str, required=(), id_field=None):
+    return vector.read_layer(ref.path, ref.layer, grid, required=required, id_field=id_field, what=what)
+
+
+def _read_csv(path, columns, what):
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputDataError(f"{path} ({what}): file not found.") from None
+    except Exception as exc:
+        raise InputDataError(f"{path} ({what}): cannot read it as CSV ({exc}).") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputDataError(f"{path} ({what}): missing column(s) {', '.join(missing)}; the file has "
+                             f"{', '.join(df.columns)}.")
+    if df[list(columns)].isna().any().any():
+        row = int(df[list(columns)].isna().any(axis=1).to_numpy().argmax())
+        raise InputDataError(f"{path} ({what}): row {row + 2} has an empty value; fill the gap.")
+    return df
+
+
+def build_rainfall(sc: Scenario, grid: Grid):
+    r = sc.rainfall
+    if r is None:
+        return None
+    start = units.minutes_to_s(r.start_min)
+    if r.kind == "block":
+        duration = units.minutes_to_s(r.duration_min)
+        intensity = r.intensity_mm_h if r.intensity_mm_h is not None else (
+            r.depth_mm / (r.duration_min / 60.0))
+        return Hyetograph.block(intensity, duration, start)
+    if r.kind == "hyetograph":
+        df = _read_csv(r.csv, ("time_min", "intensity_mm_h"), "hyetograph")
+        t = units.minutes_to_s(df["time_min"].to_numpy(float)) + start
+        try:
+            return Hyetograph.from_mm_h(t, df["intensity_mm_h"].to_numpy(float))
+        except InputDataError as exc:
+            raise InputDataError(f"{r.csv}: {exc}") from None
+    import xarray as xr
+
+    if not r.netcdf.exists():
+        raise InputDataError(f"{r.netcdf} (rainfall raster): file not found.")
+    ds = xr.open_dataset(r.netcdf, decode_coords="all")
+    name = r.variable or next(iter(ds.data_vars))
+    if name not in ds:
+        raise InputDataError(f"{r.netcdf}: no variable '{name}'; it has {', '.join(ds.data_vars)}.")
+    return raster.rainfall_from_dataarray(ds[name], grid, source=str(r.netcdf))
+
+
+def build_manning(sc: Scenario, grid: Grid):
+    s = sc.surface
+    if s.manning_raster is None and not s.zones:
+        return s.manning
+    n = np.full(grid.shape, s.manning)
+    if s.manning_raster is not None:
+        r = raster.read_raster_on_grid(s.manning_raster, grid)
+        n = np.where(np.isfinite(r), r, n)
+    for zone in s.zones:
+        gdf = _layer(zone, grid, "Manning zone", required=(zone.field,) if zone.field else ())
+        if zone.field:
+            vals = vector.rasterize_values(gdf, zone.field, grid)
+            bad = gdf[zone.field].astype(float) <= 0
+            if bad.any():
+                raise InputDataError(f"{zone.path} layer '{zone.layer}': feature {int(np.argmax(bad))} has "
+                                     f"{zone.field} <= 0; Manning's n must be positive.")
+            n = np.where(np.isfinite(vals), vals, n)
+        else:
+            n[vector.rasterize_geometries(gdf.geometry, grid)] = zone.manning
+    return n
+
+
+def build_infiltration(sc: Scenario, grid: Grid):
+    inf = sc.infiltration
+    if inf.model == "none":
+        return None, None
+    if inf.model == "green-ampt":
+        if inf.soil is not None:
+            model = GreenAmpt.from_texture(inf.soil, inf.initial_saturation)
+        else:
+            model = GreenAmpt(ks=units.mm_h_to_m_s(inf.ks_mm_h), psi=units.mm_to_m(inf.suction_mm),
+                              dtheta=inf.moisture_deficit)
+    else:
+        model = Horton(f0=units.mm_h_to_m_s(inf.f0_mm_h), fc=units.mm_h_to_m_s(inf.fc_mm_h),
+                       k=inf.k_per_h / units.SECONDS_PER_HOUR)
+    impervious = np.zeros(grid.shape, bool)
+    for ref in inf.impervious:
+        impervious |= vector.rasterize_geometries(_layer(ref, grid, "impervious surface").geometry, grid)
+    return model, impervious
+
+
+def build_boundaries(sc: Scenario, grid: Grid):
+    out = []
+    for k, b in enumerate(sc.boundaries):
+        cells = None
+        if b.area is not None:
+            cells = vector.rasterize_geometries(_layer(b.area, grid, f"boundaries[{k}].area").geometry, grid)
+        level = None
+        if b.kind == "level":
+            if b.level_series:
+                level = TimeSeries(units.minutes_to_s(np.array([p.time_min for p in b.level_series])),
+                                   np.array([p.level_m for p in b.level_series]), f"boundaries[{k}] level")
+            else:
+                level = b.level_m
+        out.append(Boundary(b.side, b.kind, slope=b.slope, level=level, cells=cells))
+    return out
+
+
+def build_inflows(sc: Scenario, grid: Grid):
+    out = []
+    for spec in sc.inflows:
+        required = (spec.discharge_field,) if spec.discharge_field else ()
+        gdf = _layer(spec.area, grid, f"inflow '{spec.name}'", required=required)
+        cells = vector.rasterize_geometries(gdf.geometry, grid)
+        if spec.hydrograph_csv is not None:
+            df = _read_csv(spec.hydrograph_csv, ("time_min", "discharge_m3_s"), f"inflow '{spec.name}'")
+            q = TimeSeries(units.minutes_to_s(df["time_min"].to_numpy(float)),
+                           df["discharge_m3_s"].to_numpy(float), f"inflow '{spec.name}'")
+        elif spec.discharge_field:
+            q = float(gdf[spec.discharge_field].astype(float).sum())
+        else:
+            q = spec.discharge_m3_s
+        out.append(Inflow(spec.name, cells, q))
+    return out
+
+
+def build_model(sc: Scenario) -> Model:
+    """Read every input of ``sc`` and assemble the simulation (nothing is run)."""
+    where = f"{sc.source}" if sc.source else f"scenario '{sc.name}'"
+    try:
+        grid = coarsen_grid(raster.read_dem(sc.domain.dem, crs=sc.domain.crs), sc.simulation.coarsen)
+        blocked = None
+        buildings = None
+        if sc.buildings is not None:
+            buildings = _layer(sc.buildings, grid, "buildings", id_field=sc.buildings.id_field)
+            blocked = vector.rasterize_geometries(buildings.geometry, grid)
+        infiltration, impervious = build_infiltration(sc, grid)
+        params = SolverParams(cfl=sc.simulation.cfl, theta=sc.simulation.theta, hmin=sc.simulation.hmin_m,
+                              dt_max=sc.simulation.dt_max_s)
+        sim = Simulation(grid, rainfall=build_rainfall(sc, grid), manning=build_manning(sc, grid),
+                         infiltration=infiltration, impervious=impervious, blocked=blocked,
+                         roof_rain=sc.buildings.roof_rain if sc.buildings else "ground",
+                         boundaries=build_boundaries(sc, grid), inflows=build_inflows(sc, grid),
+                         params=params)
+        gauges = {}
+        if sc.output.gauges is not None:
+            g = _layer(sc.output.gauges, grid, "gauges", required=(sc.output.gauge_name_field,))
+            for name, geom in zip(g[sc.output.gauge_name_field].astype(str), g.geometry):
+                p = geom.representative_point()
+                grid.cell_of(p.x, p.y)
+                gauges[name] = (p.x, p.y)
+    except InputDataError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    return Model(sc, sim, gauges, buildings)

@@ -1,0 +1,201 @@
+"""The scenario schema (pydantic v2, frozen, unknown keys rejected).
+
+Fields that are not SI carry their unit in the name (``intensity_mm_h``, ``duration_min``);
+:mod:`floodsim.units` converts them when the scenario is turned into a simulation. Paths are
+resolved against the scenario file's folder by :mod:`floodsim.scenario.load`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths are taken from the scenario file's folder (validation context ``base_dir``)."""
+    base = (info.context or {}).get("base_dir")
+    return Path(base) / value if base is not None and not value.is_absolute() else value
+
+
+#: A path written in a scenario file, resolved against the file's folder.
+ScenarioPath = Annotated[Path, AfterValidator(_resolve)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LayerRef(_Model):
+    """A vector layer: a file and, for multi-layer files (GeoPackage), the layer name."""
+
+    path: ScenarioPath
+    layer: str | None = None
+
+
+class Domain(_Model):
+    """The terrain."""
+
+    dem: ScenarioPath = Field(description="DEM raster (GeoTIFF, ESRI ASCII grid, ...), projected CRS in metres.")
+    crs: str | None = Field(None, description="CRS to assume when the DEM file has none, e.g. 'EPSG:28356'.")
+
+
+class Buildings(LayerRef):
+    """Building footprints: blocked cells. Rain on roofs goes to the ground or the drains."""
+
+    roof_rain: Literal["ground", "drain"] = "ground"
+    id_field: str | None = Field(None, description="Attribute naming each building in reports.")
+
+
+class ManningZone(LayerRef):
+    """Polygons with their own Manning's n (e.g. roads)."""
+
+    manning: PositiveFloat | None = Field(None, description="n for every feature [s m^-1/3]; or use `field`.")
+    field: str | None = Field(None, description="Attribute holding n per feature.")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.manning is None) == (self.field is None):
+            raise ValueError("give exactly one of `manning` (a value) or `field` (an attribute name)")
+        return self
+
+
+class Surface(_Model):
+    """Roughness of the ground."""
+
+    manning: PositiveFloat = Field(0.04, description="Default Manning's n [s m^-1/3].")
+    manning_raster: ScenarioPath | None = Field(None, description="Raster of n; overrides the default where set.")
+    zones: tuple[ManningZone, ...] = ()
+
+
+class Rainfall(_Model):
+    """The storm. ``kind``: block (constant), hyetograph (CSV), raster (NetCDF time series)."""
+
+    kind: Literal["block", "hyetograph", "raster"] = "block"
+    intensity_mm_h: NonNegativeFloat | None = Field(None, description="block: intensity [mm/h].")
+    depth_mm: NonNegativeFloat | None = Field(None, description="block: total depth [mm] (alternative).")
+    duration_min: PositiveFloat | None = Field(None, description="block: duration [min].")
+    start_min: NonNegativeFloat = 0.0
+    csv: ScenarioPath | None = Field(None, description="hyetograph: CSV with columns time_min, intensity_mm_h.")
+    netcdf: ScenarioPath | None = Field(None, description="raster: NetCDF with a (time, y, x) variable in mm/h.")
+    variable: str | None = Field(None, description="raster: name of the variable in the NetCDF.")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.kind == "block":
+            if self.duration_min is None:
+                raise ValueError("a block storm needs duration_min")
+            if (self.intensity_mm_h is None) == (self.depth_mm is None):
+                raise ValueError("a block storm needs exactly one of intensity_mm_h or depth_mm")
+        elif self.kind == "hyetograph" and self.csv is None:
+            raise ValueError("a hyetograph storm needs csv = 'file.csv' (columns time_min, intensity_mm_h)")
+        elif self.kind == "raster" and self.netcdf is None:
+            raise ValueError("a raster storm needs netcdf = 'file.nc'")
+        return self
+
+
+class Infiltration(_Model):
+    """Soil infiltration; sealed surfaces (``impervious`` layers, buildings) take nothing."""
+
+    model: Literal["none", "green-ampt", "horton"] = "none"
+    soil: str | None = Field(None, description="green-ampt: USDA texture, Rawls et al. (1983).")
+    initial_saturation: Annotated[float, Field(ge=0, lt=1)] = 0.3
+    ks_mm_h: NonNegativeFloat | None = Field(None, description="green-ampt: Ks [mm/h] (instead of soil).")
+    suction_mm: NonNegativeFloat | None = Field(None, description="green-ampt: wetting-front suction [mm].")
+    moisture_deficit: Annotated[float, Field(ge=0, le=1)] | None = None
+    f0_mm_h: NonNegativeFloat | None = Field(None, description="horton: initial capacity [mm/h].")
+    fc_mm_h: NonNegativeFloat | None = Field(None, description="horton: final capacity [mm/h].")
+    k_per_h: NonNegativeFloat | None = Field(None, description="horton: decay constant [1/h].")
+    impervious: tuple[LayerRef, ...] = ()
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.model == "green-ampt":
+            explicit = (self.ks_mm_h, self.suction_mm, self.moisture_deficit)
+            if self.soil is None and any(v is None for v in explicit):
+                raise ValueError("green-ampt needs `soil` or all of ks_mm_h, suction_mm, moisture_deficit")
+        if self.model == "horton" and None in (self.f0_mm_h, self.fc_mm_h, self.k_per_h):
+            raise ValueError("horton needs f0_mm_h, fc_mm_h and k_per_h")
+        return self
+
+
+class LevelPoint(_Model):
+    time_min: NonNegativeFloat
+    level_m: float
+
+
+class BoundarySpec(_Model):
+    """An open edge. Unlisted edges are closed walls."""
+
+    side: Literal["north", "south", "east", "west"]
+    kind: Literal["free", "critical", "level", "closed"]
+    slope: PositiveFloat = Field(0.001, description="free: energy slope beyond the edge [-].")
+    level_m: float | None = Field(None, description="level: constant water level [m].")
+    level_series: tuple[LevelPoint, ...] = Field((), description="level: (time_min, level_m) points.")
+    area: LayerRef | None = Field(None, description="Limit the boundary to edge cells in these polygons.")
+
+    @model_validator(mode="after")
+    def _level(self):
+        if self.kind == "level" and self.level_m is None and not self.level_series:
+            raise ValueError("a level boundary needs level_m or level_series")
+        return self
+
+
+class InflowSpec(_Model):
+    """A discharge entering over an area (polygon layer) or at a point."""
+
+    name: str
+    area: LayerRef
+    discharge_m3_s: NonNegativeFloat | None = None
+    discharge_field: str | None = Field(None, description="Attribute of the layer holding m³/s.")
+    hydrograph_csv: ScenarioPath | None = Field(None, description="CSV with columns time_min, discharge_m3_s.")
+
+    @model_validator(mode="after")
+    def _one(self):
+        if sum(v is not None for v in (self.discharge_m3_s, self.discharge_field, self.hydrograph_csv)) != 1:
+            raise ValueError("give exactly one of discharge_m3_s, discharge_field or hydrograph_csv")
+        return self
+
+
+class SimulationSettings(_Model):
+    """Run length, outputs and numerics. Numerics default to :class:`floodsim.SolverParams`."""
+
+    duration_min: PositiveFloat
+    output_interval_min: PositiveFloat | None = None
+    cfl: Annotated[float, Field(gt=0, le=1)] = 0.7
+    theta: Annotated[float, Field(ge=0, le=1)] = 0.8
+    hmin_m: PositiveFloat = 0.001
+    dt_max_s: PositiveFloat = 5.0
+    coarsen: Annotated[int, Field(ge=1)] = Field(1, description="Aggregate the DEM by this factor (tests, "
+                                                                "quick looks).")
+
+
+class Output(_Model):
+    """Where results go and how flooding is summarised."""
+
+    dir: ScenarioPath | None = Field(None, description="Output folder; default outputs/<scenario file name> "
+                                       "under the current directory (the CLI's --out overrides both).")
+    flood_threshold_m: PositiveFloat = Field(0.10, description="Depth counted as flooded [m].")
+    gauges: LayerRef | None = Field(None, description="Points at which depth series are reported.")
+    gauge_name_field: str = "name"
+
+
+class Scenario(_Model):
+    """A complete simulation description."""
+
+    name: str
+    description: str = ""
+    domain: Domain
+    buildings: Buildings | None = None
+    surface: Surface = Surface()
+    rainfall: Rainfall | None = None
+    infiltration: Infiltration = Infiltration()
+    boundaries: tuple[BoundarySpec, ...] = ()
+    inflows: tuple[InflowSpec, ...] = ()
+    simulation: SimulationSettings
+    output: Output = Output()
+    source: Path | None = Field(None, description="The file this scenario was read from (set by the loader).")
