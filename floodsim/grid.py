@@ -114,7 +114,7 @@ class Grid:
 
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
         """Row and column of the cell containing map point ``(x, y)``; raises if outside."""
-        col, row = ~self.transform * (x, y)
+        col, row = ~self.transform @ (x, y)
         i, j = int(np.floor(row)), int(np.floor(col))
         if not (0 <= i < self.shape[0] and 0 <= j < self.shape[1]):
             raise InputDataError(f"point ({x}, {y}) lies outside the grid {self.bounds} of {self.source}.")

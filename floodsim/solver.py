@@ -2,8 +2,9 @@
 
 One step (all kernels in :mod:`floodsim.kernels`, arrays and floats only):
 
-1. ``dt`` from the Courant condition ``dt = cfl * min(dx, dy) / max(sqrt(g h) + |u|)``, capped at
-   ``dt_max`` and shortened to land exactly on output times and forcing changes.
+1. ``dt`` from the Courant condition of the local-inertial scheme, ``dt = cfl * min(dx, dy) /
+   sqrt(g h_max)`` (Bates et al. 2010 eq. 12; advection is neglected by the scheme, so the flow speed
+   does not enter), capped at ``dt_max`` and shortened to land on output times and forcing changes.
 2. Face fluxes (local-inertial, in place) for the bands of rows that are wet or next to wet ones.
 3. Boundary fluxes (free outflow, critical, water level).
 4. Continuity: depth from the flux divergence, rain and infiltration; running max depth/speed.
@@ -30,7 +31,7 @@ from .kernels.boundary import apply_boundary_fluxes
 from .kernels.continuity import update_depth
 from .kernels.inertial import WORK_ROWS, compute_face_fluxes, snapshot_band_edges
 from .kernels.positivity import repair_negative_depths
-from .kernels.sources import add_depth, route_roof_rain
+from .kernels.sources import add_depth, mark_wet_bands, route_roof_rain
 from .massbalance import VolumeBalance
 
 
@@ -48,7 +49,7 @@ class SolverParams:
     Parameters
     ----------
     cfl : float
-        Courant number α in ``dt = α min(dx,dy) / (sqrt(g h) + |u|)``; 0.7 is the usual maximum.
+        Courant number α in ``dt = α min(dx,dy) / sqrt(g h_max)``; 0.7 is the usual maximum.
     theta : float
         de Almeida θ-weighting; 1 is the original Bates et al. scheme, 0.7–0.9 damps oscillations.
     hmin : float
@@ -117,7 +118,9 @@ class _BandWork:
     negative: np.ndarray
     always: np.ndarray
     need_prev: np.ndarray
-    stack: np.ndarray
+    stack: np.ndarray          # scratch of the positivity repair
+    touched: np.ndarray
+    visits: np.ndarray
 
     @classmethod
     def allocate(cls, shape, band_rows):
@@ -126,7 +129,8 @@ class _BandWork:
         nb = start.size - 1
         return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, WORK_ROWS, nx + 1)),
                    np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(nb, np.int64),
-                   np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int64))
+                   np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int32),
+                   np.zeros(ny * nx + 8, np.int32), np.zeros(ny * nx, np.uint8))
 
     def band_of_rows(self, rows):
         return np.searchsorted(self.start, rows, side="right") - 1
@@ -237,6 +241,8 @@ class Simulation:
             self._inflow_cells.append(np.flatnonzero(cells).astype(np.int64))
 
         self.roof_src, self.roof_dst = _nearest_ground(self.blocked, self.active.astype(bool))
+        self.roof_dst_cells = np.unique(self.roof_dst)
+        self._n_rain_cells = int(self.active.sum()) + self.roof_src.size
         self.state = State.allocate(shape, infiltration is not None)
         h0 = np.broadcast_to(np.asarray(initial_depth, dtype=np.float64), shape)
         if np.any(~np.isfinite(h0[grid.valid])) or np.any(h0 < 0):
@@ -277,7 +283,7 @@ class Simulation:
     def _rain_now(self, t):
         """(uniform rate [m/s], field (ny,nx) or (1,1), rain volume rate [m³/s])."""
         area = self.grid.cell_area
-        n_rain_cells = int(self.active.sum()) + self.roof_src.size
+        n_rain_cells = self._n_rain_cells
         r = self.rainfall
         if r is None:
             return 0.0, _NO_FIELD, 0.0
@@ -354,26 +360,35 @@ class Simulation:
             z, h, self.manning, qx, qy, self.faces.cell_i, self.faces.cell_j, self.faces.side,
             self.faces.kind, self.faces.slope, self.faces.level, dt, dx, dy, p.g, p.hmin)
         model, p1, p2, p3 = self._infil
-        update_depth(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), rate, field_,
+        # a band takes its flux divergence if it or the band above (which writes their shared face)
+        # was computed
+        with_flux = computed.copy()
+        with_flux[1:] |= computed[:-1]
+        update_depth(h, qx, qy, self.active, bw.start, with_flux.astype(np.uint8), rate, field_,
                      model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
                      s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+        infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():
-            removed = repair_negative_depths(h, qx, qy, self.active, bw.start, bw.negative, dt, dx, dy,
-                                             bw.stack)
+            removed, given_back = repair_negative_depths(h, qx, qy, self.active, s.infil_F, bw.start,
+                                                         bw.negative, dt, dx, dy, REPAIR_TOLERANCE_M,
+                                                         bw.stack, bw.touched, bw.visits)
             if removed < 0:
                 raise StabilityError(self._diagnose("negative depths could not be repaired"))
             vol_out -= removed
+            infiltrated -= given_back
         inflow_volume = 0.0
         for inflow, cells in zip(self.inflows, self._inflow_cells):
             volume = inflow.discharge.integral(t, t + dt)
             add_depth(h, cells, volume / (cells.size * grid.cell_area))
+            mark_wet_bands(h, cells, p.band_rows, p.hmin, p.g, bw.wet, bw.wave)
             inflow_volume += volume
         roof_volume = self._roof_volume_rate(rate, field_) * dt
-        if self.roof_rain == RoofRain.GROUND and self.roof_src.size:
+        if self.roof_rain == RoofRain.GROUND and self.roof_src.size and roof_volume > 0:
             route_roof_rain(h, self.roof_src, self.roof_dst, rate, field_, dt)
+            mark_wet_bands(h, self.roof_dst_cells, p.band_rows, p.hmin, p.g, bw.wet, bw.wave)
         self.balance.add_step(
             rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
-            infiltration=float(bw.infil.sum()) * grid.cell_area,
+            infiltration=infiltrated,
             roof_drainage=roof_volume if self.roof_rain == RoofRain.DRAIN else 0.0)
         s.t = t + dt
         s.steps += 1
@@ -441,3 +456,6 @@ class Simulation:
 
 
 _NO_FIELD = np.zeros((1, 1))
+
+#: Negative depths shallower than this are round-off, set to zero by the positivity repair [m].
+REPAIR_TOLERANCE_M = 1e-15

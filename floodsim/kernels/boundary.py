@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 from ._jit import kernel
-from .fastmath import pow_7_3
+from .fastmath import inv_pow_7_3
+from .inertial import implicit_friction
 
 WEST, EAST, NORTH, SOUTH = 0, 1, 2, 3
 FREE_NORMAL, CRITICAL, LEVEL = 1, 2, 3
@@ -21,25 +22,26 @@ FREE_NORMAL, CRITICAL, LEVEL = 1, 2, 3
 def level_boundary_flux(q_out_old, eta_cell, z_cell, eta_outside, n, dt, dl, g, hmin):
     """Outflow [m²/s] towards a ghost cell held at water level ``eta_outside`` [m].
 
-    The local-inertial face flux (Bates et al. 2010) between the cell and a ghost cell one cell
-    length ``dl`` away with the same bed level; negative values are inflow into the domain.
+    The local-inertial face flux (Bates et al. 2010, friction implicit as in
+    :func:`floodsim.kernels.inertial.almeida_flux`) between the cell and a ghost cell one cell length
+    ``dl`` away with the same bed level; negative values are inflow into the domain.
     """
     hf = max(eta_cell, eta_outside) - z_cell
-    numerator = q_out_old - g * hf * dt * (eta_outside - eta_cell) / dl
-    denominator = 1.0 + g * dt * n * n * abs(q_out_old) / pow_7_3(hf)
-    return numerator / denominator if hf > hmin else 0.0
+    a = q_out_old - g * hf * dt * (eta_outside - eta_cell) / dl
+    b = g * dt * n * n * inv_pow_7_3(hf)
+    return implicit_friction(a, b) if hf > hmin else 0.0
 
 
 @kernel
 def normal_depth_flux(q_out_old, depth, slope, n, dt, g, hmin):
     """Outflow [m²/s] for a water surface falling at ``slope`` beyond the edge (normal depth).
 
-    The local-inertial update with the surface gradient fixed at ``slope``; its steady state is
-    Manning's normal flow ``q = h^(5/3) sqrt(slope) / n``. Never negative (no inflow).
+    The local-inertial update with the surface gradient fixed at ``slope`` and implicit friction; its
+    steady state is Manning's normal flow ``q = h^(5/3) sqrt(slope) / n``. Never negative (no inflow).
     """
-    numerator = max(q_out_old, 0.0) + g * depth * dt * slope
-    denominator = 1.0 + g * dt * n * n * abs(q_out_old) / pow_7_3(depth)
-    return max(numerator / denominator, 0.0) if depth > hmin else 0.0
+    a = max(q_out_old, 0.0) + g * depth * dt * slope
+    b = g * dt * n * n * inv_pow_7_3(depth)
+    return implicit_friction(a, b) if depth > hmin else 0.0
 
 
 @kernel

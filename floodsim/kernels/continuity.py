@@ -58,7 +58,8 @@ def update_depth(
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
-        Out: max over wet cells of ``sqrt(g h) + |u|`` [m/s] (for the Courant condition).
+        Out: max over wet cells of the gravity-wave speed ``sqrt(g h)`` [m/s] (for the Courant
+        condition of the local-inertial scheme, Bates et al. 2010 eq. 12).
     band_infil : (nbands,) float64
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
     band_negative : (nbands,) int64
@@ -146,7 +147,7 @@ def _update_band(
             ux = 0.5 * (qx[i, j] + qx[i, j + 1]) / hs
             uy = 0.5 * (qy[i, j] + qy[i + 1, j]) / hs
             speed = math.sqrt(ux * ux + uy * uy) if is_wet else 0.0
-            celerity[j] = math.sqrt(g * hs) + speed if is_wet else 0.0
+            celerity[j] = math.sqrt(g * hs) if is_wet else 0.0
             v_max[i, j] = max(v_max[i, j], speed)
             t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
             h_max[i, j] = max(h_max[i, j], hn)

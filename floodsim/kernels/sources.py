@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ._jit import kernel
 
 
@@ -31,3 +33,21 @@ def route_roof_rain(h, roof_src, roof_dst, rain_rate, rain_field, dt):
         di = d // nx
         rate = rain_rate if uniform else rain_field[si, s - si * nx]
         h[di, d - di * nx] += rate * dt
+
+
+@kernel
+def mark_wet_bands(h, cells, band_rows, hmin, g, band_wet, band_wave):
+    """Update band wet flags and Courant wave speeds after water was added to ``cells``.
+
+    Sources applied after the continuity kernel (inflows, roof rain) must make their bands count as
+    wet for the next step's band selection and time step, or water could sit in a skipped band.
+    """
+    nx = h.shape[1]
+    for k in range(cells.size):
+        c = cells[k]
+        i = c // nx
+        depth = h[i, c - i * nx]
+        if depth > hmin:
+            b = i // band_rows
+            band_wet[b] = 1
+            band_wave[b] = max(band_wave[b], math.sqrt(g * depth))

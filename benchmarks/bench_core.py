@@ -1,0 +1,511 @@
+"""Core throughput benchmark: floodsim vs Landlab ``OverlandFlow`` on synthetic urban-ish terrain.
+
+Usage::
+
+    python benchmarks/bench_core.py                      # 500², 1000², 2000², 30-min storm, with Landlab
+    python benchmarks/bench_core.py --quick              # 300 s simulated, shorter Landlab budget
+    python benchmarks/bench_core.py --sizes 500 --no-landlab
+    python benchmarks/bench_core.py --merewether         # also time the Merewether scenario end to end
+
+Cell-updates are counted as ``cells × time steps / wall seconds`` (cells = every cell of the N×N grid,
+steps = the solver's own adaptive steps). Numba compile time is excluded: every kernel is compiled on a
+tiny grid first and the timed runs start afterwards. Landlab's first ``run_one_step`` call (which builds
+its lazy link/node connectivity) is excluded the same way.
+
+See benchmarks/README.md for what every column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import importlib.util
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+# Both floodsim (numba, OpenMP threading layer) and Landlab (Cython prange) use GNU OpenMP. With its
+# default *active* wait policy, on a 2-core machine that other processes also load, every parallel
+# region can wait a scheduler time slice (measured: a floodsim step on 64² took 12-16 ms instead of
+# 0.09 ms). Passive waiting removes that; set OMP_WAIT_POLICY yourself to override. Must happen before
+# libgomp is loaded.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np
+from scipy import ndimage
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+RAIN_MM_H = 100.0
+STORM_S = 1800.0
+QUICK_S = 300.0
+MANNING = 0.03
+DX = 1.0
+PLANE_SLOPE = 0.005      # north-to-south tilt [-]; the south edge is the lowest
+CROSS_SLOPE = 0.001      # slight west-to-east tilt [-]
+SEED = 20260101
+
+TARGET_RATIO = 10.0
+TARGET_CUPS_4M = 2.5e8
+TARGET_BYTES_PER_CELL = 100.0
+
+
+# --------------------------------------------------------------------------- helpers
+def _rss_bytes() -> int:
+    """Current resident set size of this process [bytes] (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _maxrss_bytes() -> int:
+    """Peak resident set size of this process so far [bytes] (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def machine_facts() -> dict:
+    import numba
+    facts = {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "cpu_count": os.cpu_count(),
+        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_threads_in_use": numba.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "loadavg_at_start": os.getloadavg(),
+        "NUMBA_NUM_THREADS_env": os.environ.get("NUMBA_NUM_THREADS"),
+    }
+    try:
+        facts["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:
+        facts["numba_threading_layer"] = "not initialised"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    facts["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import landlab
+        facts["landlab"] = landlab.__version__
+    except Exception as exc:  # noqa: BLE001 - any import failure just means "not available"
+        facts["landlab"] = f"not importable: {type(exc).__name__}: {exc}"
+    try:
+        import floodsim
+        facts["floodsim"] = floodsim.__version__
+        facts["floodsim_git"] = os.popen(f"git -C {REPO} rev-parse --short HEAD 2>/dev/null").read().strip()
+    except Exception:  # noqa: BLE001
+        pass
+    return facts
+
+
+# --------------------------------------------------------------------------- terrain
+def make_terrain(n: int, seed: int = SEED) -> np.ndarray:
+    """Synthetic urban-ish DEM (n, n) [m], dx = 1 m, row 0 = north.
+
+    A plane falling 0.5 % to the south (and 0.1 % to the east), smooth random undulation (two scales,
+    correlation ~20 m and ~5 m, std ~0.3 m and ~0.05 m) that creates closed depressions where water
+    ponds, and a street grid (8 m wide streets every 60 m, 0.15 m below the blocks) that carries the
+    runoff. Seeded, so every run on a given size sees the same terrain.
+    """
+    rng = np.random.default_rng(seed + n)
+    i = np.arange(n, dtype=np.float64)[:, None] * DX
+    j = np.arange(n, dtype=np.float64)[None, :] * DX
+    z = 20.0 + PLANE_SLOPE * (n * DX - i) + CROSS_SLOPE * (n * DX - j)
+    coarse = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma=20.0 / DX, mode="wrap")
+    fine = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma=5.0 / DX, mode="wrap")
+    z += 0.30 * coarse / coarse.std() + 0.05 * fine / fine.std()
+    street = ((np.arange(n) % 60) < 8)
+    z -= 0.15 * (street[:, None] | street[None, :])
+    return np.ascontiguousarray(z)
+
+
+# --------------------------------------------------------------------------- floodsim
+#: SolverParams overrides (set from --dt-max); empty = floodsim defaults
+SOLVER_OVERRIDES: dict = {}
+
+
+def build_simulation(z: np.ndarray):
+    from floodsim import Boundary, Grid, Hyetograph, Simulation, SolverParams
+
+    grid = Grid.from_array(z, dx=DX)
+    return Simulation(grid, rainfall=Hyetograph.block(RAIN_MM_H, STORM_S), manning=MANNING,
+                      boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)],
+                      params=SolverParams(**SOLVER_OVERRIDES))
+
+
+def floodsim_array_bytes(sim) -> dict:
+    """nbytes of every array floodsim holds for a run, grouped; 'total' sums them."""
+    s, bw, f = sim.state, sim.bands, sim.faces
+    groups = {
+        "state (h, qx, qy, h_max, v_max, t_hmax, infil_F)": sum(
+            a.nbytes for a in (s.h, s.qx, s.qy, s.h_max, s.v_max, s.t_hmax, s.infil_F)),
+        "sim.z (solver copy of the bed)": sim.z.nbytes,
+        "grid.z + grid.valid (the Grid object)": sim.grid.z.nbytes + sim.grid.valid.nbytes,
+        "sim.active + sim.blocked": sim.active.nbytes + sim.blocked.nbytes,
+        "sim.manning": sim.manning.nbytes,
+        "band work (edges, rows, flags)": sum(
+            a.nbytes for a in (bw.start, bw.edge_above, bw.edge_below, bw.rows, bw.wet, bw.wave, bw.infil,
+                               bw.negative, bw.always, bw.need_prev)),
+        "band work: repair stack (int64 per cell)": bw.stack.nbytes,
+        "roof/boundary/infiltration arrays": sum(
+            a.nbytes for a in (sim.roof_src, sim.roof_dst, f.cell_i, f.cell_j, f.side, f.kind, f.slope,
+                               f.level, *sim._infil[1:])),
+    }
+    groups["total"] = sum(groups.values())
+    return groups
+
+
+def warm_up() -> float:
+    """Compile every kernel the timed runs use on a 40×40 grid; return the seconds it took."""
+    t0 = time.perf_counter()
+    sim = build_simulation(make_terrain(40))
+    sim.advance_to(120.0)
+    return time.perf_counter() - t0
+
+
+def floodsim_memory_probe(z: np.ndarray, probe_steps: int = 3) -> dict:
+    """Peak numpy allocation (tracemalloc) while building a Simulation and taking a few steps."""
+    gc.collect()
+    rss0 = _rss_bytes()
+    tracemalloc.start()
+    sim = build_simulation(z)
+    for _ in range(probe_steps):
+        sim.step()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss1 = _rss_bytes()
+    arrays = floodsim_array_bytes(sim)
+    del sim
+    gc.collect()
+    return {"tracemalloc_current": current, "tracemalloc_peak": peak, "rss_growth": rss1 - rss0,
+            "arrays": arrays}
+
+
+class _RepairTimer:
+    """Wraps floodsim.solver.repair_negative_depths to time it (it runs only on steps with negatives)."""
+
+    def __init__(self):
+        import floodsim.solver as solver
+        self.solver = solver
+        self.inner = solver.repair_negative_depths
+        self.calls = 0
+        self.seconds = 0.0
+        self.max_call_s = 0.0
+        self.negative_cells = 0
+
+    def __call__(self, h, qx, qy, active, band_start, band_negative, *rest):
+        self.calls += 1
+        self.negative_cells += int(band_negative.sum())
+        t0 = time.perf_counter()
+        out = self.inner(h, qx, qy, active, band_start, band_negative, *rest)
+        dt = time.perf_counter() - t0
+        self.seconds += dt
+        self.max_call_s = max(self.max_call_s, dt)
+        return out
+
+    def __enter__(self):
+        self.solver.repair_negative_depths = self
+        return self
+
+    def __exit__(self, *exc):
+        self.solver.repair_negative_depths = self.inner
+
+
+def run_floodsim(z: np.ndarray, duration: float) -> dict:
+    n_cells = z.size
+    mem = floodsim_memory_probe(z)
+    gc.collect()
+    maxrss0 = _maxrss_bytes()
+    t_build = time.perf_counter()
+    sim = build_simulation(z)
+    load0 = os.getloadavg()
+    with _RepairTimer() as repair:
+        t0 = time.perf_counter()
+        sim.advance_to(duration)
+        wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    sim.check_finite()
+    steps = sim.state.steps
+    stored = sim.stored_volume()
+    bal = sim.balance
+    out = {
+        "cells": n_cells,
+        "simulated_s": duration,
+        "build_s": t0 - t_build,
+        "wall_s": wall,
+        "steps": steps,
+        "mean_dt_s": duration / steps,
+        "repair_negative_depths": {"calls": repair.calls, "seconds": repair.seconds,
+                                   "max_call_s": repair.max_call_s, "negative_cells": repair.negative_cells},
+        "loadavg_1min_before_after": [load0[0], load1[0]],
+        "cell_updates_per_s": n_cells * steps / wall,
+        "ns_per_cell_update": wall / (n_cells * steps) * 1e9,
+        "bytes_per_cell_arrays": mem["arrays"]["total"] / n_cells,
+        "bytes_per_cell_tracemalloc_peak": mem["tracemalloc_peak"] / n_cells,
+        "bytes_per_cell_rss_growth": mem["rss_growth"] / n_cells,
+        "maxrss_growth_during_run_bytes": _maxrss_bytes() - maxrss0,
+        "array_bytes": mem["arrays"],
+        "volume_relative_error": bal.relative_error(stored),
+        "volume": bal.as_dict(stored),
+        "max_depth_m": float(sim.state.h_max.max()),
+        "wet_fraction_end": float((sim.state.h > sim.params.hmin).mean()),
+    }
+    del sim
+    gc.collect()
+    return out
+
+
+# --------------------------------------------------------------------------- landlab
+def landlab_available() -> tuple[bool, str]:
+    try:
+        from landlab import RasterModelGrid  # noqa: F401
+        from landlab.components import OverlandFlow  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return False, f"landlab not importable ({type(exc).__name__}: {exc})"
+    return True, ""
+
+
+def run_landlab(z: np.ndarray, wall_budget: float, max_steps: int, sim_limit: float) -> dict:
+    """Landlab OverlandFlow (de Almeida, steep_slopes) on the same terrain and storm.
+
+    One ``run_one_step()`` without ``dt`` is exactly one adaptive step of Landlab's own CFL condition.
+    The first call (lazy set-up of link connectivity) is excluded; then steps are timed until the wall
+    budget, ``max_steps`` or ``sim_limit`` simulated seconds is reached, whichever comes first.
+    """
+    from landlab import RasterModelGrid
+    from landlab.components import OverlandFlow
+
+    ny, nx = z.shape
+    t_build = time.perf_counter()
+    grid = RasterModelGrid((ny, nx), xy_spacing=DX)
+    # Landlab row 0 is the south edge; floodsim row 0 is the north edge.
+    grid.add_field("topographic__elevation", np.flipud(z).ravel().copy(), at="node")
+    grid.add_zeros("surface_water__depth", at="node")
+    # south (bottom) edge open (fixed value), the other three closed, as in the floodsim run
+    grid.set_closed_boundaries_at_grid_edges(True, True, True, False)
+    of = OverlandFlow(grid, mannings_n=MANNING, alpha=0.7, theta=0.8, steep_slopes=True,
+                      rainfall_intensity=RAIN_MM_H / 1000.0 / 3600.0)
+    build = time.perf_counter() - t_build
+    t1 = time.perf_counter()
+    sim_t = of.run_one_step()
+    first = time.perf_counter() - t1
+    steps = 0
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    while True:
+        sim_t += of.run_one_step()
+        steps += 1
+        wall = time.perf_counter() - t0
+        if wall >= wall_budget or steps >= max_steps or sim_t >= sim_limit:
+            break
+    h = grid.at_node["surface_water__depth"]
+    return {
+        "cells": z.size,
+        "build_s": build,
+        "first_call_s": first,
+        "wall_s": wall,
+        "steps": steps,
+        "simulated_s": sim_t,
+        "cell_updates_per_s": z.size * steps / wall,
+        "ns_per_cell_update": wall / (z.size * steps) * 1e9,
+        "loadavg_1min_before_after": [load0[0], os.getloadavg()[0]],
+        "max_depth_m": float(h.max()),
+        "finite": bool(np.isfinite(h).all()),
+    }
+
+
+# --------------------------------------------------------------------------- Merewether
+def run_merewether() -> dict:
+    """Time the Merewether cloudburst end to end through floodsim.runner.run_scenario, if it exists."""
+    scenario = REPO / "scenarios" / "merewether_cloudburst.toml"
+    if importlib.util.find_spec("floodsim.runner") is None:
+        return {"skipped": "runner not available (floodsim.runner does not exist yet)"}
+    if not scenario.exists():
+        return {"skipped": f"scenario file not found: {scenario.relative_to(REPO)}"}
+    from floodsim.runner import run_scenario
+
+    warm_up()
+    t0 = time.perf_counter()
+    result = run_scenario(scenario)
+    wall = time.perf_counter() - t0
+    out = {"scenario": str(scenario.relative_to(REPO)), "wall_s": wall}
+    for attr in ("steps", "cells"):   # whatever the runner reports, if anything
+        val = getattr(result, attr, None) if not isinstance(result, dict) else result.get(attr)
+        if isinstance(val, (int, float)):
+            out[attr] = val
+    if "steps" in out and "cells" in out:
+        out["cell_updates_per_s"] = out["cells"] * out["steps"] / wall
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def _fmt_table(rows: list[dict]) -> str:
+    head = ("size", "cells", "steps", "wall s", "cell-upd/s", "B/cell", "vol err",
+            "LL steps", "LL cell-upd/s", "ratio")
+    lines = []
+    for r in rows:
+        f = r["floodsim"]
+        ll = r.get("landlab") or {}
+        llc = ll.get("cell_updates_per_s")
+        lines.append((
+            f"{r['n']}²", f"{f['cells']:,}", f"{f['steps']:,}", f"{f['wall_s']:.1f}",
+            f"{f['cell_updates_per_s']:.3g}", f"{f['bytes_per_cell_arrays']:.1f}",
+            f"{f['volume_relative_error']:.1e}",
+            f"{ll['steps']}" if llc else "-", f"{llc:.3g}" if llc else "skipped",
+            f"{f['cell_updates_per_s'] / llc:.1f}×" if llc else "-",
+        ))
+    widths = [max(len(h), *(len(l[k]) for l in lines)) for k, h in enumerate(head)]
+    out = ["  ".join(h.rjust(w) for h, w in zip(head, widths)),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(l, widths)) for l in lines]
+    return "\n".join(out)
+
+
+def _targets(rows: list[dict]) -> list[dict]:
+    res = []
+    ratios = [r["floodsim"]["cell_updates_per_s"] / r["landlab"]["cell_updates_per_s"]
+              for r in rows if r.get("landlab") and r["landlab"].get("cell_updates_per_s")]
+    if ratios:
+        res.append({"target": f"floodsim >= {TARGET_RATIO:g}x Landlab (every size)",
+                    "value": f"min {min(ratios):.1f}x", "pass": min(ratios) >= TARGET_RATIO})
+    else:
+        res.append({"target": f"floodsim >= {TARGET_RATIO:g}x Landlab", "value": "not measured",
+                    "pass": None})
+    big = [r for r in rows if r["n"] * r["n"] >= 4_000_000]
+    if big:
+        v = big[-1]["floodsim"]["cell_updates_per_s"]
+        res.append({"target": f">= {TARGET_CUPS_4M:.2g} cell-updates/s at 4M cells (float64)",
+                    "value": f"{v:.3g}", "pass": v >= TARGET_CUPS_4M})
+    else:
+        res.append({"target": f">= {TARGET_CUPS_4M:.2g} cell-updates/s at 4M cells", "value":
+                    "not measured (run --sizes 2000)", "pass": None})
+    bpc = max(r["floodsim"]["bytes_per_cell_arrays"] for r in rows)
+    res.append({"target": f"< {TARGET_BYTES_PER_CELL:g} bytes/cell (floodsim arrays)",
+                "value": f"max {bpc:.1f}", "pass": bpc < TARGET_BYTES_PER_CELL})
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000],
+                    help="grid edge lengths N (N×N cells, dx = 1 m); default 500 1000 2000")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"simulate {QUICK_S:g} s instead of the {STORM_S:g} s storm; Landlab budget 10 s")
+    ap.add_argument("--duration", type=float, default=None, help="simulated seconds (overrides --quick)")
+    ap.add_argument("--no-landlab", action="store_true", help="skip the Landlab comparison")
+    ap.add_argument("--landlab-wall", type=float, default=None,
+                    help="Landlab wall-time budget per size [s] (default 60, 10 with --quick)")
+    ap.add_argument("--landlab-steps", type=int, default=500, help="Landlab max timed steps per size")
+    ap.add_argument("--landlab-sim", type=float, default=STORM_S,
+                    help="Landlab max simulated seconds per size")
+    ap.add_argument("--dt-max", type=float, default=None,
+                    help="override SolverParams.dt_max [s] (default: floodsim's own, 5 s). With the default, "
+                         "the first wet step after the dry start can send repair_negative_depths into a "
+                         "very long cascade (see README)")
+    ap.add_argument("--merewether", action="store_true", help="also time the Merewether scenario")
+    ap.add_argument("--json", type=Path, default=HERE / "results" / "bench_core.json",
+                    help="where to write the JSON results")
+    args = ap.parse_args(argv)
+
+    duration = args.duration or (QUICK_S if args.quick else STORM_S)
+    if args.dt_max is not None:
+        SOLVER_OVERRIDES["dt_max"] = args.dt_max
+    ll_wall = args.landlab_wall or (10.0 if args.quick else 60.0)
+    facts = machine_facts()
+    print(f"floodsim core benchmark — {facts['date']}")
+    print(f"  CPU: {facts.get('cpu_model', '?')} ({facts['cpu_count']} logical CPUs); numba "
+          f"{facts['numba']} with {facts['numba_threads_in_use']} threads; numpy {facts['numpy']}; "
+          f"Python {facts['python']}; landlab {facts['landlab']}")
+    print(f"  storm: {RAIN_MM_H:g} mm/h block for {STORM_S:g} s, Manning n = {MANNING}, free outflow "
+          f"(normal depth, slope {PLANE_SLOPE}) on the south edge; simulated {duration:g} s per size")
+    from floodsim import SolverParams
+    print(f"  solver: {SolverParams(**SOLVER_OVERRIDES)}"
+          + (" (NON-DEFAULT: --dt-max given)" if SOLVER_OVERRIDES else " (floodsim defaults)"))
+    compile_s = warm_up()
+    print(f"  numba warm-up (compile/cache load) on a 40×40 grid: {compile_s:.1f} s — EXCLUDED from all "
+          "timings below")
+    print("  cell-updates/s = cells × time steps / wall seconds of the run (compile time excluded)\n")
+
+    ll_ok, ll_reason = (False, "--no-landlab given") if args.no_landlab else landlab_available()
+    if not ll_ok:
+        print(f"  Landlab skipped: {ll_reason}")
+    rows = []
+    for n in args.sizes:
+        z = make_terrain(n)
+        print(f"[{n}²] floodsim: {duration:g} s simulated ...", flush=True)
+        f = run_floodsim(z, duration)
+        print(f"[{n}²]   {f['steps']} steps in {f['wall_s']:.1f} s → {f['cell_updates_per_s']:.3g} "
+              f"cell-updates/s; {f['bytes_per_cell_arrays']:.1f} B/cell arrays, tracemalloc peak "
+              f"{f['bytes_per_cell_tracemalloc_peak']:.1f} B/cell, RSS growth "
+              f"{f['bytes_per_cell_rss_growth']:.1f} B/cell; vol err {f['volume_relative_error']:.1e}; "
+              f"max depth {f['max_depth_m']:.2f} m, wet at end {f['wet_fraction_end']:.0%}", flush=True)
+        rp = f["repair_negative_depths"]
+        print(f"[{n}²]   of which repair_negative_depths: {rp['seconds']:.1f} s in {rp['calls']} calls "
+              f"(longest {rp['max_call_s']:.2f} s); load average {f['loadavg_1min_before_after'][0]:.2f} → "
+              f"{f['loadavg_1min_before_after'][1]:.2f}", flush=True)
+        row = {"n": n, "floodsim": f}
+        if ll_ok:
+            print(f"[{n}²] Landlab OverlandFlow: up to {ll_wall:g} s wall / {args.landlab_steps} steps ...",
+                  flush=True)
+            try:
+                ll = run_landlab(z, ll_wall, args.landlab_steps, args.landlab_sim)
+                print(f"[{n}²]   {ll['steps']} steps ({ll['simulated_s']:.0f} s simulated) in "
+                      f"{ll['wall_s']:.1f} s → {ll['cell_updates_per_s']:.3g} cell-updates/s "
+                      f"(first call {ll['first_call_s']:.1f} s excluded)", flush=True)
+            except Exception as exc:  # noqa: BLE001 - report, keep going
+                ll = {"skipped": f"Landlab failed: {type(exc).__name__}: {exc}"}
+                print(f"[{n}²]   {ll['skipped']}")
+            row["landlab"] = ll
+        else:
+            row["landlab"] = {"skipped": ll_reason}
+        rows.append(row)
+        del z
+        gc.collect()
+
+    print("\n" + _fmt_table(rows))
+    print("\n(B/cell = bytes of floodsim's own arrays per cell; vol err = relative continuity error; "
+          "LL = Landlab; ratio = floodsim/Landlab cell-updates/s)")
+    targets = _targets(rows)
+    print()
+    for t in targets:
+        verdict = "PASS" if t["pass"] else ("FAIL" if t["pass"] is False else "N/A ")
+        print(f"{verdict}  {t['target']}: {t['value']}")
+
+    merewether = None
+    if args.merewether:
+        merewether = run_merewether()
+        if "skipped" in merewether:
+            print(f"\nMerewether cloudburst: skipped: {merewether['skipped']}")
+        else:
+            print(f"\nMerewether cloudburst end to end: {merewether['wall_s']:.1f} s wall")
+
+    result = {"machine": facts, "compile_warmup_s": compile_s, "simulated_s": duration,
+              "storm": {"intensity_mm_h": RAIN_MM_H, "duration_s": STORM_S}, "manning": MANNING,
+              "counting": "cell-updates/s = cells x steps / wall seconds; compile time excluded",
+              "solver_overrides": dict(SOLVER_OVERRIDES), "rows": rows, "targets": targets, "merewether": merewether, "argv": sys.argv[1:]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2, default=float))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
