@@ -5,9 +5,11 @@ One step (all kernels in :mod:`floodsim.kernels`, arrays and floats only):
 1. ``dt`` from the Courant condition of the local-inertial scheme, ``dt = cfl * min(dx, dy) /
    sqrt(g h_max)`` (Bates et al. 2010 eq. 12; advection is neglected by the scheme, so the flow speed
    does not enter), capped at ``dt_max`` and shortened to land on output times and forcing changes.
-2. Face fluxes (local-inertial, in place) for the bands of rows that are wet or next to wet ones.
-3. Boundary fluxes (free outflow, critical, water level).
-4. Continuity: depth from the flux divergence, rain and infiltration; running max depth/speed.
+2. Boundary fluxes (free outflow, critical, water level).
+3. One fused sweep over the bands of rows that are wet or next to wet ones: face fluxes
+   (local-inertial, in place) and, right behind them, the depth update from the flux divergence,
+   rain and infiltration with the running max depth/speed (:mod:`floodsim.kernels.sweep`); then the
+   first row of each band and the bands that only receive rain.
 5. Conservative repair of any negative depth (rare; scales outflows, keeps volume exact).
 6. Inflows and roof rain routed to the ground.
 7. Volume accounting for every term (:mod:`floodsim.massbalance`).
@@ -28,10 +30,10 @@ from .errors import InputDataError, StabilityError
 from .forcing import Hyetograph, RainfallRaster
 from .grid import Grid
 from .kernels.boundary import apply_boundary_fluxes
-from .kernels.continuity import update_depth
-from .kernels.inertial import WORK_ROWS, compute_face_fluxes, snapshot_band_edges
+from .kernels.inertial import WORK_ROWS, snapshot_band_edges
 from .kernels.positivity import repair_negative_depths
 from .kernels.sources import add_depth, mark_wet_bands, route_roof_rain
+from .kernels.sweep import finish_bands, sweep_bands
 from .massbalance import VolumeBalance
 
 
@@ -352,20 +354,22 @@ class Simulation:
         rate, field_, rain_volume_rate = self._rain_now(t)
         self.faces.set_time(t + 0.5 * dt)
         z, h, qx, qy, dx, dy = self.z, s.h, s.qx, s.qy, grid.dx, grid.dy
-        if bands.size:
-            snapshot_band_edges(qy, bw.start, bw.edge_above, bw.edge_below)
-            compute_face_fluxes(z, h, self.active, self.manning, qx, qy, bands, bw.start, bw.edge_above,
-                                bw.edge_below, bw.rows, dt, dx, dy, p.g, p.theta, p.hmin)
+        model, p1, p2, p3 = self._infil
         vol_out, vol_in = apply_boundary_fluxes(
             z, h, self.manning, qx, qy, self.faces.cell_i, self.faces.cell_j, self.faces.side,
             self.faces.kind, self.faces.slope, self.faces.level, dt, dx, dy, p.g, p.hmin)
-        model, p1, p2, p3 = self._infil
-        # a band takes its flux divergence if it or the band above (which writes their shared face)
-        # was computed
-        with_flux = computed.copy()
-        with_flux[1:] |= computed[:-1]
-        update_depth(h, qx, qy, self.active, bw.start, with_flux.astype(np.uint8), rate, field_,
-                     model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
+        if bands.size:
+            snapshot_band_edges(qy, bw.start, bw.edge_above, bw.edge_below)
+            sweep_bands(z, h, self.active, self.manning, qx, qy, bands, bw.start, bw.edge_above,
+                        bw.edge_below, bw.rows, dt, dx, dy, p.g, p.theta, p.hmin,
+                        rate, field_, model, s.infil_F, p1, p2, p3, t + dt,
+                        s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
+        # a band that was not swept takes its flux divergence if the band above (which writes their
+        # shared face) was swept
+        with_flux = np.zeros_like(computed)
+        with_flux[1:] = computed[:-1]
+        finish_bands(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), with_flux.astype(np.uint8),
+                     rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
                      s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():

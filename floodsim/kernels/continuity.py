@@ -94,8 +94,34 @@ def _update_band(
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, rain, celerity,
 ):
-    """Rows ``r0:r1`` of :func:`update_depth` (serial: numba compiles a plain function far better
-    than a ``prange`` body). Returns (wet cell count, max celerity, infiltrated depth sum, negatives)."""
+    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, max celerity, infiltrated, negatives)."""
+    wet = 0
+    wave = 0.0
+    infil_sum = 0.0
+    negative = 0
+    for i in range(r0, r1):
+        w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
+                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, t_new, g, hmin,
+                                    h_max, v_max, t_hmax, rain, celerity)
+        wet += w
+        wave = max(wave, c)
+        infil_sum += f
+        negative += n
+    return wet, wave, infil_sum, negative
+
+
+@kernel
+def continuity_row(
+    i, do_flux, h, qx, qy, active, rain_rate, rain_field,
+    infil_model, infil_F, infil_p1, infil_p2, infil_p3,
+    dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, rain, celerity,
+):
+    """Depth update of row ``i`` (see :func:`update_depth`); ``rain``/``celerity`` are scratch rows.
+
+    Returns (wet cell count, max celerity [m/s], infiltrated depth sum [m], negative cell count). The
+    row is done in three sweeps so that the first and last are branch-free and vectorise: depth
+    update, infiltration (scalar solves, only when a model is on), statistics.
+    """
     ny, nx = h.shape
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
     uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
@@ -105,14 +131,19 @@ def _update_band(
     infil_sum = 0.0
     negative = 0
     wet = 0
-    for i in range(r0, r1):
-        # 1. depth update (branch-free)
-        if uniform_rain:
+    # 1. depth update (branch-free; the branches below are loop-invariant)
+    if uniform_rain:
+        rain_dt = rain_rate * dt
+        if do_flux:
             for j in range(nx):
-                rain[j] = rain_rate * dt
+                hn = h[i, j] + cx * (qx[i, j] - qx[i, j + 1]) + cy * (qy[i, j] - qy[i + 1, j]) + rain_dt
+                h[i, j] = hn if active[i, j] else 0.0
         else:
             for j in range(nx):
-                rain[j] = rain_field[i, j] * dt
+                h[i, j] = h[i, j] + rain_dt if active[i, j] else 0.0
+    else:
+        for j in range(nx):
+            rain[j] = rain_field[i, j] * dt
         if do_flux:
             for j in range(nx):
                 hn = (h[i, j] + cx * (qx[i, j] - qx[i, j + 1]) + cy * (qy[i, j] - qy[i + 1, j])
@@ -121,36 +152,37 @@ def _update_band(
         else:
             for j in range(nx):
                 h[i, j] = h[i, j] + rain[j] if active[i, j] else 0.0
-        # 2. infiltration, limited to the water present
-        if infil_model != 0:
-            for j in range(nx):
-                hn = h[i, j]
-                if hn > 0.0:
-                    if uniform_infil:
-                        pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[0, 0],
-                                                     infil_p2[0, 0], infil_p3[0, 0], dt)
-                    else:
-                        pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[i, j],
-                                                     infil_p2[i, j], infil_p3[i, j], dt)
-                    f = min(pot, hn)
-                    h[i, j] = hn - f
-                    infil_F[i, j] += f
-                    infil_sum += f
-        # 3. statistics (branch-free; a max-reduction in this loop would stop LLVM from
-        #    vectorising it, so the celerities go to a row buffer reduced afterwards)
+    # 2. infiltration, limited to the water present
+    if infil_model != 0:
         for j in range(nx):
             hn = h[i, j]
-            negative += hn < 0.0
-            is_wet = hn > hmin
-            wet += is_wet
-            hs = hn if is_wet else 1.0
-            ux = 0.5 * (qx[i, j] + qx[i, j + 1]) / hs
-            uy = 0.5 * (qy[i, j] + qy[i + 1, j]) / hs
-            speed = math.sqrt(ux * ux + uy * uy) if is_wet else 0.0
-            celerity[j] = math.sqrt(g * hs) if is_wet else 0.0
-            v_max[i, j] = max(v_max[i, j], speed)
-            t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
-            h_max[i, j] = max(h_max[i, j], hn)
-        for j in range(nx):
-            wave = max(wave, celerity[j])
+            if hn > 0.0:
+                if uniform_infil:
+                    pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[0, 0],
+                                                 infil_p2[0, 0], infil_p3[0, 0], dt)
+                else:
+                    pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[i, j],
+                                                 infil_p2[i, j], infil_p3[i, j], dt)
+                f = min(pot, hn)
+                h[i, j] = hn - f
+                infil_F[i, j] += f
+                infil_sum += f
+    # 3. statistics (branch-free; a max-reduction in this loop would stop LLVM from
+    #    vectorising it, so the celerities go to a row buffer reduced afterwards)
+    for j in range(nx):
+        hn = h[i, j]
+        negative += hn < 0.0
+        is_wet = hn > hmin
+        wet += is_wet
+        hs = hn if is_wet else 1.0
+        half_inv_h = 0.5 / hs
+        ux = (qx[i, j] + qx[i, j + 1]) * half_inv_h
+        uy = (qy[i, j] + qy[i + 1, j]) * half_inv_h
+        speed = math.sqrt(ux * ux + uy * uy) if is_wet else 0.0
+        celerity[j] = math.sqrt(g * hs) if is_wet else 0.0
+        v_max[i, j] = max(v_max[i, j], speed)
+        t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
+        h_max[i, j] = max(h_max[i, j], hn)
+    for j in range(nx):
+        wave = max(wave, celerity[j])
     return wet, wave, infil_sum, negative

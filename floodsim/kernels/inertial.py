@@ -121,7 +121,9 @@ def compute_face_fluxes(
     h : (ny, nx) float64
         Water depth [m] (read only).
     active : (ny, nx) uint8
-        1 where the cell takes part in the flow, 0 for nodata and blocked (building) cells.
+        1 where the cell takes part in the flow, 0 for nodata and blocked (building) cells. Faces
+        touching an inactive cell are left unchanged: they are closed (zero) unless the boundary kernel
+        put a boundary flux there.
     manning : (ny, nx) or (1, 1) float64
         Manning's n per cell [s m^-1/3]; a (1, 1) array means one value everywhere.
     qx, qy : float64
@@ -140,61 +142,74 @@ def compute_face_fluxes(
     Notes
     -----
     The inner loops are kept free of data-dependent loads (Manning's n is copied into row buffers
-    first) so that LLVM vectorises them.
+    first) and of conditional stores, so that LLVM vectorises them.
     """
     for k in prange(bands.size):
         b = bands[k]
-        _band_face_fluxes(band_start[b], band_start[b + 1], z, h, active, manning, qx, qy,
-                          edge_above[b], edge_below[b], work[b], dt, dx, dy, g, theta, hmin)
+        r0 = band_start[b]
+        r1 = band_start[b + 1]
+        start_band(r0, manning, edge_above[b], work[b])
+        for i in range(r0, r1):
+            flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], work[b], dt, dx, dy, g,
+                     theta, hmin)
 
 
 @kernel
-def _band_face_fluxes(r0, r1, z, h, active, manning, qx, qy, edge_above, edge_below, work,
-                      dt, dx, dy, g, theta, hmin):
-    """Rows ``r0:r1`` of :func:`compute_face_fluxes` (serial: numba compiles a plain function far
-    better than a ``prange`` body). ``edge_above``/``edge_below`` are this band's snapshot rows."""
+def start_band(r0, manning, edge_above, work):
+    """Prime a band's row buffers before :func:`flux_row` is called for rows ``r0, r0 + 1, ...``."""
+    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+    old_above = work[1 + r0 % 2]
+    n_below = work[4]
+    for j in range(edge_above.size):
+        old_above[j] = edge_above[j]
+        n_below[j] = manning[0, 0] if uniform_n else manning[r0, j]
+
+
+@kernel
+def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy, g, theta, hmin):
+    """Fluxes of row ``i`` of a band ending at row ``r1``: its interior east faces and south faces.
+
+    Rows must be visited in order after :func:`start_band`. ``work`` rows: 0 old x fluxes of the
+    row, 1-2 old south fluxes of the row above and of this row (alternating with the row's parity,
+    so no copy is needed), 3-4 Manning's n of this row and the next. (Serial: numba compiles a plain
+    function far better than a ``prange`` body.)
+    """
     ny, nx = h.shape
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
     old_x = work[0]
-    old_above = work[1]
-    old_here = work[2]
+    old_above = work[1 + i % 2]
+    old_here = work[2 - i % 2]
     n_here = work[3]
     n_below = work[4]
     for j in range(nx):
-        old_above[j] = edge_above[j]
-        n_below[j] = manning[0, 0] if uniform_n else manning[r0, j]
-    for i in range(r0, r1):
+        n_here[j] = n_below[j]
+    if i + 1 < ny and not uniform_n:
         for j in range(nx):
-            n_here[j] = n_below[j]
-        if i + 1 < ny and not uniform_n:
-            for j in range(nx):
-                n_below[j] = manning[i + 1, j]
-        # --- x faces of row i: east face of (i, j) is qx[i, j + 1]
-        for j in range(nx + 1):
-            old_x[j] = qx[i, j]
-        for j in range(nx - 1):
+            n_below[j] = manning[i + 1, j]
+    # --- x faces of row i: east face of (i, j) is qx[i, j + 1]
+    for j in range(nx + 1):
+        old_x[j] = qx[i, j]
+    for j in range(nx - 1):
+        q = almeida_flux(
+            old_x[j + 1], old_x[j], old_x[j + 2],
+            z[i, j] + h[i, j], z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
+            0.5 * (n_here[j] + n_here[j + 1]), dt, dx, g, theta, hmin,
+        )
+        qx[i, j + 1] = q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
+    # --- y faces: south face of (i, j) is qy[i + 1, j]
+    if i + 1 < ny:
+        # face i + 2 is this band's own (not yet overwritten) or the snapshot below
+        ahead = qy[i + 2] if i + 2 <= r1 else edge_below
+        for j in range(nx):
+            old_here[j] = qy[i + 1, j]
+        for j in range(nx):
             q = almeida_flux(
-                old_x[j + 1], old_x[j], old_x[j + 2],
-                z[i, j] + h[i, j], z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
-                0.5 * (n_here[j] + n_here[j + 1]), dt, dx, g, theta, hmin,
+                old_here[j], old_above[j], ahead[j],
+                z[i, j] + h[i, j], z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
+                0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
             )
-            qx[i, j + 1] = q if (active[i, j] & active[i, j + 1]) else 0.0
-        # --- y faces: south face of (i, j) is qy[i + 1, j]
-        if i + 1 < ny:
-            # face i + 2 is this band's own (not yet overwritten) or the snapshot below
-            ahead = qy[i + 2] if i + 2 <= r1 else edge_below
-            for j in range(nx):
-                old_here[j] = qy[i + 1, j]
-            for j in range(nx):
-                q = almeida_flux(
-                    old_here[j], old_above[j], ahead[j],
-                    z[i, j] + h[i, j], z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
-                    0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
-                )
-                qy[i + 1, j] = q if (active[i, j] & active[i + 1, j]) else 0.0
-            for j in range(nx):
-                old_above[j] = old_here[j]
+            qy[i + 1, j] = q if (active[i, j] & active[i + 1, j]) else old_here[j]
 
 
-#: Scratch rows per band needed by :func:`compute_face_fluxes`.
-WORK_ROWS = 5
+#: Scratch rows per band: 5 for the fluxes (:func:`flux_row`), 2 for the depth update.
+WORK_ROWS = 7

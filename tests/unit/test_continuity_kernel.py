@@ -175,7 +175,9 @@ def test_positivity_repair_conserves_volume_and_removes_negatives(c):
     scale = h_old.sum() * dx * dy + dt * (np.abs(qx).sum() * dy + np.abs(qy).sum() * dx)
     assert abs(v_after - (v_before + removed)) <= 1e-13 * scale
     again = reference_depth(h_old, qx, qy, active, dt, dx, dy, 0.0)
-    np.testing.assert_allclose(h, again, rtol=1e-9, atol=1e-13 * scale / (dx * dy))
+    # recomputing h_old + divergence carries the rounding of h_old (a few ulp of its largest value)
+    np.testing.assert_allclose(h, again, rtol=1e-9,
+                               atol=1e-13 * scale / (dx * dy) + 8 * np.spacing(h_old.max()))
 
 
 def test_positivity_repair_chain_case():
@@ -277,3 +279,52 @@ def test_positivity_repair_leaves_no_negative_on_rotational_2x2():
                                         bw.stack, bw.touched, bw.visits)
     assert h.sum() == pytest.approx(-0.2 + removed, abs=1e-15)
     assert np.all(h >= 0.0), h
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(3, 14), st.integers(3, 14), st.integers(1, 6),
+       st.booleans())
+def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands):
+    """The fused sweep (fluxes and depth update in one pass, first rows finished afterwards) gives the
+    same discharges, depths, statistics and band reductions as the two separate kernels, bit for bit
+    apart from round-off (rtol 1e-14), whichever bands are swept."""
+    from floodsim.kernels.inertial import compute_face_fluxes, snapshot_band_edges
+    from floodsim.kernels.sweep import finish_bands, sweep_bands
+
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(0, 1, (ny, nx))
+    h0 = rng.uniform(0, 0.5, (ny, nx)) * (rng.random((ny, nx)) > 0.3)
+    active = (rng.random((ny, nx)) > 0.1).astype(np.uint8)
+    h0[~active.astype(bool)] = 0.0
+    qx0 = rng.normal(0, 0.05, (ny, nx + 1))
+    qy0 = rng.normal(0, 0.05, (ny + 1, nx))
+    man = np.full((1, 1), 0.03)
+    dt, dx, dy = 0.05, 1.0, 1.5
+    results = []
+    for fused in (False, True):
+        h, qx, qy = h0.copy(), qx0.copy(), qy0.copy()
+        bw = _BandWork.allocate(h.shape, band_rows)
+        nb = bw.start.size - 1
+        swept = np.ones(nb, bool) if not some_bands else np.random.default_rng(seed + 1).random(nb) < 0.6
+        bands = np.flatnonzero(swept).astype(np.int64)
+        with_flux = np.zeros(nb, bool)
+        with_flux[1:] = swept[:-1]
+        stats = [np.zeros(h.shape, np.float32), np.zeros(h.shape, np.float32),
+                 np.full(h.shape, np.nan, np.float32)]
+        snapshot_band_edges(qy, bw.start, bw.edge_above, bw.edge_below)
+        args_rain = (1e-5, np.zeros((1, 1)), 0, NO_INFIL, NO_INFIL, NO_INFIL, NO_INFIL)
+        if fused:
+            sweep_bands(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below, bw.rows,
+                        dt, dx, dy, G, 0.8, HMIN, *args_rain, 1.0, *stats, bw.wet, bw.wave, bw.infil,
+                        bw.negative)
+            finish_bands(h, qx, qy, active, bw.start, swept.astype(np.uint8), with_flux.astype(np.uint8),
+                         *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
+                         bw.negative, bw.rows)
+        else:
+            compute_face_fluxes(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below,
+                                bw.rows, dt, dx, dy, G, 0.8, HMIN)
+            update_depth(h, qx, qy, active, bw.start, (swept | with_flux).astype(np.uint8), *args_rain,
+                         dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+        results.append((h, qx, qy, *stats, bw.wet.copy(), bw.wave.copy(), bw.negative.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17, equal_nan=True)

@@ -37,7 +37,8 @@ def _face_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, theta, hmi
 
 
 def reference_fluxes(z, h, active, manning, qx, qy, dt, dx, dy, theta, hmin):
-    """Double-buffered numpy implementation of the interior face update (outer faces untouched)."""
+    """Double-buffered numpy implementation of the interior face update (outer faces and faces
+    touching an inactive cell untouched: those belong to the boundary kernel or stay closed)."""
     ny, nx = z.shape
     n = np.broadcast_to(manning, (ny, nx))
     eta = z + h
@@ -46,11 +47,11 @@ def reference_fluxes(z, h, active, manning, qx, qy, dt, dx, dy, theta, hmin):
     qx_new[:, 1:-1] = np.where(
         act[:, :-1] & act[:, 1:],
         _face_flux(qx[:, 1:-1], qx[:, :-2], qx[:, 2:], eta[:, :-1], eta[:, 1:], z[:, :-1], z[:, 1:],
-                   0.5 * (n[:, :-1] + n[:, 1:]), dt, dx, theta, hmin), 0.0)
+                   0.5 * (n[:, :-1] + n[:, 1:]), dt, dx, theta, hmin), qx[:, 1:-1])
     qy_new[1:-1, :] = np.where(
         act[:-1, :] & act[1:, :],
         _face_flux(qy[1:-1, :], qy[:-2, :], qy[2:, :], eta[:-1, :], eta[1:, :], z[:-1, :], z[1:, :],
-                   0.5 * (n[:-1, :] + n[1:, :]), dt, dy, theta, hmin), 0.0)
+                   0.5 * (n[:-1, :] + n[1:, :]), dt, dy, theta, hmin), qy[1:-1, :])
     return qx_new, qy_new
 
 
@@ -210,21 +211,22 @@ def test_frictionless_limit(c):
     hf = np.maximum(eta[:, :-1], eta[:, 1:]) - np.maximum(z[:, :-1], z[:, 1:])
     ox = k["qx"]
     ex = th * ox[:, 1:-1] + 0.5 * (1 - th) * (ox[:, :-2] + ox[:, 2:]) - (G * dt / k["dx"]) * hf * (eta[:, 1:] - eta[:, :-1])
-    ex = np.where((hf > hmin) & act[:, :-1] & act[:, 1:], ex, 0.0)
+    ex = np.where(act[:, :-1] & act[:, 1:], np.where(hf > hmin, ex, 0.0), ox[:, 1:-1])
     np.testing.assert_allclose(qx[:, 1:-1], ex, rtol=RTOL, atol=1e-300)
     hf = np.maximum(eta[:-1], eta[1:]) - np.maximum(z[:-1], z[1:])
     oy = k["qy"]
     ey = th * oy[1:-1] + 0.5 * (1 - th) * (oy[:-2] + oy[2:]) - (G * dt / k["dy"]) * hf * (eta[1:] - eta[:-1])
-    ey = np.where((hf > hmin) & act[:-1] & act[1:], ey, 0.0)
+    ey = np.where(act[:-1] & act[1:], np.where(hf > hmin, ey, 0.0), oy[1:-1])
     np.testing.assert_allclose(qy[1:-1], ey, rtol=RTOL, atol=1e-300)
 
 
 @SETTINGS
 @given(cases)
 def test_zero_flux_on_dry_and_inactive_faces_and_inputs_unmodified(c):
-    """Faces between two dry cells (h <= hmin) or touching an inactive cell carry exactly zero,
-    whatever the old discharge; z and h are read only. Reference: Bates et al. (2010) wet/dry rule
-    and the ``active`` contract in the kernel docstring."""
+    """Faces between two dry active cells (h <= hmin) carry exactly zero whatever the old discharge;
+    faces touching an inactive cell are not written (they keep the boundary kernel's value, zero for a
+    wall); z and h are read only. Reference: Bates et al. (2010) wet/dry rule and the ``active``
+    contract in the kernel docstring."""
     k = make_case(c["seed"], c["ny"], c["nx"], c["uniform_n"], inactive_frac=0.25, dry_frac=0.5)
     z0, h0, a0 = k["z"].copy(), k["h"].copy(), k["active"].copy()
     qx, qy, _ = run_kernel(**k, band_rows=c["band_rows"])
@@ -233,10 +235,14 @@ def test_zero_flux_on_dry_and_inactive_faces_and_inputs_unmodified(c):
     np.testing.assert_array_equal(k["active"], a0)
     dry = k["h"] <= k["hmin"]
     act = k["active"].astype(bool)
-    dead_x = (dry[:, :-1] & dry[:, 1:]) | ~act[:, :-1] | ~act[:, 1:]
-    dead_y = (dry[:-1] & dry[1:]) | ~act[:-1] | ~act[1:]
+    both_x = act[:, :-1] & act[:, 1:]
+    both_y = act[:-1] & act[1:]
+    dead_x = dry[:, :-1] & dry[:, 1:] & both_x
+    dead_y = dry[:-1] & dry[1:] & both_y
     assert np.all(qx[:, 1:-1][dead_x] == 0.0)
     assert np.all(qy[1:-1][dead_y] == 0.0)
+    np.testing.assert_array_equal(qx[:, 1:-1][~both_x], k["qx"][:, 1:-1][~both_x])
+    np.testing.assert_array_equal(qy[1:-1][~both_y], k["qy"][1:-1][~both_y])
     assert np.all(np.isfinite(qx)) and np.all(np.isfinite(qy))
 
 
