@@ -134,10 +134,30 @@ def build_infiltration(sc: Scenario, grid: Grid):
     else:
         model = Horton(f0=units.mm_h_to_m_s(inf.f0_mm_h), fc=units.mm_h_to_m_s(inf.fc_mm_h),
                        k=inf.k_per_h / units.SECONDS_PER_HOUR)
+    if inf.zones:
+        model = _green_ampt_zones(model, inf, grid)
     impervious = np.zeros(grid.shape, bool)
     for ref in inf.impervious:
         impervious |= vector.rasterize_geometries(_layer(ref, grid, "impervious surface").geometry, grid)
     return model, impervious
+
+
+def _green_ampt_zones(base: GreenAmpt, inf, grid: Grid) -> GreenAmpt:
+    """Per-cell Green–Ampt parameters: the default soil, overwritten by each zone's texture."""
+    fields = {k: np.full(grid.shape, float(getattr(base, k))) for k in ("ks", "psi", "dtheta")}
+    for k, zone in enumerate(inf.zones):
+        what = f"infiltration.zones[{k}]"
+        gdf = _layer(zone, grid, what, required=(zone.field,) if zone.field else ())
+        textures = gdf[zone.field].astype(str) if zone.field else [zone.soil] * len(gdf)
+        for row, (geom, texture) in enumerate(zip(gdf.geometry, textures)):
+            try:
+                soil = GreenAmpt.from_texture(texture, inf.initial_saturation)
+            except InputDataError as exc:
+                raise InputDataError(f"{zone.path} layer '{zone.layer}' ({what}): feature {row}: {exc}") from None
+            cells = vector.rasterize_geometries([geom], grid)
+            for key in fields:
+                fields[key][cells] = getattr(soil, key)
+    return GreenAmpt(**fields)
 
 
 def build_boundaries(sc: Scenario, grid: Grid):

@@ -98,6 +98,19 @@ class Rainfall(_Model):
         return self
 
 
+class SoilZone(LayerRef):
+    """Polygons with their own Green–Ampt soil: a texture for all, or one per feature from an attribute."""
+
+    soil: str | None = Field(None, description="USDA texture for every feature of the layer.")
+    field: str | None = Field(None, description="Attribute holding each feature's USDA texture.")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.soil is None) == (self.field is None):
+            raise ValueError("give exactly one of `soil` (a texture) or `field` (an attribute name)")
+        return self
+
+
 class Infiltration(_Model):
     """Soil infiltration; sealed surfaces (``impervious`` layers, buildings) take nothing."""
 
@@ -110,10 +123,14 @@ class Infiltration(_Model):
     f0_mm_h: NonNegativeFloat | None = Field(None, description="horton: initial capacity [mm/h].")
     fc_mm_h: NonNegativeFloat | None = Field(None, description="horton: final capacity [mm/h].")
     k_per_h: NonNegativeFloat | None = Field(None, description="horton: decay constant [1/h].")
+    zones: tuple[SoilZone, ...] = Field((), description="green-ampt: soil textures per polygon (land cover "
+                                                        "or soil map), drawn in order over the default.")
     impervious: tuple[LayerRef, ...] = ()
 
     @model_validator(mode="after")
     def _complete(self):
+        if self.zones and self.model != "green-ampt":
+            raise ValueError("zones (soil textures per polygon) apply to model = 'green-ampt'")
         if self.model == "green-ampt":
             explicit = (self.ks_mm_h, self.suction_mm, self.moisture_deficit)
             if self.soil is None and any(v is None for v in explicit):
