@@ -32,7 +32,7 @@ class Recorder:
         depth = np.stack(self.depths)
         depth[:, ~valid] = np.nan
         max_depth = np.where(valid, sim.state.h_max, np.nan).astype(np.float32)
-        max_speed = np.where(valid, sim.state.v_max, np.nan).astype(np.float32)
+        max_speed = np.where(valid, np.sqrt(sim.state.v2_max), np.nan).astype(np.float32)
         t_max = np.where(valid & (sim.state.h_max > sim.params.hmin), sim.state.t_hmax, np.nan)
         coords = {"time": np.asarray(self.times), "y": grid.y, "x": grid.x}
         data = {

@@ -91,7 +91,7 @@ class State:
     qx: np.ndarray                # [m²/s] (ny, nx+1), positive east
     qy: np.ndarray                # [m²/s] (ny+1, nx), positive south
     h_max: np.ndarray             # float32 [m]
-    v_max: np.ndarray             # float32 [m/s]
+    v2_max: np.ndarray            # float32, maximum squared speed [m²/s²]
     t_hmax: np.ndarray            # float32 [s]
     infil_F: np.ndarray           # cumulative infiltration [m] ((1,1) when no infiltration)
     t: float = 0.0                # [s]
@@ -101,7 +101,7 @@ class State:
     def allocate(cls, shape, infiltration: bool) -> "State":
         ny, nx = shape
         return cls(h=np.zeros(shape), qx=np.zeros((ny, nx + 1)), qy=np.zeros((ny + 1, nx)),
-                   h_max=np.zeros(shape, np.float32), v_max=np.zeros(shape, np.float32),
+                   h_max=np.zeros(shape, np.float32), v2_max=np.zeros(shape, np.float32),
                    t_hmax=np.full(shape, np.nan, np.float32),
                    infil_F=np.zeros(shape if infiltration else (1, 1)))
 
@@ -363,14 +363,14 @@ class Simulation:
             sweep_bands(z, h, self.active, self.manning, qx, qy, bands, bw.start, bw.edge_above,
                         bw.edge_below, bw.rows, dt, dx, dy, p.g, p.theta, p.hmin,
                         rate, field_, model, s.infil_F, p1, p2, p3, t + dt,
-                        s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
+                        s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
         # a band that was not swept takes its flux divergence if the band above (which writes their
         # shared face) was swept
         with_flux = np.zeros_like(computed)
         with_flux[1:] = computed[:-1]
         finish_bands(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), with_flux.astype(np.uint8),
                      rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
-                     s.h_max, s.v_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+                     s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():
             removed, given_back = repair_negative_depths(h, qx, qy, self.active, s.infil_F, bw.start,

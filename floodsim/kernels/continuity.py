@@ -17,7 +17,7 @@ def update_depth(
     rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, t_new, g, hmin,
-    h_max, v_max, t_hmax,
+    h_max, v2_max, t_hmax,
     band_wet, band_wave, band_infil, band_negative, work,
 ):
     """Advance the depth ``h`` by one step, in place, band by band.
@@ -52,9 +52,9 @@ def update_depth(
         Model parameters, SI (Green–Ampt: ks [m/s], psi*dtheta [m]; Horton: f0, fc [m/s], k [1/s]).
     dt, dx, dy, t_new, g, hmin : float
         Step [s], cell sizes [m], time at the end of the step [s], gravity [m/s²], wet threshold [m].
-    h_max, v_max, t_hmax : (ny, nx) float32
-        Running maximum depth [m], maximum speed [m/s] (over cells deeper than ``hmin``) and time of
-        maximum depth [s] (in/out).
+    h_max, v2_max, t_hmax : (ny, nx) float32
+        Running maximum depth [m], maximum *squared* speed [m²/s²] (over cells deeper than ``hmin``;
+        the square root is taken when results are written) and time of maximum depth [s] (in/out).
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
@@ -79,7 +79,7 @@ def update_depth(
             wet, wave, infil_sum, negative = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, work[b, 0], work[b, 1])
+                dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, work[b, 0], work[b, 1])
         else:
             wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
         band_wet[b] = wet > 0
@@ -92,7 +92,7 @@ def update_depth(
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, rain, celerity,
+    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, rain, celerity,
 ):
     """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, max celerity, infiltrated, negatives)."""
     wet = 0
@@ -102,7 +102,7 @@ def _update_band(
     for i in range(r0, r1):
         w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                     infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, t_new, g, hmin,
-                                    h_max, v_max, t_hmax, rain, celerity)
+                                    h_max, v2_max, t_hmax, rain, celerity)
         wet += w
         wave = max(wave, c)
         infil_sum += f
@@ -114,7 +114,7 @@ def _update_band(
 def continuity_row(
     i, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax, rain, celerity,
+    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, rain, celerity,
 ):
     """Depth update of row ``i`` (see :func:`update_depth`); ``rain``/``celerity`` are scratch rows.
 
@@ -178,11 +178,13 @@ def continuity_row(
         half_inv_h = 0.5 / hs
         ux = (qx[i, j] + qx[i, j + 1]) * half_inv_h
         uy = (qy[i, j] + qy[i + 1, j]) * half_inv_h
-        speed = math.sqrt(ux * ux + uy * uy) if is_wet else 0.0
-        celerity[j] = math.sqrt(g * hs) if is_wet else 0.0
-        v_max[i, j] = max(v_max[i, j], speed)
+        # squared speed and plain depth: the square roots are taken once, not per cell and step
+        v2_max[i, j] = max(v2_max[i, j], (ux * ux + uy * uy) if is_wet else 0.0)
+        celerity[j] = hn if is_wet else 0.0
         t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
         h_max[i, j] = max(h_max[i, j], hn)
+    deepest = 0.0
     for j in range(nx):
-        wave = max(wave, celerity[j])
+        deepest = max(deepest, celerity[j])
+    wave = math.sqrt(g * deepest)
     return wet, wave, infil_sum, negative

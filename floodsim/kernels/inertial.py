@@ -171,8 +171,8 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
 
     Rows must be visited in order after :func:`start_band`. ``work`` rows: 0 old x fluxes of the
     row, 1-2 old south fluxes of the row above and of this row (alternating with the row's parity,
-    so no copy is needed), 3-4 Manning's n of this row and the next. (Serial: numba compiles a plain
-    function far better than a ``prange`` body.)
+    so nothing is copied), 3-4 Manning's n of this row and the next; 5-6 belong to the depth update.
+    (Serial: numba compiles a plain function far better than a ``prange`` body.)
     """
     ny, nx = h.shape
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1

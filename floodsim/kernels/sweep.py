@@ -25,7 +25,7 @@ def sweep_bands(
     z, h, active, manning, qx, qy, bands, band_start, edge_above, edge_below, work,
     dt, dx, dy, g, theta, hmin,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3, t_new,
-    h_max, v_max, t_hmax, band_wet, band_wave, band_infil, band_negative,
+    h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, band_negative,
 ):
     """Fluxes of the listed bands and the depth update of all their rows but the first.
 
@@ -48,7 +48,7 @@ def sweep_bands(
             if i > r0:
                 w, c, f, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                             infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, t_new, g,
-                                            hmin, h_max, v_max, t_hmax, wb[_RAIN_ROW], wb[_CELERITY_ROW])
+                                            hmin, h_max, v2_max, t_hmax, wb[_RAIN_ROW], wb[_CELERITY_ROW])
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
@@ -63,7 +63,7 @@ def sweep_bands(
 def finish_bands(
     h, qx, qy, active, band_start, swept, with_flux,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax,
+    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax,
     band_wet, band_wave, band_infil, band_negative, work,
 ):
     """Depth update of the first row of each swept band and of every row of the other bands.
@@ -80,7 +80,7 @@ def finish_bands(
         if swept[b]:
             w, c, f, n = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
                                       infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                      t_new, g, hmin, h_max, v_max, t_hmax, work[b, _RAIN_ROW],
+                                      t_new, g, hmin, h_max, v2_max, t_hmax, work[b, _RAIN_ROW],
                                       work[b, _CELERITY_ROW])
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
@@ -89,7 +89,7 @@ def finish_bands(
         elif with_flux[b] or has_sources:
             w, c, f, n = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
                                       rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
-                                      infil_p3, dt, dx, dy, t_new, g, hmin, h_max, v_max, t_hmax,
+                                      infil_p3, dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax,
                                       work[b, _RAIN_ROW], work[b, _CELERITY_ROW])
             band_wet[b] = w > 0
             band_wave[b] = c
