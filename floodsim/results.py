@@ -21,6 +21,7 @@ class Recorder:
 
     def record(self) -> None:
         sim = self.sim
+        sim.record_maxima()
         self.times.append(sim.state.t)
         self.depths.append(sim.state.h.astype(np.float32))
         self.balance.append(sim.balance.as_dict(sim.stored_volume()))

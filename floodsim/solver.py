@@ -30,6 +30,7 @@ from .errors import InputDataError, StabilityError
 from .forcing import Hyetograph, RainfallRaster
 from .grid import Grid
 from .kernels.boundary import apply_boundary_fluxes
+from .kernels.continuity import record_max_state
 from .kernels.inertial import WORK_ROWS, snapshot_band_edges
 from .kernels.positivity import repair_negative_depths
 from .kernels.sources import add_depth, mark_wet_bands, route_roof_rain
@@ -250,7 +251,6 @@ class Simulation:
         if np.any(~np.isfinite(h0[grid.valid])) or np.any(h0 < 0):
             raise InputDataError("initial depth must be finite and >= 0.")
         self.state.h[:] = np.where(self.active.astype(bool), h0, 0.0)
-        self.state.h_max[:] = self.state.h
         self.bands = _BandWork.allocate(shape, params.band_rows)
         self._mark_always_active()
         self.balance = VolumeBalance(initial=self.stored_volume())
@@ -358,18 +358,19 @@ class Simulation:
         vol_out, vol_in = apply_boundary_fluxes(
             z, h, self.manning, qx, qy, self.faces.cell_i, self.faces.cell_j, self.faces.side,
             self.faces.kind, self.faces.slope, self.faces.level, dt, dx, dy, p.g, p.hmin)
+        snapshot_band_edges(qy, bw.start, bw.edge_above, bw.edge_below)
         if bands.size:
-            snapshot_band_edges(qy, bw.start, bw.edge_above, bw.edge_below)
             sweep_bands(z, h, self.active, self.manning, qx, qy, bands, bw.start, bw.edge_above,
                         bw.edge_below, bw.rows, dt, dx, dy, p.g, p.theta, p.hmin,
-                        rate, field_, model, s.infil_F, p1, p2, p3, t + dt,
+                        rate, field_, model, s.infil_F, p1, p2, p3, t,
                         s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
         # a band that was not swept takes its flux divergence if the band above (which writes their
         # shared face) was swept
         with_flux = np.zeros_like(computed)
         with_flux[1:] = computed[:-1]
         finish_bands(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), with_flux.astype(np.uint8),
-                     rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
+                     bw.edge_above,
+                     rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t, p.g, p.hmin,
                      s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():
@@ -452,6 +453,12 @@ class Simulation:
             if progress is not None:
                 progress(self.state.t - t0, duration)
         return recorder.to_dataset()
+
+    def record_maxima(self) -> None:
+        """Fold the current state into the running maxima (steps fold in their start-of-step state;
+        this adds the latest one, e.g. the final state of a run)."""
+        s = self.state
+        record_max_state(s.h, s.qx, s.qy, s.t, self.params.hmin, s.h_max, s.v2_max, s.t_hmax)
 
     def check_finite(self) -> None:
         """Raise :class:`StabilityError` if any depth is NaN or infinite."""

@@ -20,7 +20,8 @@ class VarDef:
 _VARS = [
     VarDef("depth", "m", "water depth", "water_depth", ("time", "y", "x")),
     VarDef("max_depth", "m", "maximum water depth over the run", None),
-    VarDef("max_speed", "m s-1", "maximum depth-averaged flow speed over the run", None),
+    VarDef("max_speed", "m s-1", "maximum depth-averaged flow speed over the run (cells deeper than 10 hmin)",
+           None),
     VarDef("time_of_max_depth", "s", "time since start at which the maximum depth was reached", None),
     VarDef("elevation", "m", "bed elevation used by the model (DEM)", "height_above_reference_ellipsoid"),
     VarDef("volume_stored", "m3", "water volume on the surface", None, ("time",)),

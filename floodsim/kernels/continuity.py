@@ -10,14 +10,19 @@ import math
 from ._jit import kernel, parallel_kernel, prange
 from .hydrology import infiltration_increment
 
+#: Speed statistics are recorded only where the depth exceeds this multiple of the wet threshold
+#: (1 cm for the default 1 mm). In a cell that has only just become wet, the cell-centre speed
+#: q / h divides a discharge driven by a deeper neighbour by a film depth and is meaningless
+#: (tens of m/s); the flow itself is unaffected.
+SPEED_DEPTH_FACTOR = 10.0
+
 
 @parallel_kernel
 def update_depth(
     h, qx, qy, active, band_start, computed,
     rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin,
-    h_max, v2_max, t_hmax,
+    dt, dx, dy, g, hmin,
     band_wet, band_wave, band_infil, band_negative, work,
 ):
     """Advance the depth ``h`` by one step, in place, band by band.
@@ -50,11 +55,8 @@ def update_depth(
         Cumulative infiltrated depth [m] (in/out; ignored when ``infil_model`` is 0).
     infil_p1, infil_p2, infil_p3 : (ny, nx) or (1, 1) float64
         Model parameters, SI (Green–Ampt: ks [m/s], psi*dtheta [m]; Horton: f0, fc [m/s], k [1/s]).
-    dt, dx, dy, t_new, g, hmin : float
-        Step [s], cell sizes [m], time at the end of the step [s], gravity [m/s²], wet threshold [m].
-    h_max, v2_max, t_hmax : (ny, nx) float32
-        Running maximum depth [m], maximum *squared* speed [m²/s²] (over cells deeper than ``hmin``;
-        the square root is taken when results are written) and time of maximum depth [s] (in/out).
+    dt, dx, dy, g, hmin : float
+        Step [s], cell sizes [m], gravity [m/s²], wet threshold [m].
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
@@ -70,7 +72,8 @@ def update_depth(
     Notes
     -----
     Each row is done in three sweeps so that the first and last are branch-free and vectorise:
-    depth update, infiltration (scalar Newton solves, only when a model is on), statistics.
+    depth update, infiltration (scalar Newton solves, only when a model is on), band flags. The
+    running maxima are not updated here: see :func:`record_max_row`.
     """
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
@@ -79,7 +82,7 @@ def update_depth(
             wet, wave, infil_sum, negative = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, work[b, 0], work[b, 1])
+                dt, dx, dy, g, hmin, work[b, 0], work[b, 1])
         else:
             wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
         band_wet[b] = wet > 0
@@ -92,7 +95,7 @@ def update_depth(
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, rain, celerity,
+    dt, dx, dy, g, hmin, rain, celerity,
 ):
     """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, max celerity, infiltrated, negatives)."""
     wet = 0
@@ -101,8 +104,8 @@ def _update_band(
     negative = 0
     for i in range(r0, r1):
         w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
-                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, t_new, g, hmin,
-                                    h_max, v2_max, t_hmax, rain, celerity)
+                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, rain,
+                                    celerity)
         wet += w
         wave = max(wave, c)
         infil_sum += f
@@ -114,13 +117,13 @@ def _update_band(
 def continuity_row(
     i, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax, rain, celerity,
+    dt, dx, dy, g, hmin, rain, celerity,
 ):
     """Depth update of row ``i`` (see :func:`update_depth`); ``rain``/``celerity`` are scratch rows.
 
     Returns (wet cell count, max celerity [m/s], infiltrated depth sum [m], negative cell count). The
     row is done in three sweeps so that the first and last are branch-free and vectorise: depth
-    update, infiltration (scalar solves, only when a model is on), statistics.
+    update, infiltration (scalar solves, only when a model is on), band flags.
     """
     ny, nx = h.shape
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
@@ -167,24 +170,62 @@ def continuity_row(
                 h[i, j] = hn - f
                 infil_F[i, j] += f
                 infil_sum += f
-    # 3. statistics (branch-free; a max-reduction in this loop would stop LLVM from
-    #    vectorising it, so the celerities go to a row buffer reduced afterwards)
+    # 3. band flags for the next step (branch-free; a max-reduction in this loop would stop LLVM
+    #    from vectorising it, so the depths go to a row buffer reduced afterwards)
     for j in range(nx):
         hn = h[i, j]
         negative += hn < 0.0
         is_wet = hn > hmin
         wet += is_wet
-        hs = hn if is_wet else 1.0
-        half_inv_h = 0.5 / hs
-        ux = (qx[i, j] + qx[i, j + 1]) * half_inv_h
-        uy = (qy[i, j] + qy[i + 1, j]) * half_inv_h
-        # squared speed and plain depth: the square roots are taken once, not per cell and step
-        v2_max[i, j] = max(v2_max[i, j], (ux * ux + uy * uy) if is_wet else 0.0)
         celerity[j] = hn if is_wet else 0.0
-        t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
-        h_max[i, j] = max(h_max[i, j], hn)
     deepest = 0.0
     for j in range(nx):
         deepest = max(deepest, celerity[j])
     wave = math.sqrt(g * deepest)
     return wet, wave, infil_sum, negative
+
+
+@kernel
+def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_hmax):
+    """Fold the state of row ``i`` at time ``t`` into the running maxima.
+
+    Called with the state at the *start* of a step, which is the previous step's final state (after
+    the positivity repair), so no transient of a step enters the maxima; the final state of a run is
+    folded in by :func:`record_max_state` when results are recorded.
+
+    Parameters
+    ----------
+    i : int
+        Row.
+    h : (ny, nx) float64
+        Depth [m] at time ``t``.
+    qx_row : (nx + 1,) float64
+        x discharges of row ``i`` at time ``t`` [m²/s].
+    qy_north, qy_south : (nx,) float64
+        y discharges of the north and south faces of row ``i`` at time ``t`` [m²/s].
+    t : float
+        Time of the state [s].
+    hmin : float
+        Wet threshold [m]; speeds are recorded where ``h > SPEED_DEPTH_FACTOR * hmin``.
+    h_max, v2_max, t_hmax : (ny, nx) float32
+        Maximum depth [m], maximum squared speed [m²/s²], time of maximum depth [s] (in/out).
+    """
+    nx = h.shape[1]
+    h_speed = SPEED_DEPTH_FACTOR * hmin
+    for j in range(nx):
+        hn = h[i, j]
+        has_speed = hn > h_speed
+        half_inv_h = 0.5 / (hn if has_speed else 1.0)
+        ux = (qx_row[j] + qx_row[j + 1]) * half_inv_h
+        uy = (qy_north[j] + qy_south[j]) * half_inv_h
+        # squared speed: the square root is taken once, when results are written
+        v2_max[i, j] = max(v2_max[i, j], (ux * ux + uy * uy) if has_speed else 0.0)
+        t_hmax[i, j] = t if hn > h_max[i, j] else t_hmax[i, j]
+        h_max[i, j] = max(h_max[i, j], hn)
+
+
+@parallel_kernel
+def record_max_state(h, qx, qy, t, hmin, h_max, v2_max, t_hmax):
+    """Fold the whole current state (time ``t``) into the running maxima; see :func:`record_max_row`."""
+    for i in prange(h.shape[0]):
+        record_max_row(i, h, qx[i], qy[i], qy[i + 1], t, hmin, h_max, v2_max, t_hmax)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import units
+from .. import storms, units
 from ..boundaries import Boundary, Inflow
 from ..errors import InputDataError, ScenarioError
 from ..forcing import Hyetograph, TimeSeries
@@ -78,16 +78,19 @@ def build_rainfall(sc: Scenario, grid: Grid):
     start = units.minutes_to_s(r.start_min)
     if r.kind == "block":
         duration = units.minutes_to_s(r.duration_min)
-        intensity = r.intensity_mm_h if r.intensity_mm_h is not None else (
-            r.depth_mm / (r.duration_min / 60.0))
+        intensity = r.intensity_mm_h if r.intensity_mm_h is not None else units.m_s_to_mm_h(
+            units.mm_to_m(r.depth_mm) / duration)
         return Hyetograph.block(intensity, duration, start)
     if r.kind == "hyetograph":
-        df = _read_csv(r.csv, ("time_min", "intensity_mm_h"), "hyetograph")
-        t = units.minutes_to_s(df["time_min"].to_numpy(float)) + start
+        return storms.hyetograph_from_csv(r.csv, start_min=r.start_min)
+    if r.kind == "chicago":
+        idf = storms.IDFCurve.from_file(r.idf)
         try:
-            return Hyetograph.from_mm_h(t, df["intensity_mm_h"].to_numpy(float))
+            return storms.chicago_design_storm(idf, r.return_period_yr, r.duration_min,
+                                               peak_position=r.peak_position, step_min=r.step_min,
+                                               climate_factor=r.climate_factor, start_min=r.start_min)
         except InputDataError as exc:
-            raise InputDataError(f"{r.csv}: {exc}") from None
+            raise InputDataError(f"{r.idf} (rainfall, kind = 'chicago'): {exc}") from None
     import xarray as xr
 
     if not r.netcdf.exists():

@@ -1,14 +1,35 @@
-"""Read a scenario file (TOML or YAML) into a validated :class:`~floodsim.scenario.models.Scenario`."""
+"""Read a scenario file (TOML or YAML) into a validated :class:`~floodsim.scenario.models.Scenario`.
+
+A scenario may start from another one with a top-level ``extends = "baseline.toml"`` (a path relative
+to the extending file). The rules:
+
+- The base is read first (it may extend another file in turn; a cycle is an error naming the files)
+  and must be a complete, valid scenario on its own: it is the baseline, and its errors are reported
+  against its own file.
+- Each file's relative paths are resolved against **its own** folder before merging, so a variant in
+  another folder still finds the baseline's DEM and layers.
+- The child's tables are merged over the base's key by key, recursively. Everything else the child
+  gives replaces the base's value whole: scalars, and arrays, including arrays of tables such as
+  ``[[boundaries]]`` and ``[[inflows]]`` and inline arrays such as ``zones``. To drop all boundaries
+  of the base, write ``boundaries = []``.
+- A ``[rainfall]`` table whose ``kind`` differs from the base's, or an ``[infiltration]`` table whose
+  ``model`` differs, replaces the base's table whole (the fields of one kind mean nothing to another).
+- Not inherited: ``name`` (the child must give its own), ``description``, and ``[output] dir`` (so a
+  variant never writes over the baseline's results).
+- The merged result is validated once; its errors name the extending file.
+"""
 
 from __future__ import annotations
 
 import tomllib
+import types
+import typing
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from ..errors import ScenarioError
-from .models import Scenario
+from .models import Infiltration, Rainfall, Scenario, _resolve
 
 
 def _read_mapping(path: Path) -> dict:
@@ -57,21 +78,118 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _is_path(annotation) -> bool:
+    """True for ``ScenarioPath`` (an Annotated Path with the folder-resolving validator)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return any(isinstance(m, AfterValidator) and m.func is _resolve for m in typing.get_args(annotation)[1:])
+    return False
+
+
+def _resolve_paths(data, annotation, base_dir: Path):
+    """Make every relative ``ScenarioPath`` in raw ``data`` absolute against ``base_dir``, guided by
+    the schema ``annotation``; anything that does not fit the schema is left for validation to report."""
+    if _is_path(annotation):
+        if isinstance(data, str) and data and not Path(data).is_absolute():
+            return str(base_dir / data)
+        return data
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _resolve_paths(data, typing.get_args(annotation)[0], base_dir)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            data = _resolve_paths(data, arg, base_dir)
+        return data
+    if origin is tuple and isinstance(data, list):
+        inner = typing.get_args(annotation)[0]
+        return [_resolve_paths(v, inner, base_dir) for v in data]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(data, dict):
+        out = dict(data)
+        for key, field in annotation.model_fields.items():
+            if key in out:
+                # pydantic keeps a field's own Annotated metadata apart from its annotation
+                ann = typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                out[key] = _resolve_paths(out[key], ann, base_dir)
+        return out
+    return data
+
+
+#: Top-level tables replaced whole when the child switches their kind: table -> (key, default).
+_SWITCHES = {"rainfall": ("kind", Rainfall.model_fields["kind"].default),
+             "infiltration": ("model", Infiltration.model_fields["model"].default)}
+
+
+def _merge(base: dict, child: dict, top: bool = False) -> dict:
+    """Child over base: tables merge key by key, everything else (arrays included) is replaced."""
+    out = dict(base)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            switch = _SWITCHES.get(key) if top else None
+            if switch and switch[0] in value and value[switch[0]] != old.get(*switch):
+                out[key] = value
+            else:
+                out[key] = _merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _inheritable(base: dict) -> dict:
+    out = {k: v for k, v in base.items() if k not in ("name", "description")}
+    if isinstance(out.get("output"), dict):
+        out["output"] = {k: v for k, v in out["output"].items() if k != "dir"}
+    return out
+
+
+def _validate(path: Path, data: dict) -> Scenario:
+    try:
+        return Scenario.model_validate(data, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(path, exc)) from None
+
+
+def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Scenario]:
+    """The merged raw mapping of ``path`` (paths absolute) and its validated scenario."""
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found.")
+    here = path.resolve()
+    data = _read_mapping(path)
+    data.pop("source", None)
+    extends = data.pop("extends", None)
+    data = _resolve_paths(data, Scenario, here.parent)
+    base_file = None
+    if extends is not None:
+        if not isinstance(extends, str) or not extends.strip():
+            raise ScenarioError(f"{path}: extends: give the base scenario as a file path, e.g. "
+                                f"extends = \"baseline.toml\" (got {extends!r}).")
+        base_file = (here.parent / extends).resolve()
+        if base_file in chain or base_file == here:
+            loop = " -> ".join(str(p) for p in (*chain[chain.index(base_file):], here, base_file)) \
+                if base_file in chain else f"{here} -> {here}"
+            raise ScenarioError(f"{path}: extends = '{extends}' makes a cycle: {base_file} extends, directly or "
+                                f"through other files, {here} ({loop}). Remove one of the extends.")
+        if not base_file.is_file():
+            raise ScenarioError(f"{path}: extends = '{extends}': base scenario {base_file} not found.")
+        base_data, _ = _load(base_file, (*chain, here))
+        if "name" not in data:
+            raise ScenarioError(f"{path}: name: required but missing — a scenario that extends {base_file.name} "
+                                "must give its own name.")
+        data = _merge(_inheritable(base_data), data, top=True)
+    scenario = _validate(path, data)
+    return data, scenario.model_copy(update={"source": here, "extends": base_file})
+
+
 def load_scenario(path) -> Scenario:
     """Read and validate a scenario file; relative paths resolve from the file's folder.
+
+    A file with ``extends = "base.toml"`` is merged over its base by the rules in the module
+    docstring, then validated once.
 
     Raises
     ------
     ScenarioError
-        If the file is missing, unreadable, or any field is invalid (all problems listed).
+        If the file (or a base it extends) is missing, unreadable, part of an ``extends`` cycle, or any
+        field is invalid (all problems listed, against the file they were found in).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found.")
-    data = _read_mapping(path)
-    data.pop("source", None)
-    try:
-        scenario = Scenario.model_validate(data, context={"base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        raise ScenarioError(format_validation_error(path, exc)) from None
-    return scenario.model_copy(update={"source": path.resolve()})
+    _, scenario = _load(Path(path), ())
+    return scenario

@@ -73,19 +73,33 @@ class Surface(_Model):
 
 
 class Rainfall(_Model):
-    """The storm. ``kind``: block (constant), hyetograph (CSV), raster (NetCDF time series)."""
+    """The storm. ``kind``: block (constant), hyetograph (CSV), raster (NetCDF time series), chicago
+    (Keifer & Chu design storm from an IDF parameter file, see :mod:`floodsim.storms`)."""
 
-    kind: Literal["block", "hyetograph", "raster"] = "block"
+    kind: Literal["block", "hyetograph", "raster", "chicago"] = "block"
     intensity_mm_h: NonNegativeFloat | None = Field(None, description="block: intensity [mm/h].")
     depth_mm: NonNegativeFloat | None = Field(None, description="block: total depth [mm] (alternative).")
-    duration_min: PositiveFloat | None = Field(None, description="block: duration [min].")
+    duration_min: PositiveFloat | None = Field(None, description="block, chicago: duration [min].")
     start_min: NonNegativeFloat = 0.0
     csv: ScenarioPath | None = Field(None, description="hyetograph: CSV with columns time_min, intensity_mm_h.")
     netcdf: ScenarioPath | None = Field(None, description="raster: NetCDF with a (time, y, x) variable in mm/h.")
     variable: str | None = Field(None, description="raster: name of the variable in the NetCDF.")
+    idf: ScenarioPath | None = Field(None, description="chicago: IDF parameter file (TOML or CSV), e.g. "
+                                                       "gis_data/idf/dahlstrom2010_sherman.toml.")
+    return_period_yr: PositiveFloat | None = Field(None, description="chicago: return period [years], within "
+                                                                     "the IDF file's tabulated range.")
+    peak_position: Annotated[float, Field(ge=0, le=1)] = Field(0.4, description="chicago: fraction of the "
+                                                                                 "duration before the peak.")
+    step_min: PositiveFloat = Field(5.0, description="chicago: block length of the hyetograph [min].")
+    climate_factor: PositiveFloat = Field(1.0, description="chicago: multiplies all intensities (e.g. 1.2-1.4 "
+                                                           "for a 100-year horizon).")
 
     @model_validator(mode="after")
     def _complete(self):
+        chicago_only = {"idf", "return_period_yr", "peak_position", "step_min", "climate_factor"}
+        if self.kind != "chicago" and (stray := sorted(chicago_only & self.model_fields_set)):
+            raise ValueError(f"{', '.join(stray)} only apply to kind = 'chicago' (this storm is kind = "
+                             f"'{self.kind}')")
         if self.kind == "block":
             if self.duration_min is None:
                 raise ValueError("a block storm needs duration_min")
@@ -95,6 +109,15 @@ class Rainfall(_Model):
             raise ValueError("a hyetograph storm needs csv = 'file.csv' (columns time_min, intensity_mm_h)")
         elif self.kind == "raster" and self.netcdf is None:
             raise ValueError("a raster storm needs netcdf = 'file.nc'")
+        elif self.kind == "chicago":
+            missing = [f for f in ("idf", "return_period_yr", "duration_min") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a chicago storm needs {', '.join(missing)} (idf = 'curves.toml', "
+                                 "return_period_yr, duration_min)")
+            stray = sorted({"intensity_mm_h", "depth_mm", "csv", "netcdf", "variable"} & self.model_fields_set)
+            if stray:
+                raise ValueError(f"{', '.join(stray)} do not apply to kind = 'chicago'; its depth comes from "
+                                 "the IDF curve")
         return self
 
 
@@ -216,3 +239,5 @@ class Scenario(_Model):
     simulation: SimulationSettings
     output: Output = Output()
     source: Path | None = Field(None, description="The file this scenario was read from (set by the loader).")
+    extends: Path | None = Field(None, description="The base scenario file this one extends, resolved (set by "
+                                 "the loader from `extends = 'base.toml'`; see floodsim.scenario.load).")

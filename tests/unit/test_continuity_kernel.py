@@ -68,13 +68,9 @@ def call_update(h, qx, qy, active, band_rows, dt, dx, dy, rain=0.0, computed=Non
     nb = bw.start.size - 1
     computed = np.ones(nb, np.uint8) if computed is None else computed
     model, F, p1, p2, p3 = infil
-    h_max = np.zeros(h.shape, np.float32)
-    v_max = np.zeros(h.shape, np.float32)
-    t_hmax = np.full(h.shape, np.nan, np.float32)
     update_depth(h, qx, qy, active, bw.start, computed, rain, np.zeros((1, 1)), model, F, p1, p2, p3,
-                 dt, dx, dy, 10.0, G, HMIN, h_max, v_max, t_hmax, bw.wet, bw.wave, bw.infil, bw.negative,
-                 *_extra_args(bw))
-    return bw, h_max, t_hmax
+                 dt, dx, dy, G, HMIN, bw.wet, bw.wave, bw.infil, bw.negative, *_extra_args(bw))
+    return bw
 
 
 def reference_depth(h, qx, qy, active, dt, dx, dy, rain):
@@ -91,7 +87,7 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
     rng, h, active, qx, qy = make_case(c["seed"], c["ny"], c["nx"])
     dt, dx, dy = rng.uniform(0.1, 5.0), rng.uniform(0.5, 5.0), rng.uniform(0.5, 5.0)
     h0 = h.copy()
-    bw, h_max, t_hmax = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain)
+    bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain)
     ref = reference_depth(h0, qx, qy, active, dt, dx, dy, rain)
     np.testing.assert_allclose(h, ref, rtol=1e-13, atol=1e-15)
 
@@ -106,9 +102,31 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
     assert np.all(h[~act] == h0[~act])
     wet_band = [np.any(h[bw.start[b]:bw.start[b + 1]] > HMIN) for b in range(bw.start.size - 1)]
     np.testing.assert_array_equal(bw.wet.astype(bool), wet_band)
-    rose = act & (h > 0)
-    np.testing.assert_allclose(h_max[rose], h[rose].astype(np.float32), rtol=1e-6)
-    assert np.all(t_hmax[rose] == 10.0)
+    wet_h = np.where(act & (h > HMIN), h, 0.0)
+    expected_wave = [np.sqrt(G * wet_h[bw.start[b]:bw.start[b + 1]].max()) for b in range(bw.start.size - 1)]
+    np.testing.assert_allclose(bw.wave, expected_wave, rtol=1e-14)
+
+
+@SETTINGS
+@given(cases)
+def test_record_max_state_folds_state_into_maxima(c):
+    """Running maxima: max depth, time of max depth (only where the depth rose) and the maximum
+    cell-centre speed |(qx_w + qx_e)/2, (qy_n + qy_s)/2| / h where h > SPEED_DEPTH_FACTOR * hmin."""
+    from floodsim.kernels.continuity import SPEED_DEPTH_FACTOR, record_max_state
+
+    rng, h, active, qx, qy = make_case(c["seed"], c["ny"], c["nx"])
+    h = np.abs(h)
+    h_max = np.full(h.shape, 0.05, np.float32)
+    v2_max = np.zeros(h.shape, np.float32)
+    t_hmax = np.full(h.shape, 3.0, np.float32)
+    record_max_state(h, qx, qy, 7.0, HMIN, h_max, v2_max, t_hmax)
+    rose = h > np.float32(0.05)
+    np.testing.assert_allclose(h_max, np.maximum(h, 0.05).astype(np.float32), rtol=1e-7)
+    assert np.all(t_hmax[rose] == 7.0) and np.all(t_hmax[~rose] == 3.0)
+    u = 0.5 * (qx[:, :-1] + qx[:, 1:]) / np.maximum(h, 1e-300)
+    v = 0.5 * (qy[:-1] + qy[1:]) / np.maximum(h, 1e-300)
+    expected = np.where(h > SPEED_DEPTH_FACTOR * HMIN, u * u + v * v, 0.0)
+    np.testing.assert_allclose(v2_max, expected.astype(np.float32), rtol=1e-6)
 
 
 @SETTINGS
@@ -140,7 +158,7 @@ def test_update_depth_green_ampt_limited_to_available_water(c):
     S = np.full((ny, nx), 0.05)
     F = rng.uniform(0.0, 0.02, (ny, nx))
     F0, h0 = F.copy(), h.copy()
-    bw, _, _ = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain,
+    bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain,
                            infil=(1, F, ks, S, np.zeros((ny, nx))))
     hn = reference_depth(h0, qx, qy, active, dt, dx, dy, rain)
     pot = np.array([[green_ampt_increment(F0[i, j], 1e-5, 0.05, dt) for j in range(nx)] for i in range(ny)])
@@ -162,7 +180,7 @@ def test_positivity_repair_conserves_volume_and_removes_negatives(c):
                                        acyclic=True)
     dt, dx, dy = rng.uniform(0.5, 5.0), rng.uniform(0.5, 3.0), rng.uniform(0.5, 3.0)
     h_old = h.copy()
-    bw, _, _ = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy)
+    bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy)
     act = active.astype(bool)
     v_before = h.sum() * dx * dy
     removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.start, bw.negative, dt, dx,
@@ -191,7 +209,7 @@ def test_positivity_repair_chain_case():
     qy = np.zeros((2, 4))
     active = np.ones((1, 4), np.uint8)
     h_old = h.copy()
-    bw, _, _ = call_update(h, qx, qy, active, 1, dt, dx, dy)
+    bw = call_update(h, qx, qy, active, 1, dt, dx, dy)
     # continuity: [0.1-0.2, 0+0.2-0.3, 0+0.3-0.1, 0.05+0.1-0.2] = [-0.1, -0.1, 0.2, -0.05]
     np.testing.assert_allclose(h, [[-0.1, -0.1, 0.2, -0.05]], atol=1e-15)
     assert bw.negative.sum() == 3
@@ -225,8 +243,7 @@ z11 = np.zeros((1, 1))
 import inspect
 extra = (np.zeros((2, 8, 4)),) if "work" in inspect.signature(update_depth.py_func).parameters else ()
 update_depth(h, qx, qy, active, start, np.ones(2, np.uint8), 0.0, z11, 0, z11, z11, z11, z11,
-             1.0, 1.0, 1.0, 1.0, 9.81, 0.001, f32(), f32(), f32(), np.zeros(2, np.uint8), np.zeros(2),
-             np.zeros(2), neg, *extra)
+             1.0, 1.0, 1.0, 9.81, 0.001, np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), neg, *extra)
 assert neg.sum() > 0
 # compile (or load from cache) before the timed part
 repair_negative_depths(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((3, 3)), active, z11, start,
@@ -273,7 +290,7 @@ def test_positivity_repair_leaves_no_negative_on_rotational_2x2():
     qx = np.array([[-b, c, 0.0], [0.0, -c, b]])
     qy = np.array([[0.0, -b], [-c, c], [b, 0.0]])
     active = np.ones((2, 2), np.uint8)
-    bw, _, _ = call_update(h, qx, qy, active, 1, 1.0, 1.0, 1.0)
+    bw = call_update(h, qx, qy, active, 1, 1.0, 1.0, 1.0)
     np.testing.assert_allclose(h, -0.05, rtol=1e-15)
     removed, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.start, bw.negative, 1.0, 1.0, 1.0, TOL,
                                         bw.stack, bw.touched, bw.visits)
@@ -288,6 +305,7 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
     """The fused sweep (fluxes and depth update in one pass, first rows finished afterwards) gives the
     same discharges, depths, statistics and band reductions as the two separate kernels, bit for bit
     apart from round-off (rtol 1e-14), whichever bands are swept."""
+    from floodsim.kernels.continuity import record_max_state
     from floodsim.kernels.inertial import compute_face_fluxes, snapshot_band_edges
     from floodsim.kernels.sweep import finish_bands, sweep_bands
 
@@ -318,13 +336,15 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
                         dt, dx, dy, G, 0.8, HMIN, *args_rain, 1.0, *stats, bw.wet, bw.wave, bw.infil,
                         bw.negative)
             finish_bands(h, qx, qy, active, bw.start, swept.astype(np.uint8), with_flux.astype(np.uint8),
-                         *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
+                         bw.edge_above, *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
                          bw.negative, bw.rows)
         else:
+            # maxima of the start-of-step state (rain falls, so the fused path visits every row)
+            record_max_state(h, qx, qy, 1.0, HMIN, *stats)
             compute_face_fluxes(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below,
                                 bw.rows, dt, dx, dy, G, 0.8, HMIN)
             update_depth(h, qx, qy, active, bw.start, (swept | with_flux).astype(np.uint8), *args_rain,
-                         dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+                         dt, dx, dy, G, HMIN, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         results.append((h, qx, qy, *stats, bw.wet.copy(), bw.wave.copy(), bw.negative.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17, equal_nan=True)
