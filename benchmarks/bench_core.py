@@ -151,23 +151,25 @@ def build_simulation(z: np.ndarray):
                       params=SolverParams(**SOLVER_OVERRIDES))
 
 
+def _arrays_of(obj) -> list:
+    """Every numpy array held directly by a dataclass instance (so renamed fields are never missed)."""
+    return [v for v in vars(obj).values() if isinstance(v, np.ndarray)]
+
+
 def floodsim_array_bytes(sim) -> dict:
     """nbytes of every array floodsim holds for a run, grouped; 'total' sums them."""
     s, bw, f = sim.state, sim.bands, sim.faces
+    repair = (bw.stack, bw.touched, bw.visits)
     groups = {
-        "state (h, qx, qy, h_max, v_max, t_hmax, infil_F)": sum(
-            a.nbytes for a in (s.h, s.qx, s.qy, s.h_max, s.v_max, s.t_hmax, s.infil_F)),
+        "state (h, qx, qy, h_max, v2_max, t_hmax, infil_F)": sum(a.nbytes for a in _arrays_of(s)),
         "sim.z (solver copy of the bed)": sim.z.nbytes,
         "grid.z + grid.valid (the Grid object)": sim.grid.z.nbytes + sim.grid.valid.nbytes,
         "sim.active + sim.blocked": sim.active.nbytes + sim.blocked.nbytes,
         "sim.manning": sim.manning.nbytes,
-        "band work (edges, rows, flags)": sum(
-            a.nbytes for a in (bw.start, bw.edge_above, bw.edge_below, bw.rows, bw.wet, bw.wave, bw.infil,
-                               bw.negative, bw.always, bw.need_prev)),
-        "band work: repair stack (int64 per cell)": bw.stack.nbytes,
+        "band work (edges, rows, flags)": sum(a.nbytes for a in _arrays_of(bw) if not any(a is r for r in repair)),
+        "band work: repair scratch (int32 stack + int32 list + uint8 visits per cell)": sum(a.nbytes for a in repair),
         "roof/boundary/infiltration arrays": sum(
-            a.nbytes for a in (sim.roof_src, sim.roof_dst, f.cell_i, f.cell_j, f.side, f.kind, f.slope,
-                               f.level, *sim._infil[1:])),
+            a.nbytes for a in (sim.roof_src, sim.roof_dst, sim.roof_dst_cells, *_arrays_of(f), *sim._infil[1:])),
     }
     groups["total"] = sum(groups.values())
     return groups

@@ -159,10 +159,12 @@ def start_band(r0, manning, edge_above, work):
     """Prime a band's row buffers before :func:`flux_row` is called for rows ``r0, r0 + 1, ...``."""
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
     old_above = work[1 + r0 % 2]
-    n_below = work[4]
+    n_first = work[3 + r0 % 2]
+    n_other = work[4 - r0 % 2]
     for j in range(edge_above.size):
         old_above[j] = edge_above[j]
-        n_below[j] = manning[0, 0] if uniform_n else manning[r0, j]
+        n_first[j] = manning[0, 0] if uniform_n else manning[r0, j]
+        n_other[j] = manning[0, 0]  # stays valid for a uniform n; overwritten per row otherwise
 
 
 @kernel
@@ -170,19 +172,17 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
     """Fluxes of row ``i`` of a band ending at row ``r1``: its interior east faces and south faces.
 
     Rows must be visited in order after :func:`start_band`. ``work`` rows: 0 old x fluxes of the
-    row, 1-2 old south fluxes of the row above and of this row (alternating with the row's parity,
-    so nothing is copied), 3-4 Manning's n of this row and the next; 5-6 belong to the depth update.
-    (Serial: numba compiles a plain function far better than a ``prange`` body.)
+    row, 1-2 old south fluxes of the row above and of this row, 3-4 Manning's n of this row and the
+    next (both pairs alternate with the row's parity, so nothing is copied); 5-6 belong to the depth
+    update. (Serial: numba compiles a plain function far better than a ``prange`` body.)
     """
     ny, nx = h.shape
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
     old_x = work[0]
     old_above = work[1 + i % 2]
     old_here = work[2 - i % 2]
-    n_here = work[3]
-    n_below = work[4]
-    for j in range(nx):
-        n_here[j] = n_below[j]
+    n_here = work[3 + i % 2]
+    n_below = work[4 - i % 2]
     if i + 1 < ny and not uniform_n:
         for j in range(nx):
             n_below[j] = manning[i + 1, j]
