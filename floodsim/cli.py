@@ -47,7 +47,9 @@ def _format_summary(s: dict, files: dict) -> str:
         f"max speed {s['max_speed_m_s']:.2f} m/s",
         "volume balance  rain {rain:,.1f} + inflow {inflow:,.1f} + boundary in {boundary_in:,.1f} "
         "− boundary out {boundary_out:,.1f} − infiltration {infiltration:,.1f} − roof drainage "
-        "{roof_drainage:,.1f} = Δstored {d:,.1f} m³".format(d=vb["stored"] - vb["initial"], **vb),
+        "{roof_drainage:,.1f} − measures out {measure_outflow:,.1f} = Δstored {d:,.1f} m³ "
+        "(now {surface:,.1f} on the surface, {measures:,.1f} in measures)".format(
+            d=vb["stored"] - vb["initial"], **vb),
         f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})",
     ]
     for name, g in s.get("gauges", {}).items():

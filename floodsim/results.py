@@ -7,7 +7,8 @@ import xarray as xr
 
 from .variables import attrs
 
-_BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration", "roof_drainage")
+_BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration", "roof_drainage",
+                 "measure_outflow")
 
 
 class Recorder:
@@ -18,13 +19,18 @@ class Recorder:
         self.times: list[float] = []
         self.depths: list[np.ndarray] = []
         self.balance: list[dict] = []
+        self.measure_series: list[dict] = []
 
     def record(self) -> None:
         sim = self.sim
         sim.record_maxima()
         self.times.append(sim.state.t)
         self.depths.append(sim.state.h.astype(np.float32))
-        self.balance.append(sim.balance.as_dict(sim.stored_volume()))
+        entry = sim.balance.as_dict(sim.total_volume())
+        entry["surface"] = sim.stored_volume()
+        entry["measures"] = sim.measures_volume()
+        self.balance.append(entry)
+        self.measure_series.append({k: v for op in sim.operators for k, v in op.series().items()})
 
     def to_dataset(self) -> xr.Dataset:
         sim = self.sim
@@ -42,11 +48,15 @@ class Recorder:
             "max_speed": (("y", "x"), max_speed, attrs("max_speed")),
             "time_of_max_depth": (("y", "x"), t_max.astype(np.float32), attrs("time_of_max_depth")),
             "elevation": (("y", "x"), np.where(valid, grid.z, np.nan).astype(np.float32), attrs("elevation")),
-            "volume_stored": (("time",), [b["stored"] for b in self.balance], attrs("volume_stored")),
+            "volume_stored": (("time",), [b["surface"] for b in self.balance], attrs("volume_stored")),
+            "volume_measures": (("time",), [b["measures"] for b in self.balance], attrs("volume_measures")),
             "volume_error": (("time",), [b["error"] for b in self.balance], attrs("volume_error")),
         }
         for key in _BALANCE_KEYS:
             data[f"volume_{key}"] = (("time",), [b[key] for b in self.balance], attrs(f"volume_{key}"))
+        for key in (self.measure_series[0] if self.measure_series else {}):
+            data[f"measure {key}"] = (("time",), [m[key] for m in self.measure_series],
+                                      {"long_name": f"{key} of a measure"})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs.update(units="s", long_name="time since start of simulation", axis="T")
         ds["x"].attrs.update(units="m", long_name="x coordinate of cell centre", axis="X")
@@ -72,7 +82,9 @@ class Recorder:
 def balance_summary(ds: xr.Dataset) -> dict:
     """The final volume balance of a results dataset [m³] as a plain dict."""
     out = {k: float(ds[f"volume_{k}"].values[-1]) for k in _BALANCE_KEYS}
-    out.update(initial=float(ds.attrs["initial_volume_m3"]), stored=float(ds["volume_stored"].values[-1]),
+    out.update(initial=float(ds.attrs["initial_volume_m3"]),
+               stored=float(ds["volume_stored"].values[-1] + ds["volume_measures"].values[-1]),
+               surface=float(ds["volume_stored"].values[-1]), measures=float(ds["volume_measures"].values[-1]),
                error=float(ds["volume_error"].values[-1]),
                relative_error=float(ds.attrs["relative_volume_error"]))
     return out

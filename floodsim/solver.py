@@ -12,7 +12,8 @@ One step (all kernels in :mod:`floodsim.kernels`, arrays and floats only):
    first row of each band and the bands that only receive rain.
 5. Conservative repair of any negative depth (rare; scales outflows, keeps volume exact).
 6. Inflows and roof rain routed to the ground.
-7. Volume accounting for every term (:mod:`floodsim.massbalance`).
+7. Measures acting during the run (:mod:`floodsim.operators`: inlets, tanks, tunnels, gates).
+8. Volume accounting for every term (:mod:`floodsim.massbalance`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .kernels.positivity import repair_negative_depths
 from .kernels.sources import add_depth, mark_wet_bands, route_roof_rain
 from .kernels.sweep import finish_bands, sweep_bands
 from .massbalance import VolumeBalance
+from .operators import Operator
 
 
 class RoofRain(StrEnum):
@@ -175,6 +177,9 @@ class Simulation:
         Open edges; every other edge is a closed wall.
     inflows : iterable of Inflow
         Inflow hydrographs over sets of cells.
+    operators : iterable of Operator
+        Measures acting during the run (tanks, tunnels, pond outlets, gates); see
+        :mod:`floodsim.operators`. Their storage is part of the volume balance.
     initial_depth : float or (ny, nx) array
         Water depth at t = 0 [m].
     params : SolverParams
@@ -193,7 +198,7 @@ class Simulation:
     def __init__(self, grid: Grid, *, rainfall: Hyetograph | RainfallRaster | None = None,
                  manning=0.03, infiltration=None, impervious=None, blocked=None,
                  roof_rain: RoofRain | str = RoofRain.GROUND, boundaries: Iterable[Boundary] = (),
-                 inflows: Iterable[Inflow] = (), initial_depth=0.0,
+                 inflows: Iterable[Inflow] = (), operators: Iterable[Operator] = (), initial_depth=0.0,
                  params: SolverParams = SolverParams()):
         self.grid = grid
         self.params = params
@@ -252,8 +257,12 @@ class Simulation:
             raise InputDataError("initial depth must be finite and >= 0.")
         self.state.h[:] = np.where(self.active.astype(bool), h0, 0.0)
         self.bands = _BandWork.allocate(shape, params.band_rows)
+        self.operators = tuple(operators)
+        for op in self.operators:
+            op.bind(self)
+        self._operator_cells = [np.asarray(op.touched_cells(), np.int64) for op in self.operators]
         self._mark_always_active()
-        self.balance = VolumeBalance(initial=self.stored_volume())
+        self.balance = VolumeBalance(initial=self.stored_volume() + self.measures_volume())
         self._prime_band_flags()
 
     # ------------------------------------------------------------------ set-up helpers
@@ -261,6 +270,7 @@ class Simulation:
         """Bands that must be computed even when dry: water can enter them from outside."""
         rows = [self.faces.cell_i[self.faces.kind == 3]]
         rows += [c // self.grid.shape[1] for c in self._inflow_cells]
+        rows += [np.asarray(op.active_cells(), np.int64) // self.grid.shape[1] for op in self.operators]
         rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         if rows.size:
             self.bands.always[np.unique(self.bands.band_of_rows(rows))] = True
@@ -277,6 +287,14 @@ class Simulation:
     def stored_volume(self) -> float:
         """Water on the surface now [m³]."""
         return float(self.state.h.sum()) * self.grid.cell_area
+
+    def measures_volume(self) -> float:
+        """Water held by the measures (operators) now [m³]."""
+        return float(sum(op.stored_volume for op in self.operators))
+
+    def total_volume(self) -> float:
+        """Water in the model now: surface plus measures [m³] (what the balance closes on)."""
+        return self.stored_volume() + self.measures_volume()
 
     @property
     def t(self) -> float:
@@ -318,6 +336,8 @@ class Simulation:
             k = np.searchsorted(inflow.discharge.times, t, side="right")
             if k < inflow.discharge.times.size:
                 nxt = min(nxt, float(inflow.discharge.times[k]))
+        for op in self.operators:
+            nxt = min(nxt, op.next_change(t))
         return nxt
 
     # ------------------------------------------------------------------ the step
@@ -391,10 +411,24 @@ class Simulation:
         if self.roof_rain == RoofRain.GROUND and self.roof_src.size and roof_volume > 0:
             route_roof_rain(h, self.roof_src, self.roof_dst, rate, field_, dt)
             mark_wet_bands(h, self.roof_dst_cells, p.band_rows, p.hmin, p.g, bw.wet, bw.wave)
+        measure_out = 0.0
+        for op, cells in zip(self.operators, self._operator_cells):
+            held_before = op.stored_volume
+            flows = op.apply(h, t, dt)
+            change = op.stored_volume - held_before
+            moved = flows.from_surface - flows.to_surface - flows.left_domain
+            if abs(change - moved) > 1e-9 * max(1.0, abs(held_before), flows.from_surface, flows.to_surface):
+                raise StabilityError(f"measure '{op.name}' does not account for its water at t = {t:.2f} s: "
+                                     f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
+                                     "(a bug in the measure).")
+            measure_out += flows.left_domain
+            if cells.size and flows.to_surface > 0:
+                mark_wet_bands(h, cells, p.band_rows, p.hmin, p.g, bw.wet, bw.wave)
         self.balance.add_step(
             rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
             infiltration=infiltrated,
-            roof_drainage=roof_volume if self.roof_rain == RoofRain.DRAIN else 0.0)
+            roof_drainage=roof_volume if self.roof_rain == RoofRain.DRAIN else 0.0,
+            measure_outflow=measure_out)
         s.t = t + dt
         s.steps += 1
         return dt

@@ -1,0 +1,67 @@
+"""Measures that act on the surface water during a run: the operator interface.
+
+An operator is applied once per step, after the surface flow, rain, infiltration and inflows
+(a fractional step, as ANUGA's operators). It takes water from surface cells (inlets, intakes, a
+pond outlet), holds it (a tank, a tunnel), returns it to the surface somewhere else, or sends it out
+of the model (an outfall to the sea, a pump to a treatment works). It must report every volume it
+moves, so the run's balance closes including its storage:
+
+    Δ(operator storage) = from_surface − to_surface − left_domain        (checked every step)
+
+All volumes are m³ and non-negative; depths in ``h`` are m. Operators see plain numpy arrays, never
+the scenario; their numerical work lives in :mod:`floodsim.kernels`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OperatorFlows:
+    """Volumes an operator moved during one step [m³], all ≥ 0."""
+
+    from_surface: float = 0.0
+    to_surface: float = 0.0
+    left_domain: float = 0.0
+
+
+class Operator(ABC):
+    """Base class of the measures that act during a run (ponds' outlets, tanks, tunnels, gates)."""
+
+    #: Name used in reports, errors and the results' per-measure series.
+    name: str = "operator"
+
+    def bind(self, sim) -> None:
+        """Resolve grid-dependent data before the first step (``sim`` is the Simulation).
+
+        Called once by :class:`floodsim.solver.Simulation`; the default does nothing.
+        """
+
+    @abstractmethod
+    def apply(self, h: np.ndarray, t: float, dt: float) -> OperatorFlows:
+        """Act on the depths ``h`` [m] (in place) over the step from ``t`` to ``t + dt`` [s]."""
+
+    @property
+    @abstractmethod
+    def stored_volume(self) -> float:
+        """Water held by the measure now [m³] (not counting water on the surface)."""
+
+    def touched_cells(self) -> np.ndarray:
+        """Flat indices of surface cells this operator may add water to (for band activity)."""
+        return np.zeros(0, np.int64)
+
+    def active_cells(self) -> np.ndarray:
+        """Flat indices of surface cells this operator reads or changes (their bands stay active)."""
+        return self.touched_cells()
+
+    def next_change(self, t: float) -> float:
+        """Next time after ``t`` at which the operator's behaviour changes abruptly (a rule) [s]."""
+        return np.inf
+
+    def series(self) -> dict[str, float]:
+        """Per-store values to record at output times (e.g. ``{"tank A volume_m3": ...}``)."""
+        return {f"{self.name} volume_m3": self.stored_volume}
