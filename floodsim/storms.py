@@ -352,23 +352,9 @@ def hyetograph_from_csv(path, start_min: float = 0.0) -> Hyetograph:
     interval of the last length. Times are minutes from the start of the storm, shifted by
     ``start_min``; minutes and mm/h become seconds and m/s through :mod:`floodsim.units`.
     """
-    import pandas as pd
+    from .io.tables import read_csv_columns
 
-    path = Path(path)
-    columns = ("time_min", "intensity_mm_h")
-    try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputDataError(f"{path} (hyetograph): file not found.") from None
-    except Exception as exc:
-        raise InputDataError(f"{path} (hyetograph): cannot read it as CSV ({exc}).") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputDataError(f"{path} (hyetograph): missing column(s) {', '.join(missing)}; the file has "
-                             f"{', '.join(map(str, df.columns))}.")
-    if df[list(columns)].isna().any().any():
-        row = int(df[list(columns)].isna().any(axis=1).to_numpy().argmax())
-        raise InputDataError(f"{path} (hyetograph): row {row + 2} has an empty value; fill the gap.")
+    df = read_csv_columns(Path(path), ("time_min", "intensity_mm_h"), "hyetograph")
     t = units.minutes_to_s(df["time_min"].to_numpy(float) + float(start_min))
     try:
         return Hyetograph.from_mm_h(t, df["intensity_mm_h"].to_numpy(float))

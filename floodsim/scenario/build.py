@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from .. import storms, units
 from ..boundaries import Boundary, Inflow
@@ -18,6 +17,7 @@ from ..forcing import Hyetograph, TimeSeries
 from ..grid import Grid
 from ..infiltration import GreenAmpt, Horton
 from ..io import raster, vector
+from ..io.tables import read_csv_columns
 from ..solver import Simulation, SolverParams
 from .models import LayerRef, Scenario
 
@@ -52,23 +52,6 @@ def coarsen_grid(grid: Grid, factor: int) -> Grid:
 
 def _layer(ref: LayerRef, grid: Grid, what: str, required=(), id_field=None):
     return vector.read_layer(ref.path, ref.layer, grid, required=required, id_field=id_field, what=what)
-
-
-def _read_csv(path, columns, what):
-    try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputDataError(f"{path} ({what}): file not found.") from None
-    except Exception as exc:
-        raise InputDataError(f"{path} ({what}): cannot read it as CSV ({exc}).") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputDataError(f"{path} ({what}): missing column(s) {', '.join(missing)}; the file has "
-                             f"{', '.join(df.columns)}.")
-    if df[list(columns)].isna().any().any():
-        row = int(df[list(columns)].isna().any(axis=1).to_numpy().argmax())
-        raise InputDataError(f"{path} ({what}): row {row + 2} has an empty value; fill the gap.")
-    return df
 
 
 def build_rainfall(sc: Scenario, grid: Grid):
@@ -187,7 +170,7 @@ def build_inflows(sc: Scenario, grid: Grid):
         gdf = _layer(spec.area, grid, f"inflow '{spec.name}'", required=required)
         cells = vector.rasterize_geometries(gdf.geometry, grid)
         if spec.hydrograph_csv is not None:
-            df = _read_csv(spec.hydrograph_csv, ("time_min", "discharge_m3_s"), f"inflow '{spec.name}'")
+            df = read_csv_columns(spec.hydrograph_csv, ("time_min", "discharge_m3_s"), f"inflow '{spec.name}'")
             q = TimeSeries(units.minutes_to_s(df["time_min"].to_numpy(float)),
                            df["discharge_m3_s"].to_numpy(float), f"inflow '{spec.name}'")
         elif spec.discharge_field:
