@@ -1,0 +1,677 @@
+"""Measures that change the ground before a run: a pure function from surface fields to new ones.
+
+A city's surface measures against cloudbursts mostly reshape the ground and change what covers it.
+floodsim models them *before* the run, by editing the per-cell fields the solver reads (bed
+elevation, Manning's n, Green–Ampt parameters), so the solver needs no knowledge of them:
+
+================================  =============================================================
+measure                           what changes
+================================  =============================================================
+``cloudburst_road``, ``channel``  a centre line buffered to ``width`` is lowered by ``depth``;
+                                  optional Manning's n of its surface
+``rain_bed``                      polygons lowered by ``storage_depth`` (ponding storage), with an
+                                  enhanced Green–Ampt Ks (and optionally a soil texture)
+``green_area``                    polygons become a pervious land cover: soil texture, optional n,
+                                  optional depression storage as a shallow lowering
+``hard_surface_limit``            impervious cells inside polygons (all, or a ``share``) become
+                                  pervious with a given soil texture
+``pond``                          the ground inside polygons is lowered to ``bottom_level`` where it
+                                  is higher (never raised)
+================================  =============================================================
+
+Conventions
+-----------
+* Everything here is SI: m, m/s, s m^-1/3. Scenario units (mm, mm/h) are converted by the scenario
+  layer (:mod:`floodsim.scenario.measures_terrain`) through :mod:`floodsim.units`.
+* :func:`apply_terrain_measures` never mutates its inputs; it returns new arrays and one report
+  (a ``dict``) per measure.
+* Measures are applied **in the order given**; each sees the ground left by the ones before it.
+  Within one measure, overlapping features are combined per cell (the deepest lowering, the last
+  feature's cover), so two lines of one road network crossing at a junction are not lowered twice.
+* A measure acts only on **ground cells**: cells with DEM data that are not buildings. A building
+  stays a building, and a nodata cell stays outside the model. Cells of a feature that fall on
+  buildings or nodata are skipped and counted in the report (``cells_skipped_blocked_or_nodata``).
+  A feature that covers no ground cell at all is an error naming it.
+* ``ks == 0`` means impervious (no infiltration). Whoever builds :class:`SurfaceFields` must set Ks
+  to zero on sealed surfaces (roads, pavements) and then *not* pass a separate impervious mask to the
+  simulation, or the conversions of ``green_area`` and ``hard_surface_limit`` would be undone.
+
+Rasterisation
+-------------
+Polygons take the cells whose centre lies inside (the rule of :mod:`floodsim.io.vector`). A line
+measure (road, channel) is buffered to a strip of the given width with flat ends at the end points
+and round joins at bends (``shapely`` ``buffer(width / 2, cap_style="flat", join_style="round")``);
+the strip takes the cells whose centre lies inside it **plus every cell the centre line touches**,
+so a strip narrower than about 1.5 cells still forms a 4-connected channel. For widths of at least
+``1.5 × max(dx, dy)`` the centre-line cells are already inside the strip.
+
+Storage reported
+----------------
+``storage_created_m3`` = Σ max(z_old − z_new, 0) · cell_area: the volume dug below the ground the
+measure found. For a pond the report also gives the storage below its rim,
+Σ max(rim − z_new, 0) · cell_area over the pond's cells, where ``rim`` is the lowest ground level on
+the pond's boundary ring (the ground cells 4-adjacent to the pond but outside it): above that level
+water spills out over the lowest point of the edge. Buildings and nodata around a pond are walls
+and not part of the ring.
+
+References
+----------
+City of Copenhagen (2012). *Cloudburst Management Plan 2012*. Technical and Environmental
+    Administration, Copenhagen (cloudburst roads/"skybrudsveje": streets shaped to carry surface
+    water, typically lowered or with raised kerbs, to a recipient).
+FAWB (2009). *Adoption Guidelines for Stormwater Biofiltration Systems*. Facility for Advancing
+    Water Biofiltration, Monash University (filter media Ks typically 100–300 mm/h; extended
+    detention / ponding depth 0.1–0.3 m).
+Woods Ballard, B. et al. (2015). *The SuDS Manual* (C753). CIRIA, London (bioretention ch. 18,
+    detention basins ch. 22, pervious surfaces ch. 20).
+Rawls, W. J., Brakensiek, D. L. & Miller, N. (1983). Green-Ampt infiltration parameters from soils
+    data. *J. Hydraul. Eng.* 109(1), 62–70 (soil textures, via
+    :meth:`floodsim.infiltration.GreenAmpt.from_texture`).
+Rossman, L. A. & Huber, W. C. (2016). *Storm Water Management Model Reference Manual, Volume I –
+    Hydrology*. EPA/600/R-15/162A (depression storage of pervious surfaces, typically 2.5–5 mm for
+    lawns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields as dc_fields
+from typing import ClassVar, Sequence
+
+import numpy as np
+from scipy import ndimage
+from shapely.geometry.base import BaseGeometry
+
+from ..errors import InputDataError
+from ..grid import Grid
+from ..infiltration import GreenAmpt
+from ..io.vector import rasterize_geometries
+
+_POLYGONS = ("Polygon", "MultiPolygon")
+_LINES = ("LineString", "MultiLineString")
+
+
+# --------------------------------------------------------------------------------------------------
+# Surface fields
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class SurfaceFields:
+    """Per-cell surface fields on the grid, all of shape (ny, nx), SI.
+
+    Parameters
+    ----------
+    z : float64
+        Bed elevation [m]; NaN = nodata (outside the model).
+    manning : float64
+        Manning's n [s m^-1/3].
+    ks : float64
+        Green–Ampt saturated hydraulic conductivity [m/s]; 0 = impervious (no infiltration).
+    psi : float64
+        Wetting-front suction head [m].
+    dtheta : float64
+        Moisture deficit [-].
+    blocked : bool
+        Building cells.
+    """
+
+    z: np.ndarray
+    manning: np.ndarray
+    ks: np.ndarray
+    psi: np.ndarray
+    dtheta: np.ndarray
+    blocked: np.ndarray
+
+    def __post_init__(self):
+        shape = np.shape(self.z)
+        for f in dc_fields(self):
+            a = getattr(self, f.name)
+            if np.shape(a) != shape or len(shape) != 2:
+                raise InputDataError(f"SurfaceFields.{f.name}: shape {np.shape(a)} differs from z {shape}; "
+                                     "every field must be a full (ny, nx) array.")
+
+    @classmethod
+    def from_inputs(cls, grid: Grid, manning=0.03, infiltration: GreenAmpt | None = None,
+                    impervious=None, blocked=None) -> "SurfaceFields":
+        """Full per-cell fields from the arguments :class:`floodsim.Simulation` takes.
+
+        Parameters
+        ----------
+        grid : Grid
+            Terrain; ``z`` is copied from it.
+        manning : float or (ny, nx) array
+            Manning's n [s m^-1/3].
+        infiltration : GreenAmpt or None
+            Soil parameters (scalars or arrays); ``None`` gives ``ks = psi = dtheta = 0`` (no
+            infiltration anywhere until a measure adds some).
+        impervious : (ny, nx) bool or None
+            Sealed cells: their Ks becomes 0.
+        blocked : (ny, nx) bool or None
+            Building cells.
+        """
+        shape = grid.shape
+
+        def full(v):
+            return np.array(np.broadcast_to(np.asarray(v, dtype=np.float64), shape), dtype=np.float64)
+
+        if infiltration is None:
+            ks = psi = dtheta = np.zeros(shape)
+        elif isinstance(infiltration, GreenAmpt):
+            ks, psi, dtheta = full(infiltration.ks), full(infiltration.psi), full(infiltration.dtheta)
+        else:
+            raise InputDataError(f"terrain measures need Green–Ampt infiltration (or none); got "
+                                 f"{type(infiltration).__name__}.")
+        if impervious is not None:
+            ks = np.where(np.asarray(impervious, bool), 0.0, ks)
+        b = np.zeros(shape, bool) if blocked is None else np.array(blocked, dtype=bool)
+        return cls(z=np.array(grid.z, dtype=np.float64), manning=full(manning), ks=np.array(ks),
+                   psi=np.array(psi), dtheta=np.array(dtheta), blocked=b)
+
+    def copy(self) -> "SurfaceFields":
+        """Deep copy (new, writable arrays)."""
+        return SurfaceFields(**{f.name: np.array(getattr(self, f.name), copy=True) for f in dc_fields(self)})
+
+    def green_ampt(self) -> GreenAmpt:
+        """Per-cell :class:`~floodsim.infiltration.GreenAmpt` from ``ks``, ``psi`` and ``dtheta``."""
+        return GreenAmpt(ks=self.ks.copy(), psi=self.psi.copy(), dtheta=self.dtheta.copy())
+
+    def to_grid(self, grid: Grid) -> Grid:
+        """A new :class:`Grid` with this ``z`` and ``grid``'s transform and CRS."""
+        return Grid(self.z.copy(), grid.transform, grid.crs, source=f"{grid.source} (with terrain measures)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Measures (SI, geometries already in the grid's CRS)
+# --------------------------------------------------------------------------------------------------
+
+def _per_feature(value, n: int, what: str, label: str) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise InputDataError(f"{label}: {what} has {a.size} values for {n} features.")
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class _TerrainMeasure:
+    """Common part: a name, the features' geometries (grid CRS) and their names."""
+
+    kind: ClassVar[str] = ""
+    geometry_types: ClassVar[tuple[str, ...]] = _POLYGONS
+
+    name: str
+    geometries: Sequence[BaseGeometry]
+    feature_names: Sequence[str] | None = None
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.name}'" + (f" ({self.source})" if self.source else "")
+
+    def names(self) -> list[str]:
+        if self.feature_names is None:
+            return [f"feature {k}" for k in range(len(self.geometries))]
+        if len(self.feature_names) != len(self.geometries):
+            raise InputDataError(f"{self.label}: {len(self.feature_names)} feature names for "
+                                 f"{len(self.geometries)} geometries.")
+        return [str(n) for n in self.feature_names]
+
+    def check(self) -> None:
+        """Geometry types and parameter ranges; raises :class:`InputDataError` naming the feature."""
+        if len(self.geometries) == 0:
+            raise InputDataError(f"{self.label}: no features.")
+        want = "polygons" if self.geometry_types == _POLYGONS else "lines"
+        for name, g in zip(self.names(), self.geometries):
+            if g is None or g.is_empty:
+                raise InputDataError(f"{self.label}: {name} has an empty geometry.")
+            if g.geom_type not in self.geometry_types:
+                raise InputDataError(f"{self.label}: {name} is a {g.geom_type}, but a {self.kind} is drawn "
+                                     f"as {want} ({', '.join(self.geometry_types)}); use a layer of {want}.")
+        self._check_values()
+
+    def _check_values(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _positive(self, value, what: str, allow_zero: bool = False) -> np.ndarray:
+        a = _per_feature(value, len(self.geometries), what, self.label)
+        bad = ~np.isfinite(a) | ((a < 0) if allow_zero else (a <= 0))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise InputDataError(f"{self.label}: {self.names()[k]} has {what} = {a[k]!r}; it must be finite "
+                                 f"and {'>= 0' if allow_zero else '> 0'}.")
+        return a
+
+
+@dataclass(frozen=True, eq=False)
+class CloudburstRoad(_TerrainMeasure):
+    """A cloudburst road (Copenhagen "skybrudsvej"): a street lowered to carry surface water.
+
+    Each centre line is buffered to ``width`` (see the module docstring for the cells it takes) and
+    the ground there is lowered by ``depth`` **relative to the local ground**: the invert follows the
+    existing street's long profile, bumps included. No graded invert is designed; draw the measure
+    along a street that already falls towards its recipient.
+
+    Parameters
+    ----------
+    name : str
+    geometries : sequence of LineString / MultiLineString
+        Centre lines in the grid's CRS.
+    width : float or sequence of float
+        Strip width [m] (> 0), for all features or per feature.
+    depth : float or sequence of float
+        Lowering [m] (> 0).
+    manning : float or None
+        Manning's n of the lowered surface [s m^-1/3]; ``None`` keeps the existing n.
+    feature_names : sequence of str, optional
+    source : str
+        Where the features come from (file and layer), for messages.
+    """
+
+    kind: ClassVar[str] = "cloudburst_road"
+    geometry_types: ClassVar[tuple[str, ...]] = _LINES
+
+    width: object = 6.0
+    depth: object = 0.3
+    manning: float | None = None
+
+    def _check_values(self):
+        self._positive(self.width, "width [m]")
+        self._positive(self.depth, "depth [m]")
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
+
+
+@dataclass(frozen=True, eq=False)
+class Channel(CloudburstRoad):
+    """An open channel (swale, canal) cut along a line: same rule as :class:`CloudburstRoad`."""
+
+    kind: ClassVar[str] = "channel"
+
+
+@dataclass(frozen=True, eq=False)
+class RainBed(_TerrainMeasure):
+    """A rain bed (Danish "regnbed", bioretention): a hollow with a free-draining filter soil.
+
+    The ground inside each polygon is lowered by ``storage_depth`` (the ponding storage) and the
+    cells get Green–Ampt ``ks`` and, when ``soil`` is given, that texture's suction and moisture
+    deficit (Rawls et al. 1983). Without ``soil`` the cell's existing ``psi`` and ``dtheta`` are kept.
+
+    Parameters
+    ----------
+    storage_depth : float or sequence of float
+        Ponding depth [m] (> 0).
+    ks : float
+        Saturated conductivity of the filter media [m/s] (> 0); FAWB (2009) recommends 100–300 mm/h.
+    soil : str or None
+        USDA texture for ``psi`` and ``dtheta``.
+    initial_saturation : float
+        Initial saturation of that soil [-], in [0, 1).
+    manning : float or None
+        Manning's n of the bed [s m^-1/3]; ``None`` keeps the existing n.
+    """
+
+    kind: ClassVar[str] = "rain_bed"
+
+    storage_depth: object = 0.2
+    ks: float = 100.0 / 3.6e6
+    soil: str | None = None
+    initial_saturation: float = 0.3
+    manning: float | None = None
+
+    def _check_values(self):
+        self._positive(self.storage_depth, "storage_depth [m]")
+        self._positive(self.ks, "ks [m/s]")
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
+        if self.soil is not None:
+            _soil(self.soil, self.initial_saturation, self.label)
+
+
+@dataclass(frozen=True, eq=False)
+class GreenArea(_TerrainMeasure):
+    """A green area: polygons converted to a pervious land cover.
+
+    Every ground cell inside gets the Green–Ampt parameters of ``soil`` (Rawls et al. 1983) and,
+    when given, Manning's ``manning``. ``depression_storage`` is modelled as a uniform lowering of
+    the ground by that depth: the water it holds stays until it infiltrates (or evaporates, which
+    floodsim does not model). This simplification stores the right volume, but on a slope the
+    lowered area still drains downhill once its puddle-sized hollow is full, as real depression
+    storage does; it adds a little step at the edge of the polygon (a few mm).
+
+    Parameters
+    ----------
+    soil : str
+        USDA texture.
+    initial_saturation : float
+        [-], in [0, 1).
+    manning : float or None
+        [s m^-1/3]; ``None`` keeps the existing n.
+    depression_storage : float
+        [m] (>= 0); typical lawns 2.5–5 mm (Rossman & Huber 2016).
+    """
+
+    kind: ClassVar[str] = "green_area"
+
+    soil: str = "sandy loam"
+    initial_saturation: float = 0.3
+    manning: float | None = None
+    depression_storage: float = 0.0
+
+    def _check_values(self):
+        _soil(self.soil, self.initial_saturation, self.label)
+        self._positive(self.depression_storage, "depression_storage [m]", allow_zero=True)
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
+
+
+@dataclass(frozen=True, eq=False)
+class HardSurfaceLimit(_TerrainMeasure):
+    """Hard-surface limit (Danish "afkobling", de-sealing): impervious cells become pervious.
+
+    Inside the polygons, the candidate cells are the ground cells with ``ks == 0`` (sealed). A
+    ``share`` of them, ``round(share × N)`` cells, gets the Green–Ampt parameters of ``soil`` (and
+    Manning's ``manning`` when given). The cells are picked deterministically and spread evenly:
+    candidates are ordered in a serpentine (boustrophedon) scan, row by row from the north, west to
+    east on even rows and east to west on odd rows, and cell ``k`` is taken when
+    ``floor((k + 1) s + 1/2) > floor(k s + 1/2)`` (the error-diffusion rule of Bresenham's line
+    algorithm). So the pick is exact in number, the same on every run, and never clustered in one
+    corner. ``share = 1`` converts every sealed cell.
+
+    Parameters
+    ----------
+    soil : str
+        USDA texture of the new pervious surface.
+    share : float
+        Fraction of the sealed cells converted, in [0, 1].
+    initial_saturation : float
+    manning : float or None
+    """
+
+    kind: ClassVar[str] = "hard_surface_limit"
+
+    soil: str = "sandy loam"
+    share: float = 1.0
+    initial_saturation: float = 0.3
+    manning: float | None = None
+
+    def _check_values(self):
+        _soil(self.soil, self.initial_saturation, self.label)
+        if not (np.isfinite(self.share) and 0.0 <= self.share <= 1.0):
+            raise InputDataError(f"{self.label}: share = {self.share!r} must be in [0, 1].")
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
+
+
+@dataclass(frozen=True, eq=False)
+class Pond(_TerrainMeasure):
+    """A buffer pond / detention basin: the ground inside each polygon is lowered to ``bottom_level``.
+
+    Only cells higher than the bottom level are lowered; none is raised. The walls are vertical (no
+    side slopes are modelled; at 1 m cells a 1:3 bank would take 3 cells, so draw the polygon at the
+    top of the bank and accept a slightly larger volume). The bottom level must lie below the
+    existing ground somewhere in each polygon, or the feature is an error. The report gives the
+    storage below the pond's rim (module docstring). The pond's outlet is a separate operator acting
+    during the run (:mod:`floodsim.measures.storage`).
+
+    Parameters
+    ----------
+    bottom_level : float or sequence of float
+        Absolute bottom level [m, DEM datum], finite.
+    manning : float or None
+        Manning's n of the pond floor [s m^-1/3]; ``None`` keeps the existing n.
+    """
+
+    kind: ClassVar[str] = "pond"
+
+    bottom_level: object = None
+    manning: float | None = None
+
+    def _check_values(self):
+        a = _per_feature(np.nan if self.bottom_level is None else self.bottom_level, len(self.geometries),
+                         "bottom_level [m]", self.label)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise InputDataError(f"{self.label}: {self.names()[k]} has bottom_level = {a[k]!r}; give a "
+                                 "finite level [m].")
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
+
+
+def _soil(texture: str, initial_saturation: float, label: str) -> GreenAmpt:
+    try:
+        return GreenAmpt.from_texture(texture, initial_saturation)
+    except InputDataError as exc:
+        raise InputDataError(f"{label}: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Application
+# --------------------------------------------------------------------------------------------------
+
+def strip_polygon(line: BaseGeometry, width: float) -> BaseGeometry:
+    """The strip of ``width`` [m] around a centre line: flat ends, round joins."""
+    return line.buffer(width / 2.0, cap_style="flat", join_style="round")
+
+
+def strip_cells(line: BaseGeometry, width: float, grid: Grid) -> np.ndarray:
+    """Cells of a line measure: centres inside the strip, plus every cell the centre line touches."""
+    return rasterize_geometries([strip_polygon(line, width)], grid) | rasterize_geometries([line], grid)
+
+
+def serpentine_pick(mask: np.ndarray, share: float) -> np.ndarray:
+    """The evenly spread, deterministic subset of ``mask`` described in :class:`HardSurfaceLimit`."""
+    ii, jj = np.nonzero(mask)
+    order = np.lexsort((np.where(ii % 2 == 0, jj, -jj), ii))
+    k = np.arange(ii.size, dtype=np.float64)
+    take = np.floor((k + 1.0) * share + 0.5) > np.floor(k * share + 0.5)
+    out = np.zeros(mask.shape, bool)
+    out[ii[order][take], jj[order][take]] = True
+    return out
+
+
+def _ring(cells: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """Ground cells 4-adjacent to ``cells`` but outside them."""
+    cross = ndimage.generate_binary_structure(2, 1)
+    return ndimage.binary_dilation(cells, structure=cross) & ~cells & ground
+
+
+def _feature_cells(measure, geom, k, ground, grid, label_name):
+    if isinstance(measure, CloudburstRoad):
+        width = _per_feature(measure.width, len(measure.geometries), "width", measure.label)[k]
+        raw = strip_cells(geom, width, grid)
+    else:
+        raw = rasterize_geometries([geom], grid)
+    cells = raw & ground
+    if not cells.any():
+        why = "lies on buildings or nodata only" if raw.any() else "covers no cell of the DEM"
+        raise InputDataError(f"{measure.label}: {label_name} {why}; move or remove it.")
+    return cells, int((raw & ~ground).sum())
+
+
+def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple[SurfaceFields, list[dict]]:
+    """Apply terrain measures to the surface fields, in order; return new fields and reports.
+
+    Parameters
+    ----------
+    measures : sequence of CloudburstRoad, Channel, RainBed, GreenArea, HardSurfaceLimit, Pond
+        Measures with geometries in ``grid``'s CRS, SI parameters.
+    fields : SurfaceFields
+        The surface before the measures. Not modified.
+    grid : Grid
+        The model grid (transform and cell area; ``fields.z`` is the elevation used).
+
+    Returns
+    -------
+    fields : SurfaceFields
+        New arrays with the measures applied.
+    reports : list of dict
+        One per measure: ``name``, ``type``, ``features``, ``cells``, ``area_m2``,
+        ``cells_skipped_blocked_or_nodata``, ``storage_created_m3`` (Σ max(z_old − z_new, 0) ·
+        cell area), ``max_lowering_m``, ``infiltration_capacity_change_m3_s`` (Σ (Ks_new − Ks_old) ·
+        cell area, the change in saturated infiltration capacity), ``area_made_pervious_m2`` (cells
+        with Ks 0 before and > 0 after), ``manning_changed_cells``; plus type-specific entries
+        (ponds: ``rim_level_m``, ``bottom_level_m``, ``storage_below_rim_m3``,
+        ``storage_below_rim_before_m3``, per feature; hard-surface limits: ``sealed_cells``,
+        ``cells_converted``, ``share_converted``) and ``per_feature``, a list of dicts per feature.
+
+    Raises
+    ------
+    InputDataError
+        A geometry of the wrong type (lines for a polygon measure or vice versa), a non-positive
+        depth or width, a non-finite level, a feature on no ground cell, or a pond whose bottom is
+        not below the ground anywhere in it. Messages name the measure and the feature.
+    """
+    if fields.z.shape != grid.shape:
+        raise InputDataError(f"terrain measures: fields of shape {fields.z.shape} on a grid of {grid.shape}.")
+    out = fields.copy()
+    reports = []
+    area = grid.cell_area
+    for measure in measures:
+        if not isinstance(measure, _TerrainMeasure):
+            raise InputDataError(f"terrain measures: {measure!r} is not a terrain measure.")
+        measure.check()
+        before = out.copy()
+        ground = np.isfinite(out.z) & ~out.blocked
+        names = measure.names()
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+
+        if isinstance(measure, CloudburstRoad):
+            depth = _per_feature(measure.depth, n, "depth", measure.label)
+            lower = np.zeros(grid.shape)
+            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
+                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
+                skipped += s
+                lower = np.where(cells, np.maximum(lower, depth[k]), lower)
+                touched |= cells
+                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                                    "length_m": float(g.length)})
+            out.z = np.where(touched, out.z - lower, out.z)
+            if measure.manning is not None:
+                out.manning = np.where(touched, measure.manning, out.manning)
+
+        elif isinstance(measure, RainBed):
+            depth = _per_feature(measure.storage_depth, n, "storage_depth", measure.label)
+            lower = np.zeros(grid.shape)
+            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
+                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
+                skipped += s
+                lower = np.where(cells, np.maximum(lower, depth[k]), lower)
+                touched |= cells
+                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+            out.z = np.where(touched, out.z - lower, out.z)
+            out.ks = np.where(touched, measure.ks, out.ks)
+            if measure.soil is not None:
+                soil = _soil(measure.soil, measure.initial_saturation, measure.label)
+                out.psi = np.where(touched, soil.psi, out.psi)
+                out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+            if measure.manning is not None:
+                out.manning = np.where(touched, measure.manning, out.manning)
+
+        elif isinstance(measure, GreenArea):
+            soil = _soil(measure.soil, measure.initial_saturation, measure.label)
+            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
+                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
+                skipped += s
+                touched |= cells
+                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+            out.z = np.where(touched, out.z - measure.depression_storage, out.z)
+            out.ks = np.where(touched, soil.ks, out.ks)
+            out.psi = np.where(touched, soil.psi, out.psi)
+            out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+            if measure.manning is not None:
+                out.manning = np.where(touched, measure.manning, out.manning)
+
+        elif isinstance(measure, HardSurfaceLimit):
+            soil = _soil(measure.soil, measure.initial_saturation, measure.label)
+            inside = np.zeros(grid.shape, bool)
+            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
+                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
+                skipped += s
+                inside |= cells
+                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                                    "sealed_cells": int((cells & (out.ks == 0.0)).sum())})
+            sealed = inside & (out.ks == 0.0)
+            touched = serpentine_pick(sealed, measure.share)
+            out.ks = np.where(touched, soil.ks, out.ks)
+            out.psi = np.where(touched, soil.psi, out.psi)
+            out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+            if measure.manning is not None:
+                out.manning = np.where(touched, measure.manning, out.manning)
+            for pf, g in zip(per_feature, measure.geometries):
+                pf["cells_converted"] = int((touched & rasterize_geometries([g], grid)).sum())
+            extra = {"cells_inside": int(inside.sum()), "sealed_cells": int(sealed.sum()),
+                     "cells_converted": int(touched.sum()), "area_converted_m2": float(touched.sum() * area),
+                     "share_requested": float(measure.share),
+                     "share_converted": float(touched.sum() / sealed.sum()) if sealed.any() else 0.0}
+
+        elif isinstance(measure, Pond):
+            bottom = _per_feature(measure.bottom_level, n, "bottom_level", measure.label)
+            z_new = out.z.copy()
+            cells_list = []
+            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
+                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
+                skipped += s
+                if not np.any(out.z[cells] > bottom[k]):
+                    raise InputDataError(
+                        f"{measure.label}: {nm} has bottom_level = {bottom[k]:.3f} m, which is not below the "
+                        f"existing ground anywhere in it (lowest ground {np.nanmin(out.z[cells]):.3f} m); a pond "
+                        "is dug, never raised: give a lower bottom level.")
+                z_new = np.where(cells, np.minimum(z_new, bottom[k]), z_new)
+                touched |= cells
+                cells_list.append(cells)
+            out.z = z_new
+            if measure.manning is not None:
+                out.manning = np.where(touched, measure.manning, out.manning)
+            for k, (cells, nm) in enumerate(zip(cells_list, names)):
+                ring = _ring(cells, np.isfinite(out.z) & ~out.blocked)
+                if not ring.any():
+                    raise InputDataError(f"{measure.label}: {nm} has no ground cell around it (it fills the "
+                                         "whole DEM or is enclosed by buildings/nodata), so it has no rim.")
+                rim = float(np.min(out.z[ring]))
+                dug = np.maximum(before.z - out.z, 0.0)[cells]
+                per_feature.append({
+                    "feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                    "bottom_level_m": float(bottom[k]), "rim_level_m": rim,
+                    "ground_min_m": float(np.min(before.z[cells])), "ground_max_m": float(np.max(before.z[cells])),
+                    "storage_created_m3": float(dug.sum() * area),
+                    "storage_below_rim_m3": float(np.maximum(rim - out.z[cells], 0.0).sum() * area),
+                    "storage_below_rim_before_m3": float(np.maximum(rim - before.z[cells], 0.0).sum() * area),
+                })
+            extra = {"storage_below_rim_m3": float(sum(p["storage_below_rim_m3"] for p in per_feature)),
+                     "storage_below_rim_before_m3": float(sum(p["storage_below_rim_before_m3"] for p in per_feature))}
+        else:  # pragma: no cover - all subclasses handled above
+            raise InputDataError(f"terrain measures: unsupported measure {type(measure).__name__}.")
+
+        reports.append(_report(measure, before, out, touched, skipped, per_feature, extra, area))
+    return out, reports
+
+
+def _report(measure, before: SurfaceFields, after: SurfaceFields, touched, skipped, per_feature, extra, area):
+    dz = np.where(touched, np.maximum(before.z - after.z, 0.0), 0.0)
+    ground = np.isfinite(before.z) & ~before.blocked
+    dks = np.where(ground, after.ks - before.ks, 0.0)
+    rep = {
+        "name": measure.name,
+        "type": measure.kind,
+        "features": len(measure.geometries),
+        "cells": int(touched.sum()),
+        "area_m2": float(touched.sum() * area),
+        "cells_skipped_blocked_or_nodata": int(skipped),
+        "storage_created_m3": float(dz.sum() * area),
+        "max_lowering_m": float(dz.max()) if touched.any() else 0.0,
+        "infiltration_capacity_change_m3_s": float(dks.sum() * area),
+        "area_made_pervious_m2": float(((before.ks == 0.0) & (after.ks > 0.0) & ground).sum() * area),
+        "manning_changed_cells": int((ground & (after.manning != before.manning)).sum()),
+    }
+    rep.update(extra)
+    rep["per_feature"] = per_feature
+    return rep
+
+
+__all__ = ["SurfaceFields", "CloudburstRoad", "Channel", "RainBed", "GreenArea", "HardSurfaceLimit", "Pond",
+           "apply_terrain_measures", "strip_polygon", "strip_cells", "serpentine_pick"]
