@@ -60,8 +60,12 @@ def update_depth(
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
-        Out: max over wet cells of the gravity-wave speed ``sqrt(g h)`` [m/s] (for the Courant
-        condition of the local-inertial scheme, Bates et al. 2010 eq. 12).
+        Out: Courant speed of the band [m/s]: the max over its rows of ``sqrt(g h_deepest) +
+        u_fastest`` (deepest and fastest cell of the row), an upper bound of
+        ``max(|u| + sqrt(g h))`` over its cells, where ``u`` is a cell's largest face discharge over
+        its depth (cells deeper than ``SPEED_DEPTH_FACTOR * hmin``). Bates et al. (2010, eq. 12) use
+        ``sqrt(g h)`` alone; the flow speed is added because water falling into a deep pond or
+        basin (supercritical inflow into low-friction water) is unstable at Courant 0.7 without it.
     band_infil : (nbands,) float64
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
     band_negative : (nbands,) int64
@@ -170,18 +174,26 @@ def continuity_row(
                 h[i, j] = hn - f
                 infil_F[i, j] += f
                 infil_sum += f
-    # 3. band flags for the next step (branch-free; a max-reduction in this loop would stop LLVM
-    #    from vectorising it, so the depths go to a row buffer reduced afterwards)
+    # 3. band flags and Courant speeds for the next step (branch-free; a max-reduction in this loop
+    #    would stop LLVM from vectorising it, so depths and flow speeds go to row buffers (the rain
+    #    row is free again) reduced afterwards). The flow speed of a cell is its largest face
+    #    discharge over its depth, where the depth exceeds SPEED_DEPTH_FACTOR * hmin.
+    h_speed = SPEED_DEPTH_FACTOR * hmin
     for j in range(nx):
         hn = h[i, j]
         negative += hn < 0.0
         is_wet = hn > hmin
         wet += is_wet
         celerity[j] = hn if is_wet else 0.0
+        qm = max(max(abs(qx[i, j]), abs(qx[i, j + 1])), max(abs(qy[i, j]), abs(qy[i + 1, j])))
+        has_speed = hn > h_speed
+        rain[j] = qm / (hn if has_speed else 1.0) if has_speed else 0.0
     deepest = 0.0
+    fastest = 0.0
     for j in range(nx):
         deepest = max(deepest, celerity[j])
-    wave = math.sqrt(g * deepest)
+        fastest = max(fastest, rain[j])
+    wave = math.sqrt(g * deepest) + fastest
     return wet, wave, infil_sum, negative
 
 

@@ -513,7 +513,8 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
         with Ks 0 before and > 0 after), ``manning_changed_cells``; plus type-specific entries
         (ponds: ``rim_level_m``, ``bottom_level_m``, ``storage_below_rim_m3``,
         ``storage_below_rim_before_m3``, per feature; hard-surface limits: ``sealed_cells``,
-        ``cells_converted``, ``share_converted``) and ``per_feature``, a list of dicts per feature.
+        ``cells_converted``, ``share_converted``), ``per_feature``, a list of dicts per feature, and
+        ``cells_mask``, the (ny, nx) bool array of the cells the measure changed.
 
     Raises
     ------
@@ -670,6 +671,7 @@ def _report(measure, before: SurfaceFields, after: SurfaceFields, touched, skipp
     }
     rep.update(extra)
     rep["per_feature"] = per_feature
+    rep["cells_mask"] = touched.copy()
     return rep
 
 

@@ -18,8 +18,14 @@ from ..grid import Grid
 from ..infiltration import GreenAmpt, Horton
 from ..io import raster, vector
 from ..io.tables import read_csv_columns
+from ..measures.terrain import SurfaceFields
 from ..solver import Simulation, SolverParams
+from .measures_storage import build_storage_measures
+from .measures_terrain import TERRAIN_MEASURES, build_terrain_measures
 from .models import LayerRef, Scenario
+
+_TERRAIN_TYPES = {m.model_fields["type"].default for m in TERRAIN_MEASURES}
+_STORAGE_LAYERS = {"tank": "inlets", "tunnel": "intakes", "pond_outlet": "outlet", "controlled_structure": "source"}
 
 
 @dataclass
@@ -30,6 +36,10 @@ class Model:
     simulation: Simulation
     gauges: dict[str, tuple[float, float]] = field(default_factory=dict)
     buildings: object = None        # GeoDataFrame in the grid CRS, or None
+    #: One dict per scenario measure: ``name``, ``type``, ``gdf`` (its features, grid CRS) and, for
+    #: terrain measures, ``report`` (what it changed: see
+    #: :func:`floodsim.measures.terrain.apply_terrain_measures`).
+    measures: list[dict] = field(default_factory=list)
 
 
 def coarsen_grid(grid: Grid, factor: int) -> Grid:
@@ -181,6 +191,47 @@ def build_inflows(sc: Scenario, grid: Grid):
     return out
 
 
+def apply_measures_to_surface(sc: Scenario, grid: Grid, manning, infiltration, impervious, blocked):
+    """Apply the scenario's terrain measures to the surface; describe every measure.
+
+    Terrain measures edit the bed, Manning's n and Green–Ampt fields before the run
+    (:mod:`floodsim.measures.terrain`); sealed surfaces are then carried as Ks = 0, so the returned
+    ``impervious`` is ``None``. Without terrain measures the inputs are returned unchanged.
+
+    Returns
+    -------
+    grid, manning, infiltration, impervious, measures
+        ``measures`` is one dict per scenario measure for :class:`Model` (``name``, ``type``,
+        ``gdf``, and ``report`` for terrain measures).
+    """
+    terrain_specs = [m for m in sc.measures if m.type in _TERRAIN_TYPES]
+    reports = {}
+    if terrain_specs:
+        if isinstance(infiltration, Horton):
+            raise InputDataError("terrain measures change Green–Ampt soil parameters; use infiltration model "
+                                 "'green-ampt' or 'none' with them, not 'horton'.")
+        fields = SurfaceFields.from_inputs(grid, manning, infiltration, impervious, blocked)
+        fields, rep = build_terrain_measures(terrain_specs, fields, grid, sc.infiltration.initial_saturation)
+        reports = {r["name"]: r for r in rep}
+        grid = fields.to_grid(grid)
+        manning = fields.manning
+        infiltration = fields.green_ampt() if np.any(fields.ks > 0) else None
+        impervious = None
+    measures = []
+    for spec in sc.measures:
+        ref = spec.layer if spec.type in _TERRAIN_TYPES else getattr(spec, _STORAGE_LAYERS[spec.type])
+        gdf = vector.read_layer(ref.path, ref.layer, grid, what=f"measure '{spec.name}'")
+        features = getattr(ref, "features", None) or getattr(spec, "features", None)
+        name_field = getattr(ref, "name_field", getattr(spec, "name_field", "name"))
+        if features is not None and name_field in gdf.columns:
+            gdf = gdf[gdf[name_field].astype(str).isin(features)]
+        entry = {"name": spec.name, "type": spec.type, "gdf": gdf.reset_index(drop=True)}
+        if spec.name in reports:
+            entry["report"] = reports[spec.name]   # includes "cells_mask", the cells it changed
+        measures.append(entry)
+    return grid, manning, infiltration, impervious, measures
+
+
 def build_model(sc: Scenario) -> Model:
     """Read every input of ``sc`` and assemble the simulation (nothing is run)."""
     where = f"{sc.source}" if sc.source else f"scenario '{sc.name}'"
@@ -192,13 +243,17 @@ def build_model(sc: Scenario) -> Model:
             buildings = _layer(sc.buildings, grid, "buildings", id_field=sc.buildings.id_field)
             blocked = vector.rasterize_geometries(buildings.geometry, grid)
         infiltration, impervious = build_infiltration(sc, grid)
+        manning = build_manning(sc, grid)
+        grid, manning, infiltration, impervious, measures = apply_measures_to_surface(
+            sc, grid, manning, infiltration, impervious, blocked)
         params = SolverParams(cfl=sc.simulation.cfl, theta=sc.simulation.theta, hmin=sc.simulation.hmin_m,
                               dt_max=sc.simulation.dt_max_s)
-        sim = Simulation(grid, rainfall=build_rainfall(sc, grid), manning=build_manning(sc, grid),
+        operators = build_storage_measures([m for m in sc.measures if m.type not in _TERRAIN_TYPES], grid)
+        sim = Simulation(grid, rainfall=build_rainfall(sc, grid), manning=manning,
                          infiltration=infiltration, impervious=impervious, blocked=blocked,
                          roof_rain=sc.buildings.roof_rain if sc.buildings else "ground",
                          boundaries=build_boundaries(sc, grid), inflows=build_inflows(sc, grid),
-                         params=params)
+                         operators=operators, params=params)
         gauges = {}
         if sc.output.gauges is not None:
             g = _layer(sc.output.gauges, grid, "gauges", required=(sc.output.gauge_name_field,))
@@ -208,4 +263,4 @@ def build_model(sc: Scenario) -> Model:
                 gauges[name] = (p.x, p.y)
     except InputDataError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
-    return Model(sc, sim, gauges, buildings)
+    return Model(sc, sim, gauges, buildings, measures)

@@ -34,7 +34,7 @@ from ..forcing import TimeSeries
 from ..io import vector
 from ..measures.storage import (OUTSIDE, ControlledStructure, DrainageTunnel, LevelRule, PondOutlet,
                                 TimeRule, TunnelIntake, UndergroundTank, group_linked)
-from .models import LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .base import LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
 
 
 class MeasureLayer(_Model):

@@ -8,33 +8,17 @@ resolved against the scenario file's folder by :mod:`floodsim.scenario.load`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import Field, model_validator
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
+from .base import LayerRef, LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model, _resolve  # noqa: F401
+from .measures_storage import STORAGE_MEASURES
+from .measures_terrain import TERRAIN_MEASURES
 
-
-def _resolve(value: Path, info: ValidationInfo) -> Path:
-    """Relative paths are taken from the scenario file's folder (validation context ``base_dir``)."""
-    base = (info.context or {}).get("base_dir")
-    return Path(base) / value if base is not None and not value.is_absolute() else value
-
-
-#: A path written in a scenario file, resolved against the file's folder.
-ScenarioPath = Annotated[Path, AfterValidator(_resolve)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LayerRef(_Model):
-    """A vector layer: a file and, for multi-layer files (GeoPackage), the layer name."""
-
-    path: ScenarioPath
-    layer: str | None = None
+#: One measure of a scenario, chosen by its ``type``: a terrain measure (changes the ground before
+#: the run) or a storage measure (acts during the run). See docs in scenarios/README.md.
+MeasureSpec = Annotated[Union[TERRAIN_MEASURES + STORAGE_MEASURES], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
 class Domain(_Model):
@@ -163,11 +147,6 @@ class Infiltration(_Model):
         return self
 
 
-class LevelPoint(_Model):
-    time_min: NonNegativeFloat
-    level_m: float
-
-
 class BoundarySpec(_Model):
     """An open edge. Unlisted edges are closed walls."""
 
@@ -206,7 +185,7 @@ class SimulationSettings(_Model):
 
     duration_min: PositiveFloat
     output_interval_min: PositiveFloat | None = None
-    cfl: Annotated[float, Field(gt=0, le=1)] = 0.7
+    cfl: Annotated[float, Field(gt=0, le=1)] = Field(0.6, description="Courant number (0.6: see floodsim.solver).")
     theta: Annotated[float, Field(ge=0, le=1)] = 0.8
     hmin_m: PositiveFloat = 0.001
     dt_max_s: PositiveFloat = 5.0
@@ -222,6 +201,8 @@ class Output(_Model):
     flood_threshold_m: PositiveFloat = Field(0.10, description="Depth counted as flooded [m].")
     gauges: LayerRef | None = Field(None, description="Points at which depth series are reported.")
     gauge_name_field: str = "name"
+    compare_to_baseline: bool = Field(True, description="When the scenario has measures, also run it without "
+                                      "them and report what the measures changed (doubles the run time).")
 
 
 class Scenario(_Model):
@@ -236,8 +217,21 @@ class Scenario(_Model):
     infiltration: Infiltration = Infiltration()
     boundaries: tuple[BoundarySpec, ...] = ()
     inflows: tuple[InflowSpec, ...] = ()
+    measures: tuple[MeasureSpec, ...] = Field((), description="Drainage measures, applied in order: terrain "
+                                              "measures reshape the ground before the run, storage measures act "
+                                              "during it.")
     simulation: SimulationSettings
     output: Output = Output()
     source: Path | None = Field(None, description="The file this scenario was read from (set by the loader).")
     extends: Path | None = Field(None, description="The base scenario file this one extends, resolved (set by "
                                  "the loader from `extends = 'base.toml'`; see floodsim.scenario.load).")
+
+    @model_validator(mode="after")
+    def _measure_names(self):
+        seen = set()
+        for k, m in enumerate(self.measures):
+            if m.name in seen:
+                raise ValueError(f"measures[{k}]: a second measure is named {m.name!r}; names must be unique "
+                                 "(reports and links between measures use them)")
+            seen.add(m.name)
+        return self

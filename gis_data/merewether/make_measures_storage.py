@@ -16,8 +16,9 @@ the DEM elevation at the point):
     lowest road cell within 8 m of the gauge, at least 2 m from any building, inside the flow-path
     polygon. Attributes ``capacity_m3_s`` (0.5) and ``segment`` (1 = upstream .. 5).
 ``tunnel_outfall``
-    1 point on the downstream (north-east) edge: the lowest valid DEM cell in the last row (north
-    edge) east of x = 382450 m, one cell inside the grid.
+    1 point near the downstream (north-east) corner: the lowest valid DEM cell of the row 8 cells
+    inside the north edge, east of x = 382450 m and at least 8 cells inside the east edge, so it
+    stays inside the grid when a scenario coarsens the DEM by up to 8.
 ``pond_outlet``
     1 point: the lowest cell of the largest patch of open ground in the upstream (south-west) part
     of the flow path (y < 6354410 m). Open ground is neither road nor building, and the patch keeps
@@ -90,8 +91,8 @@ def main(out: Path = HERE / "measures_storage.gpkg") -> dict:
         intakes.append(dict(name=f"tunnel intake {k + 1}", capacity_m3_s=0.5, segment=k + 1,
                             bed_m=round(zb, 3), x=x, y=y))
 
-    row = 1  # one cell inside the north edge
-    cols = np.flatnonzero(valid[row] & (xs > 382450.0))
+    row = 8  # 8 cells inside the north edge: kept by coarsening up to 8 (nx = 321 loses its last column)
+    cols = np.flatnonzero(valid[row] & (xs > 382450.0) & (np.arange(nx) < nx - 8))
     j = int(cols[np.argmin(z[row, cols])])
     outfall = [dict(name="tunnel outfall", bed_m=round(float(z[row, j]), 3), x=float(xs[j]), y=float(ys[row]))]
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from floodsim.kernels.continuity import update_depth
+from floodsim.kernels.continuity import SPEED_DEPTH_FACTOR, update_depth
 from floodsim.kernels.hydrology import green_ampt_increment
 from floodsim.kernels.positivity import repair_negative_depths
 from floodsim.solver import _BandWork
@@ -102,8 +102,14 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
     assert np.all(h[~act] == h0[~act])
     wet_band = [np.any(h[bw.start[b]:bw.start[b + 1]] > HMIN) for b in range(bw.start.size - 1)]
     np.testing.assert_array_equal(bw.wet.astype(bool), wet_band)
+    # Courant speed: per row sqrt(g h_deepest) + the fastest cell's max |face q| / h (h > 10 hmin)
     wet_h = np.where(act & (h > HMIN), h, 0.0)
-    expected_wave = [np.sqrt(G * wet_h[bw.start[b]:bw.start[b + 1]].max()) for b in range(bw.start.size - 1)]
+    qmax = np.maximum(np.maximum(np.abs(qx[:, :-1]), np.abs(qx[:, 1:])),
+                      np.maximum(np.abs(qy[:-1]), np.abs(qy[1:])))
+    has_speed = h > SPEED_DEPTH_FACTOR * HMIN
+    speed = np.where(has_speed, qmax / np.where(has_speed, h, 1.0), 0.0)
+    row_wave = np.sqrt(G * wet_h.max(axis=1)) + speed.max(axis=1)     # per row, then max over the band
+    expected_wave = [row_wave[bw.start[b]:bw.start[b + 1]].max() for b in range(bw.start.size - 1)]
     np.testing.assert_allclose(bw.wave, expected_wave, rtol=1e-14)
 
 
