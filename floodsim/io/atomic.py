@@ -14,6 +14,12 @@ from pathlib import Path
 from ..errors import OutputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to ``path``; move it onto ``path`` if the block succeeds."""
@@ -28,6 +34,10 @@ def atomic_path(path: str | os.PathLike):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            # mkstemp creates 0600; give the result the mode a normal open() would (0666 & ~umask),
+            # so published maps and rasters are readable by others where the umask allows
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -121,21 +121,49 @@ def rainfall_from_dataarray(da: xr.DataArray, grid: Grid, start=None, end_s: flo
     return RainfallRaster(seconds, units.mm_h_to_m_s(frames), float(end_s))
 
 
-def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0) -> Path:
-    """Write a 2-D DataArray with CRS as a tiled, DEFLATE-compressed GeoTIFF, atomically."""
+def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0, dtype=np.float32) -> Path:
+    """Write a 2-D DataArray with CRS as a Cloud-Optimized GeoTIFF (GDAL ``COG`` driver), atomically.
+
+    The file is DEFLATE-compressed with internal 256² tiles and overviews, carries the CRS, the
+    transform and ``nodata`` (NaN cells are written as ``nodata``), and the variable's ``units`` and
+    ``long_name`` as GDAL metadata tags. ``dtype`` is float32 by default; integer class rasters pass
+    e.g. ``np.int8`` with an integer ``nodata``.
+    """
     import rioxarray  # noqa: F401
 
     path = Path(path)
-    out = da.astype(np.float32).rio.write_nodata(nodata, encoded=True)
+    values = np.asarray(da.values)
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        values = np.where(np.isfinite(values), values, nodata)
+    out = xr.DataArray(values.astype(dtype), dims=da.dims, coords={d: da[d] for d in da.dims})
+    out.attrs = {k: v for k, v in da.attrs.items() if k in ("units", "long_name", "standard_name")}
+    crs = da.rio.crs
+    if crs is not None:
+        out = out.rio.write_crs(crs)
+    out = out.rio.write_transform(da.rio.transform(recalc=False))   # stored, else from the coordinates
+    out = out.rio.write_nodata(nodata, encoded=False)
     with atomic_path(path) as tmp:
-        out.rio.to_raster(tmp, driver="GTiff", compress="DEFLATE", tiled=True, blockxsize=256,
-                          blockysize=256)
+        out.rio.to_raster(tmp, driver="COG", compress="DEFLATE", blocksize=256, overview_resampling="nearest")
     return path
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:
-    """Write a dataset as compressed NetCDF-4, atomically."""
+    """Write a dataset as compressed NetCDF-4 with CF attributes, atomically.
+
+    Coordinates get their CF attributes (``standard_name``, ``axis``…) from
+    :data:`floodsim.variables.COORDINATES` where the dataset has none.
+    """
+    from ..variables import COORDINATES
+
     path = Path(path)
+    ds = ds.copy()
+    for name, cf in COORDINATES.items():
+        if name in ds.coords:
+            ds[name].attrs = {**cf, **ds[name].attrs}
+    for name, v in ds.data_vars.items():  # rioxarray keeps grid_mapping in .encoding, which `encoding=` drops
+        gm = v.encoding.get("grid_mapping")
+        if gm is not None and "grid_mapping" not in v.attrs and gm in ds.variables:
+            ds[name].attrs = {**v.attrs, "grid_mapping": gm}
     encoding = {name: {"zlib": True, "complevel": 4} for name, v in ds.data_vars.items() if v.ndim >= 2}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)

@@ -7,10 +7,11 @@ floodsim developers for examples, not surveyed. Layers (all points, each with ``
 the DEM elevation at the point):
 
 ``tank_inlets``
-    4 street inlets of a tank on the main road north-east of gauge "G2 main road", downstream of the
-    upstream flow path: stations 15, 25, 35 and 45 m from G2 along the road (bearing 55° from
-    north), each at the lowest road cell inside the flow path within 5 m of its station that is at
-    least 2 m from any building (the gutter, where water collects).
+    4 street inlets (gullies) of a tank in the sags of the road, where gullies go in practice and
+    where water ponds: among the road cells inside the flow path at least 2 m from any building, the
+    cell with the deepest depression (DEM filled by priority-flood, Barnes et al. 2014, minus the
+    DEM; buildings are walls, the DEM edge drains), then the deepest at least 10 m from those
+    already taken, until there are 4.
 ``tunnel_intakes``
     5 intakes along the flow path from upstream to downstream, one near each gauge G1..G5: the
     lowest road cell within 8 m of the gauge, at least 2 m from any building, inside the flow-path
@@ -41,6 +42,32 @@ from shapely.geometry import Point
 
 HERE = Path(__file__).resolve().parent
 CRS = "EPSG:28356"
+
+
+def _filled(z: np.ndarray, walls: np.ndarray) -> np.ndarray:
+    """Depression-filled DEM by priority-flood (Barnes, Lehman & Mulla 2014): water leaves over the
+    grid edge; ``walls`` (buildings) and nodata cells neither hold nor pass water."""
+    import heapq
+
+    ny, nx = z.shape
+    blocked = walls | ~np.isfinite(z)
+    filled = np.where(blocked, np.nan, z).copy()
+    done = blocked.copy()
+    heap = []
+    for i in range(ny):
+        for j in range(nx):
+            if (i in (0, ny - 1) or j in (0, nx - 1)) and not done[i, j]:
+                heapq.heappush(heap, (filled[i, j], i, j))
+                done[i, j] = True
+    while heap:
+        level, i, j = heapq.heappop(heap)
+        for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            a, b = i + di, j + dj
+            if 0 <= a < ny and 0 <= b < nx and not done[a, b]:
+                done[a, b] = True
+                filled[a, b] = max(filled[a, b], level)
+                heapq.heappush(heap, (filled[a, b], a, b))
+    return np.where(np.isfinite(filled), filled, z)
 
 
 def main(out: Path = HERE / "measures_storage.gpkg") -> dict:
@@ -77,13 +104,17 @@ def main(out: Path = HERE / "measures_storage.gpkg") -> dict:
     def frame(rows):
         return gpd.GeoDataFrame(rows, geometry=[Point(r.pop("x"), r.pop("y")) for r in rows], crs=CRS)
 
-    # tank inlets: along the main road at G2 (direction of the road, NE, from the road polygon's axis)
-    g2 = gauges.geometry[gauges["name"] == "G2 main road"].iloc[0]
-    d = np.array([np.cos(np.radians(35.0)), np.sin(np.radians(35.0))])  # main road bearing ~55° from N
+    # tank inlets: gullies in the deepest road sags (depression depth), >= 10 m apart
+    depression = _filled(z, bldg) - z
     tank = []
-    for k, s in enumerate((15.0, 25.0, 35.0, 45.0)):
-        x, y, zb = lowest_near(g2.x + s * d[0], g2.y + s * d[1], 5.0, road_ok & path)
-        tank.append(dict(name=f"tank inlet {k + 1}", bed_m=round(zb, 3), x=x, y=y))
+    for k in range(4):
+        taken = np.zeros(shape, bool)
+        for t in tank:
+            taken |= (X - t["x"]) ** 2 + (Y - t["y"]) ** 2 < 10.0 ** 2
+        cand = road_ok & path & ~taken
+        c = np.flatnonzero(cand)[np.argmax(np.where(cand, depression, -np.inf).ravel()[cand.ravel()])]
+        i, j = divmod(int(c), nx)
+        tank.append(dict(name=f"tank inlet {k + 1}", bed_m=round(float(z[i, j]), 3), x=float(xs[j]), y=float(ys[i])))
 
     intakes = []
     for k, g in enumerate(gauges.sort_values("name").itertuples()):
