@@ -9,9 +9,13 @@ References:
 * rain bed: exact volume balance of a closed basin, stored − initial = rain − infiltration, which
   the scheme keeps to round-off (asserted < 1e-10 relative), and the bed's enhanced Ks (FAWB 2009:
   100–300 mm/h) makes the infiltrated volume larger than the baseline's.
+* pond: fills to its rim before anything spills, then holds its level at the rim (conservation and
+  geometry); stays smooth when filled over a drop (free-fall speed bound).
 """
 
 import numpy as np
+import pytest
+import xarray as xr
 from shapely.geometry import LineString, box
 
 from floodsim import Boundary, GreenAmpt, Grid, Hyetograph, Simulation, SolverParams
@@ -120,4 +124,40 @@ def test_pond_filled_over_a_drop_stays_smooth():
     eta = np.where(pond, z + h_end, np.nan)
     assert np.nanmax(eta) - np.nanmin(eta) < 0.01          # still water is flat at the end
     assert float(np.nanmax(ds["max_depth"].values[pond])) < drop + 0.3
+    assert abs(ds.attrs["relative_volume_error"]) < 1e-12
+
+
+def test_pond_fills_to_its_rim_then_spills():
+    """A pond dug to 9.0 m in a street at 10.0 m (rim 10.0 m, 240 m³ below it), fed by 0.2 m³/s from
+    upstream, with a free edge 20 m downstream. Conservation and the pond's geometry fix the answer:
+    nothing leaves the edge until the pond holds its volume below the rim; after that the pond level
+    stays at the rim plus the small overflow head, and the outflow tends to the inflow."""
+    from floodsim import Inflow
+    from floodsim.measures.terrain import Pond
+
+    dx, ny, nx = 2.0, 8, 40
+    i, j = np.mgrid[0:ny, 0:nx]
+    x = (j + 0.5) * dx
+    z = np.where(x < 20.0, 10.0 + 0.01 * (20.0 - x), 10.0)     # 1 % down to the pond, then flat
+    grid = Grid.from_array(z, dx, x0=0.0, y0=ny * dx)
+    pond = Pond("detention pond", [box(20.0, 2.0, 40.0, 14.0)], bottom_level=9.0)
+    fields, (rep,) = apply_terrain_measures([pond], SurfaceFields.from_inputs(grid, manning=0.03), grid)
+    assert rep["storage_below_rim_m3"] == pytest.approx(240.0)
+    cells = rep["cells_mask"]
+    src = np.zeros(z.shape, bool)
+    src[:, :2] = True
+    sim = Simulation(fields.to_grid(grid), manning=fields.manning,
+                     inflows=[Inflow("street", src, 0.2)],
+                     boundaries=[Boundary("east", "free", slope=0.01)])
+    ds = sim.run(3600.0, 30.0)
+    area = dx * dx
+    in_pond = (ds["depth"].where(xr.DataArray(cells, dims=("y", "x")), 0.0).sum(dim=("y", "x")) * area).values
+    out = ds["volume_boundary_out"].values
+    first_out = int(np.argmax(out > 0.01))            # first output time with outflow over the edge
+    assert out[-1] > 0.01 and first_out > 0
+    assert in_pond[first_out] >= 0.95 * 240.0         # the pond was full before anything left the edge
+    eta = np.where(cells, fields.z + ds["depth"].values[-1], np.nan)
+    assert 10.0 <= np.nanmin(eta) and np.nanmax(eta) < 10.1   # at the rim plus the overflow head
+    q_out = (out[-1] - out[-11]) / (ds["time"].values[-1] - ds["time"].values[-11])
+    assert q_out == pytest.approx(0.2, rel=0.05)
     assert abs(ds.attrs["relative_volume_error"]) < 1e-12
