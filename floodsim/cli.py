@@ -1,4 +1,7 @@
-"""Command line: ``floodsim run | validate SCENARIO``.
+"""Command line: ``floodsim run | validate | compare | map | map-assets | sweep | bench``.
+
+``run`` and ``validate`` are here; the others are in ``cli_compare``, ``cli_map``, ``cli_sweep`` and
+``cli_bench``. ``floodsim COMMAND --help`` describes each.
 
 Exit codes: 0 success; 2 bad input (scenario, data, output folder); 3 the simulation became unstable;
 1 anything unexpected (a bug: please report it with the traceback printed).
@@ -25,7 +28,7 @@ def _progress_bar(disable: bool):
     bar = {"obj": None}
 
     def update(t, duration):
-        if bar["obj"] is None:
+        if bar["obj"] is None or t < bar["obj"].n:   # first call, or the next run (a baseline) starts
             bar["obj"] = tqdm(total=round(duration), unit="s sim", disable=disable, file=sys.stderr,
                               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s simulated [{elapsed}<{remaining}]")
         bar["obj"].update(round(t) - bar["obj"].n)
@@ -54,6 +57,10 @@ def _format_summary(s: dict, files: dict) -> str:
     ]
     for name, g in s.get("gauges", {}).items():
         lines.append(f"gauge           {name}: max {g['max_depth_m']:.3f} m at t = {g['time_of_max_depth_s']:.0f} s")
+    if "against_baseline" in s:
+        from .measure_effects import format_effects
+
+        lines += format_effects(s["against_baseline"])
     if files:
         lines.append(f"written         {Path(files['summary']).parent}/ ({', '.join(p.name for p in files.values())})")
     return "\n".join(lines)
@@ -63,7 +70,9 @@ def cmd_run(args) -> int:
     from .runner import run_scenario
 
     log.info("running %s", args.scenario)
-    result = run_scenario(args.scenario, out_dir=args.out, progress=_progress_bar(args.quiet))
+    result = run_scenario(args.scenario, out_dir=args.out, progress=_progress_bar(args.quiet),
+                          checkpoint_every=args.checkpoint_every, checkpoint_every_sim=args.checkpoint_every_sim,
+                          resume=args.resume, compare_to_baseline=False if args.no_baseline else None)
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:
@@ -94,10 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<scenario name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="with measures: do not also run the scenario without them (no 'against baseline' report)")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS", default=None,
+                   help="write <out>/checkpoint.npz every SECONDS of wall-clock time")
+    p.add_argument("--checkpoint-every-sim", type=float, metavar="SECONDS", default=None,
+                   help="write <out>/checkpoint.npz every SECONDS of simulated time")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/checkpoint.npz (refused if the inputs changed)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("validate", help="check a scenario and its input data without running it")
     p.add_argument("scenario", type=Path)
     p.set_defaults(func=cmd_validate)
+    # the other commands live in their own modules (imported here: they import this one's exit codes)
+    from . import cli_bench, cli_compare, cli_map, cli_sweep
+
+    for module in (cli_compare, cli_map, cli_sweep, cli_bench):
+        module.add_parser(sub)
     return parser
 
 

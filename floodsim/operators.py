@@ -65,3 +65,18 @@ class Operator(ABC):
     def series(self) -> dict[str, float]:
         """Per-store values to record at output times (e.g. ``{"tank A volume_m3": ...}``)."""
         return {f"{self.name} volume_m3": self.stored_volume}
+
+    def get_state(self) -> dict:
+        """Everything the operator carries from one step to the next (volumes held, ledgers,
+        controller on/off), as a dict of floats, ints, bools, strings, lists and numpy arrays, for
+        checkpoints (:mod:`floodsim.checkpoint`). The default is no state: an operator that holds
+        anything between steps must override this and :meth:`set_state`."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Restore what :meth:`get_state` returned (the operator is already bound to the run)."""
+        if state:
+            from .errors import InputDataError
+
+            raise InputDataError(f"operator '{self.name}' ({type(self).__name__}) keeps no state but was "
+                                 f"given {sorted(state)}; the checkpoint belongs to another model.")

@@ -32,6 +32,22 @@ class Recorder:
         self.balance.append(entry)
         self.measure_series.append({k: v for op in sim.operators for k, v in op.series().items()})
 
+    def get_state(self) -> dict:
+        """The snapshots recorded so far (for checkpoints): times [s], depths (n, ny, nx) float32, and
+        the balance and per-measure values at each output time."""
+        depths = np.stack(self.depths) if self.depths else np.zeros((0,) + self.sim.grid.shape, np.float32)
+        return {"times": [float(t) for t in self.times], "depths": depths,
+                "balance": [{k: float(v) for k, v in b.items()} for b in self.balance],
+                "measure_series": [{k: float(v) for k, v in m.items()} for m in self.measure_series]}
+
+    def set_state(self, state: dict) -> None:
+        """Restore snapshots from :meth:`get_state` (replaces anything recorded)."""
+        depths = np.asarray(state["depths"], np.float32)
+        self.times = [float(t) for t in state["times"]]
+        self.depths = [depths[k].copy() for k in range(depths.shape[0])]
+        self.balance = [dict(b) for b in state["balance"]]
+        self.measure_series = [dict(m) for m in state["measure_series"]]
+
     def to_dataset(self) -> xr.Dataset:
         sim = self.sim
         grid = sim.grid

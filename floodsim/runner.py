@@ -27,6 +27,9 @@ class RunOutput:
     dataset: xr.Dataset
     summary: dict
     files: dict[str, Path]
+    #: The same scenario run without its measures (when it has measures and
+    #: ``output.compare_to_baseline``), written to ``<out>/baseline``.
+    baseline: "RunOutput | None" = None
 
 
 def default_output_dir(sc: Scenario) -> Path:
@@ -73,7 +76,9 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float) -> dict
     return out
 
 
-def run_scenario(scenario, out_dir=None, progress=None, write: bool = True) -> RunOutput:
+def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, checkpoint_every=None,
+                 checkpoint_every_sim=None, resume: bool = False, checkpoint_path=None,
+                 compare_to_baseline: bool | None = None) -> RunOutput:
     """Load (if a path), build, run and write a scenario.
 
     Parameters
@@ -86,6 +91,16 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True) -> R
         ``progress(t_s, duration_s)`` after each output time.
     write : bool
         Write NetCDF, GeoTIFFs and summary.json (atomically).
+    checkpoint_every, checkpoint_every_sim : float, optional
+        Write a checkpoint every so many wall-clock / simulated seconds (:mod:`floodsim.checkpoint`).
+    resume : bool
+        Continue from the checkpoint (refused if it was written for other inputs).
+    checkpoint_path : str or Path, optional
+        Checkpoint file (default ``<out>/checkpoint.npz``); deleted once the results are written.
+    compare_to_baseline : bool, optional
+        Also run the scenario without its measures (into ``<out>/baseline``) and add what the
+        measures changed to the summary (``against_baseline``, :mod:`floodsim.measure_effects`).
+        Default: the scenario's ``output.compare_to_baseline``, when it has measures.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     out = Path(out_dir) if out_dir is not None else default_output_dir(sc)
@@ -95,20 +110,38 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True) -> R
     duration = units.minutes_to_s(sc.simulation.duration_min)
     interval = (units.minutes_to_s(sc.simulation.output_interval_min)
                 if sc.simulation.output_interval_min else None)
+    from . import checkpoint
+
+    ckpt_file = Path(checkpoint_path) if checkpoint_path is not None else out / checkpoint.DEFAULT_NAME
+    recorder, after_step, _ = checkpoint.prepare_run(model.simulation, duration, interval, ckpt_file, resume=resume,
+                                                     every_wall_s=checkpoint_every, every_sim_s=checkpoint_every_sim)
     wall0 = time.perf_counter()
-    ds = model.simulation.run(duration, interval, progress=progress)
+    ds = model.simulation.run(duration, interval, progress=progress, recorder=recorder, after_step=after_step)
     wall = time.perf_counter() - wall0
     ds.attrs["scenario"] = sc.name
     summary = summarize(ds, sc, model.gauges, wall)
+    if compare_to_baseline is None:
+        compare_to_baseline = sc.output.compare_to_baseline
+    base = None
+    if sc.measures and compare_to_baseline:
+        from .measure_effects import baseline_scenario, effects_against_baseline
+
+        base = run_scenario(baseline_scenario(sc), out / "baseline", progress, write, compare_to_baseline=False)
+        summary["against_baseline"] = effects_against_baseline(ds, base.dataset, model, summary, base.summary)
     files: dict[str, Path] = {}
     if write:
         files["netcdf"] = write_netcdf(ds, out / "results.nc")
         for var in ("max_depth", "max_speed", "time_of_max_depth"):
             files[var] = write_geotiff(ds[var], out / f"{var}.tif")
+        from .products import write_products
+
+        files.update(write_products(ds, model, out, summary))
         with atomic_path(out / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
         files["summary"] = out / "summary.json"
-    return RunOutput(ds, summary, files)
+        if (after_step is not None or resume) and ckpt_file.exists():
+            ckpt_file.unlink()   # the results are complete; a stale checkpoint could only mislead
+    return RunOutput(ds, summary, files, base)
 
 
 def _check_writable(out: Path) -> None:

@@ -99,7 +99,10 @@ def horton_increment(F, f0, fc, k, dt):
     for _ in range(60):
         e = math.exp(-k * tp)
         g = fc * tp + span * (1.0 - e) - F
-        step = g / (fc + (f0 - fc) * e)
+        rate = fc + (f0 - fc) * e
+        if rate <= 0.0:   # capacity underflowed to zero (tiny f0, fc = 0): the curve is flat here
+            break
+        step = g / rate
         tp -= step
         if abs(step) <= 1e-12 * (tp + 1.0):
             break

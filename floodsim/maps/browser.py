@@ -197,6 +197,11 @@ def click_building(driver, needle: str | None = None) -> str | None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # close any popup already open (e.g. from a search), so the one read below is this click's
+    driver.execute_script(
+        "document.querySelectorAll('.leaflet-popup-close-button').forEach(function (b) { b.click(); });"
+    )
+    WebDriverWait(driver, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content"))
     found = driver.execute_script(_FIND_BUILDING_JS, needle)
     if found is None:
         return None
@@ -205,8 +210,12 @@ def click_building(driver, needle: str | None = None) -> str | None:
     ActionChains(driver).move_to_element_with_offset(
         driver.find_element(By.ID, map_id), int(dx), int(dy)
     ).click().perform()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content"))
-    return driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text
+
+    def popup_text(d):
+        texts = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")]
+        return next((t for t in texts if t.strip()), False)
+
+    return WebDriverWait(driver, 10).until(popup_text)
 
 
 def screenshot_page(

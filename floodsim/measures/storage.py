@@ -87,6 +87,29 @@ class StorageMeasure(Operator):
         self._target_cells = np.zeros(0, np.int64)
 
     # ---------------------------------------------------------------- binding
+    #: Attributes carried from step to step (saved by :meth:`get_state`); subclasses extend it.
+    _state_attrs: tuple[str, ...] = ("_held", "initial_volume", "ledger")
+
+    def get_state(self) -> dict:
+        out = {}
+        for a in self._state_attrs:
+            v = getattr(self, a)
+            out[a] = v.copy() if isinstance(v, (np.ndarray, dict)) else v
+        return out
+
+    def set_state(self, state: dict) -> None:
+        if set(state) != set(self._state_attrs):
+            raise InputDataError(f"measure '{self.name}': saved state has {sorted(state)}, expected "
+                                 f"{sorted(self._state_attrs)}; the checkpoint belongs to another model.")
+        for a in self._state_attrs:
+            v = getattr(self, a)
+            if isinstance(v, np.ndarray):
+                v[...] = state[a]
+            elif isinstance(v, dict):
+                v.update({k: float(x) for k, x in state[a].items()})
+            else:
+                setattr(self, a, type(v)(state[a]))
+
     def _cells(self, sim, mask, what: str) -> np.ndarray:
         """Flat indices of the active cells of ``mask`` (bool (ny, nx)); error if none."""
         mask = np.asarray(mask, bool)
@@ -322,6 +345,9 @@ class DrainageTunnel(StorageMeasure):
         self.max_outfall_rate = 0.0
         self.outfall_volume = 0.0
 
+    _state_attrs = StorageMeasure._state_attrs + ("segments", "max_link_rate", "max_outfall_rate",
+                                                  "outfall_volume")
+
     def bind(self, sim):
         self._intake_cells = [self._cells(sim, it.cells, f"intake '{it.name}'") for it in self.intakes]
         super().bind(sim)
@@ -418,6 +444,8 @@ class PondOutlet(StorageMeasure):
         self.weir = weir
         self.discharged = 0.0
         self.last_discharge = 0.0
+
+    _state_attrs = StorageMeasure._state_attrs + ("discharged", "last_discharge")
 
     def bind(self, sim):
         self._outlet = self._cells(sim, self.outlet_mask, "outlet")
@@ -534,6 +562,8 @@ class ControlledStructure(StorageMeasure):
         self.sensor_level = np.nan
         self.moved = 0.0
 
+    _state_attrs = StorageMeasure._state_attrs + ("on", "setting", "sensor_level", "moved")
+
     def bind(self, sim):
         self._source = self._cells(sim, self.source_mask, "source")
         self._sensor = (self._cells(sim, self.level_rule.sensor_cells, "sensor")
@@ -638,6 +668,17 @@ class StorageNetwork(Operator):
     def bind(self, sim):
         for m in self.members:
             m.bind(sim)
+
+    def get_state(self):
+        return {"members": [m.get_state() for m in self.members]}
+
+    def set_state(self, state):
+        members = state.get("members", [])
+        if len(members) != len(self.members):
+            raise InputDataError(f"storage network '{self.name}': saved state has {len(members)} members, "
+                                 f"this model {len(self.members)}.")
+        for m, st in zip(self.members, members):
+            m.set_state(st)
 
     def apply(self, h, t, dt):
         f = t_ = l = 0.0

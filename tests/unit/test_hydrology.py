@@ -103,3 +103,14 @@ def test_rawls_table_units():
     assert float(soil.psi) == pytest.approx(0.1101, rel=1e-15)
     assert float(soil.dtheta) == pytest.approx(0.412 * 0.75, rel=1e-15)
     assert set(SOILS) <= set(RAWLS_1983)
+
+
+@pytest.mark.parametrize("f0", [1e-31, 1e-40, 1e-300])
+@pytest.mark.parametrize("F", [0.0, 1e-30, 1e-3])
+def test_horton_tiny_capacity_is_finite(f0, F):
+    """A vanishing capacity (f0 so small the rate underflows, fc = 0) gives a finite increment between
+    0 and f0·dt, never NaN (found by the property tests of tests/validation/test_properties.py)."""
+    from floodsim.kernels.hydrology import horton_increment
+
+    inc = horton_increment(F, f0, 0.0, 1e-3, 1.0)
+    assert np.isfinite(inc) and 0.0 <= inc <= f0 * 1.0
