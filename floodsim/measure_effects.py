@@ -110,21 +110,22 @@ def effects_against_baseline(ds: xr.Dataset, base_ds: xr.Dataset, model, summary
 def format_effects(e: dict) -> list[str]:
     """Lines for the CLI summary."""
     def row(label, p, unit, fmt="{:,.3f}"):
-        return (f"{label:<16}{fmt.format(p['baseline'])} → {fmt.format(p['with_measures'])} {unit} "
+        unit = f" {unit}" if unit else ""
+        return (f"  {label[:26]:<27}{fmt.format(p['baseline'])} → {fmt.format(p['with_measures'])}{unit} "
                 f"(change {fmt.format(p['change'])})")
 
     lines = ["against baseline (the same scenario without its measures):"]
     if "flooded_buildings" in e:
-        lines.append(row("  flooded bldgs", e["flooded_buildings"], "", "{:d}")
+        lines.append(row("flooded buildings", e["flooded_buildings"], "", "{:d}")
                      + (f"; made dry: {', '.join(e['buildings_made_dry'])}" if e["buildings_made_dry"] else ""))
-    lines.append(row("  max depth", e["max_depth_m"], "m"))
-    lines.append(row("  flooded area", e["peak_flooded_area_m2"], "m²", "{:,.0f}"))
-    lines.append(row("  outflow", e["boundary_out_m3"], "m³", "{:,.1f}"))
+    lines.append(row("max depth", e["max_depth_m"], "m"))
+    lines.append(row("peak flooded area", e["peak_flooded_area_m2"], "m²", "{:,.0f}"))
+    lines.append(row("outflow over edges", e["boundary_out_m3"], "m³", "{:,.1f}"))
     for name, g in e.get("gauges", {}).items():
-        lines.append(row(f"  {name[:14]}", g["max_depth_m"], "m peak"))
+        lines.append(row(f"peak at {name}", g["max_depth_m"], "m"))
     for m in e["measures"]:
-        parts = [f"{k.replace('_m3', '')} {v:,.1f} m³" for k, v in m.items() if k.endswith("_m3")]
-        lines.append(f"  {m['name'][:28]:<28} ({m['type']}): {', '.join(parts) or 'no volume series'}")
+        parts = [f"{k[:-3].replace('_', ' ')} {v:,.1f} m³" for k, v in m.items() if k.endswith("_m3")]
+        lines.append(f"  {m['name']} ({m['type']}): {', '.join(parts) or 'no volume series'}")
     return lines
 
 
