@@ -203,6 +203,8 @@ class _TerrainMeasure:
     geometries: Sequence[BaseGeometry]
     feature_names: Sequence[str] | None = None
     source: str = ""
+    #: Manning's n of the measure's cells [s m^-1/3]; ``None`` keeps the existing n.
+    manning: float | None = None
 
     @property
     def label(self) -> str:
@@ -228,6 +230,8 @@ class _TerrainMeasure:
                 raise InputDataError(f"{self.label}: {name} is a {g.geom_type}, but a {self.kind} is drawn "
                                      f"as {want} ({', '.join(self.geometry_types)}); use a layer of {want}.")
         self._check_values()
+        if self.manning is not None:
+            self._positive(self.manning, "manning")
 
     def _check_values(self) -> None:  # pragma: no cover - overridden
         pass
@@ -272,13 +276,10 @@ class CloudburstRoad(_TerrainMeasure):
 
     width: object = 6.0
     depth: object = 0.3
-    manning: float | None = None
 
     def _check_values(self):
         self._positive(self.width, "width [m]")
         self._positive(self.depth, "depth [m]")
-        if self.manning is not None:
-            self._positive(self.manning, "manning")
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,13 +317,10 @@ class RainBed(_TerrainMeasure):
     ks: float = 100.0 / 3.6e6
     soil: str | None = None
     initial_saturation: float = 0.3
-    manning: float | None = None
 
     def _check_values(self):
         self._positive(self.storage_depth, "storage_depth [m]")
         self._positive(self.ks, "ks [m/s]")
-        if self.manning is not None:
-            self._positive(self.manning, "manning")
         if self.soil is not None:
             _soil(self.soil, self.initial_saturation, self.label)
 
@@ -354,14 +352,11 @@ class GreenArea(_TerrainMeasure):
 
     soil: str = "sandy loam"
     initial_saturation: float = 0.3
-    manning: float | None = None
     depression_storage: float = 0.0
 
     def _check_values(self):
         _soil(self.soil, self.initial_saturation, self.label)
         self._positive(self.depression_storage, "depression_storage [m]", allow_zero=True)
-        if self.manning is not None:
-            self._positive(self.manning, "manning")
 
 
 @dataclass(frozen=True, eq=False)
@@ -392,14 +387,11 @@ class HardSurfaceLimit(_TerrainMeasure):
     soil: str = "sandy loam"
     share: float = 1.0
     initial_saturation: float = 0.3
-    manning: float | None = None
 
     def _check_values(self):
         _soil(self.soil, self.initial_saturation, self.label)
         if not (np.isfinite(self.share) and 0.0 <= self.share <= 1.0):
             raise InputDataError(f"{self.label}: share = {self.share!r} must be in [0, 1].")
-        if self.manning is not None:
-            self._positive(self.manning, "manning")
 
 
 @dataclass(frozen=True, eq=False)
@@ -424,7 +416,6 @@ class Pond(_TerrainMeasure):
     kind: ClassVar[str] = "pond"
 
     bottom_level: object = None
-    manning: float | None = None
 
     def _check_values(self):
         a = _per_feature(np.nan if self.bottom_level is None else self.bottom_level, len(self.geometries),
@@ -434,8 +425,6 @@ class Pond(_TerrainMeasure):
             k = int(np.argmax(bad))
             raise InputDataError(f"{self.label}: {self.names()[k]} has bottom_level = {a[k]!r}; give a "
                                  "finite level [m].")
-        if self.manning is not None:
-            self._positive(self.manning, "manning")
 
 
 def _soil(texture: str, initial_saturation: float, label: str) -> GreenAmpt:
@@ -552,8 +541,6 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
                 per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
                                     "length_m": float(g.length)})
             out.z = np.where(touched, out.z - lower, out.z)
-            if measure.manning is not None:
-                out.manning = np.where(touched, measure.manning, out.manning)
 
         elif isinstance(measure, RainBed):
             depth = _per_feature(measure.storage_depth, n, "storage_depth", measure.label)
@@ -570,8 +557,6 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
                 soil = _soil(measure.soil, measure.initial_saturation, measure.label)
                 out.psi = np.where(touched, soil.psi, out.psi)
                 out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-            if measure.manning is not None:
-                out.manning = np.where(touched, measure.manning, out.manning)
 
         elif isinstance(measure, GreenArea):
             soil = _soil(measure.soil, measure.initial_saturation, measure.label)
@@ -584,8 +569,6 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
             out.ks = np.where(touched, soil.ks, out.ks)
             out.psi = np.where(touched, soil.psi, out.psi)
             out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-            if measure.manning is not None:
-                out.manning = np.where(touched, measure.manning, out.manning)
 
         elif isinstance(measure, HardSurfaceLimit):
             soil = _soil(measure.soil, measure.initial_saturation, measure.label)
@@ -601,8 +584,6 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
             out.ks = np.where(touched, soil.ks, out.ks)
             out.psi = np.where(touched, soil.psi, out.psi)
             out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-            if measure.manning is not None:
-                out.manning = np.where(touched, measure.manning, out.manning)
             for pf, g in zip(per_feature, measure.geometries):
                 pf["cells_converted"] = int((touched & rasterize_geometries([g], grid)).sum())
             extra = {"cells_inside": int(inside.sum()), "sealed_cells": int(sealed.sum()),
@@ -626,8 +607,6 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
                 touched |= cells
                 cells_list.append(cells)
             out.z = z_new
-            if measure.manning is not None:
-                out.manning = np.where(touched, measure.manning, out.manning)
             for k, (cells, nm) in enumerate(zip(cells_list, names)):
                 ring = _ring(cells, np.isfinite(out.z) & ~out.blocked)
                 if not ring.any():
@@ -647,6 +626,8 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
                      "storage_below_rim_before_m3": float(sum(p["storage_below_rim_before_m3"] for p in per_feature))}
         else:  # pragma: no cover - all subclasses handled above
             raise InputDataError(f"terrain measures: unsupported measure {type(measure).__name__}.")
+        if measure.manning is not None:
+            out.manning = np.where(touched, measure.manning, out.manning)
 
         reports.append(_report(measure, before, out, touched, skipped, per_feature, extra, area))
     return out, reports
