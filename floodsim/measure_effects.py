@@ -31,8 +31,8 @@ def _peak(series: xr.DataArray) -> float:
     return float(np.nanmax(series.values)) if series.size else 0.0
 
 
-def measure_volumes(ds: xr.Dataset, model) -> list[dict]:
-    """Per measure of ``model``: the volume it held or moved [m³], from the run's series.
+def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
+    """Per measure (``Model.measures`` entries): the volume it held or moved [m³], from the run's series.
 
     * Storage measures (tanks, tunnels): ``peak_stored_m3`` and ``final_stored_m3`` from their
       ``measure <name> volume_m3`` series (sampled at the output times).
@@ -43,7 +43,7 @@ def measure_volumes(ds: xr.Dataset, model) -> list[dict]:
     """
     out = []
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
-    for m in model.measures:
+    for m in measures:
         entry = {"name": m["name"], "type": m["type"]}
         series = {k[len("measure "):]: ds[k] for k in ds.data_vars if k.startswith(f"measure {m['name']} ")}
         for key, value in series.items():
@@ -103,7 +103,7 @@ def effects_against_baseline(ds: xr.Dataset, base_ds: xr.Dataset, model, summary
         out["flooded_buildings"] = _pair(int(now.sum()), int(before.sum()))
         out["buildings_made_dry"] = ids[before & ~now].tolist()
         out["buildings_newly_flooded"] = ids[now & ~before].tolist()
-    out["measures"] = measure_volumes(ds, model)
+    out["measures"] = measure_volumes(ds, model.measures)
     return out
 
 

@@ -120,19 +120,18 @@ def arrival_time(ds: xr.Dataset, threshold_m: float) -> np.ndarray:
     return out
 
 
-def _measure_peaks(ds: xr.Dataset, measures: list[dict], cell_area: float) -> dict[str, float]:
+def _measure_peaks(ds: xr.Dataset, measures: list[dict]) -> dict[str, float]:
     """Peak stored volume [m³] per measure: its ``volume_m3`` series, else (terrain stores such as
-    ponds) the water on the cells it changed, from the output depth series."""
+    ponds) the water on the cells it changed, from the output depth series
+    (:func:`floodsim.measure_effects.measure_volumes`)."""
+    from .measure_effects import measure_volumes
+
     peaks = {}
-    for m in measures:
-        key = f"measure {m['name']} volume_m3"
-        if key in ds:
-            peaks[m["name"]] = float(np.nanmax(ds[key].values))
-            continue
-        mask = (m.get("report") or {}).get("cells_mask")
-        if mask is not None and m.get("type") in SURFACE_STORE_TYPES:
-            series = np.nansum(np.asarray(ds["depth"].values)[:, np.asarray(mask, bool)], axis=1) * cell_area
-            peaks[m["name"]] = float(series.max())
+    for m, v in zip(measures, measure_volumes(ds, measures)):
+        if "peak_stored_m3" in v:
+            peaks[m["name"]] = v["peak_stored_m3"]
+        elif "peak_surface_volume_m3" in v and m.get("type") in SURFACE_STORE_TYPES:
+            peaks[m["name"]] = v["peak_surface_volume_m3"]
     return peaks
 
 
@@ -263,7 +262,7 @@ def write_products(ds: xr.Dataset, model, out_dir, summary: dict) -> dict[str, P
         exposure = building_exposure(ds, model.buildings, sc.buildings.id_field, thr)
         layers["buildings"] = exposure
     measures = list(getattr(model, "measures", None) or [])
-    peaks = _measure_peaks(ds, measures, cell_area)
+    peaks = _measure_peaks(ds, measures)
     mlayer = measures_layer(measures, peaks, grid.crs)
     if mlayer is not None:
         layers["measures"] = mlayer
