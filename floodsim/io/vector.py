@@ -146,3 +146,19 @@ def rasterize_values(gdf: gpd.GeoDataFrame, column: str, grid: Grid, fill: float
     for geom, value in zip(gdf.geometry, gdf[column].astype(float)):
         out[rasterize_geometries([geom], grid)] = value
     return out
+
+
+def select_features(gdf: gpd.GeoDataFrame, features, name_field: str, label: str) -> gpd.GeoDataFrame:
+    """The features of ``gdf`` whose ``name_field`` attribute is one of ``features``, in that order
+    (``features`` None: all of them). ``label`` names the layer in errors."""
+    if features is None:
+        return gdf
+    if name_field not in gdf.columns:
+        raise InputDataError(f"{label}: 'features' selects by attribute '{name_field}', which the layer lacks; "
+                             f"set name_field to one of {', '.join(c for c in gdf.columns if c != 'geometry')}.")
+    names = gdf[name_field].astype(str).tolist()
+    missing = [f for f in features if f not in names]
+    if missing:
+        raise InputDataError(f"{label}: no feature with {name_field} = {missing[0]!r}; the layer has "
+                             f"{', '.join(map(repr, names))}.")
+    return gdf.iloc[[names.index(f) for f in features]].reset_index(drop=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import geopandas as gpd
 import numpy as np
 
 from .. import storms, units
@@ -18,14 +19,14 @@ from ..grid import Grid
 from ..infiltration import GreenAmpt, Horton
 from ..io import raster, vector
 from ..io.tables import read_csv_columns
+from ..measures import terrain
 from ..measures.terrain import SurfaceFields
 from ..solver import Simulation, SolverParams
 from .measures_storage import build_storage_measures
-from .measures_terrain import TERRAIN_MEASURES, build_terrain_measures
+from .measures_terrain import TERRAIN_MEASURES, read_terrain_measures
 from .models import LayerRef, Scenario
 
 _TERRAIN_TYPES = {m.model_fields["type"].default for m in TERRAIN_MEASURES}
-_STORAGE_LAYERS = {"tank": "inlets", "tunnel": "intakes", "pond_outlet": "outlet", "controlled_structure": "source"}
 
 
 @dataclass
@@ -191,8 +192,8 @@ def build_inflows(sc: Scenario, grid: Grid):
     return out
 
 
-def apply_measures_to_surface(sc: Scenario, grid: Grid, manning, infiltration, impervious, blocked):
-    """Apply the scenario's terrain measures to the surface; describe every measure.
+def surface_with_terrain_measures(sc: Scenario, grid: Grid, manning, infiltration, impervious, blocked):
+    """Apply the scenario's terrain measures to the surface.
 
     Terrain measures edit the bed, Manning's n and Green–Ampt fields before the run
     (:mod:`floodsim.measures.terrain`); sealed surfaces are then carried as Ks = 0, so the returned
@@ -201,35 +202,25 @@ def apply_measures_to_surface(sc: Scenario, grid: Grid, manning, infiltration, i
     Returns
     -------
     grid, manning, infiltration, impervious, measures
-        ``measures`` is one dict per scenario measure for :class:`Model` (``name``, ``type``,
-        ``gdf``, and ``report`` for terrain measures).
+        ``measures`` maps each terrain measure's name to its :class:`Model` entry (``name``,
+        ``type``, ``gdf`` of its features, ``report`` of what it changed).
     """
     terrain_specs = [m for m in sc.measures if m.type in _TERRAIN_TYPES]
-    reports = {}
-    if terrain_specs:
-        if isinstance(infiltration, Horton):
-            raise InputDataError("terrain measures change Green–Ampt soil parameters; use infiltration model "
-                                 "'green-ampt' or 'none' with them, not 'horton'.")
-        fields = SurfaceFields.from_inputs(grid, manning, infiltration, impervious, blocked)
-        fields, rep = build_terrain_measures(terrain_specs, fields, grid, sc.infiltration.initial_saturation)
-        reports = {r["name"]: r for r in rep}
-        grid = fields.to_grid(grid)
-        manning = fields.manning
-        infiltration = fields.green_ampt() if np.any(fields.ks > 0) else None
-        impervious = None
-    measures = []
-    for spec in sc.measures:
-        ref = spec.layer if spec.type in _TERRAIN_TYPES else getattr(spec, _STORAGE_LAYERS[spec.type])
-        gdf = vector.read_layer(ref.path, ref.layer, grid, what=f"measure '{spec.name}'")
-        features = getattr(ref, "features", None) or getattr(spec, "features", None)
-        name_field = getattr(ref, "name_field", getattr(spec, "name_field", "name"))
-        if features is not None and name_field in gdf.columns:
-            gdf = gdf[gdf[name_field].astype(str).isin(features)]
-        entry = {"name": spec.name, "type": spec.type, "gdf": gdf.reset_index(drop=True)}
-        if spec.name in reports:
-            entry["report"] = reports[spec.name]   # includes "cells_mask", the cells it changed
-        measures.append(entry)
-    return grid, manning, infiltration, impervious, measures
+    if not terrain_specs:
+        return grid, manning, infiltration, impervious, {}
+    if isinstance(infiltration, Horton):
+        raise InputDataError("terrain measures change Green–Ampt soil parameters; use infiltration model "
+                             "'green-ampt' or 'none' with them, not 'horton'.")
+    objects = read_terrain_measures(terrain_specs, grid, sc.infiltration.initial_saturation)
+    fields = SurfaceFields.from_inputs(grid, manning, infiltration, impervious, blocked)
+    fields, reports = terrain.apply_terrain_measures(objects, fields, grid)
+    measures = {}
+    for spec, obj, report in zip(terrain_specs, objects, reports):
+        gdf = gpd.GeoDataFrame({"name": obj.names()}, geometry=list(obj.geometries), crs=grid.crs)
+        # the report includes "cells_mask", the cells the measure changed
+        measures[spec.name] = {"name": spec.name, "type": spec.type, "gdf": gdf, "report": report}
+    infiltration = fields.green_ampt() if np.any(fields.ks > 0) else None
+    return fields.to_grid(grid), fields.manning, infiltration, None, measures
 
 
 def build_model(sc: Scenario) -> Model:
@@ -244,11 +235,15 @@ def build_model(sc: Scenario) -> Model:
             blocked = vector.rasterize_geometries(buildings.geometry, grid)
         infiltration, impervious = build_infiltration(sc, grid)
         manning = build_manning(sc, grid)
-        grid, manning, infiltration, impervious, measures = apply_measures_to_surface(
+        grid, manning, infiltration, impervious, terrain_entries = surface_with_terrain_measures(
             sc, grid, manning, infiltration, impervious, blocked)
         params = SolverParams(cfl=sc.simulation.cfl, theta=sc.simulation.theta, hmin=sc.simulation.hmin_m,
                               dt_max=sc.simulation.dt_max_s)
-        operators = build_storage_measures([m for m in sc.measures if m.type not in _TERRAIN_TYPES], grid)
+        storage_layers: dict = {}
+        operators = build_storage_measures([m for m in sc.measures if m.type not in _TERRAIN_TYPES], grid,
+                                           layers=storage_layers)
+        measures = [terrain_entries.get(m.name) or {"name": m.name, "type": m.type, "gdf": storage_layers[m.name]}
+                    for m in sc.measures]
         sim = Simulation(grid, rainfall=build_rainfall(sc, grid), manning=manning,
                          infiltration=infiltration, impervious=impervious, blocked=blocked,
                          roof_rain=sc.buildings.roof_rain if sc.buildings else "ground",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Annotated, Callable, Literal, Union
 
+import geopandas as gpd
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -206,22 +207,11 @@ def _features(ref: MeasureLayer, grid, read_layer_fn, what: str, required=()):
     label = f"{ref.path.name}" + (f" layer '{ref.layer}'" if ref.layer else "")
     gdf = read_layer_fn(ref.path, ref.layer, grid=grid, required=tuple(required), id_field=ref.name_field,
                         what=what)
-    if ref.name_field in gdf.columns:
-        names = [str(v) for v in gdf[ref.name_field]]
-    elif ref.features is not None:
-        raise InputDataError(f"{label} ({what}): 'features' selects by attribute '{ref.name_field}', which "
-                             f"the layer lacks; it has {', '.join(c for c in gdf.columns if c != 'geometry')}.")
-    else:
-        names = [f"feature {k}" for k in range(len(gdf))]
-    rows = range(len(gdf))
-    if ref.features is not None:
-        missing = [f for f in ref.features if f not in names]
-        if missing:
-            raise InputDataError(f"{label} ({what}): no feature with {ref.name_field} = {missing[0]!r}; the "
-                                 f"layer has {', '.join(map(repr, names))}.")
-        rows = [names.index(f) for f in ref.features]
+    gdf = vector.select_features(gdf, ref.features, ref.name_field, f"{label} ({what})")
+    names = ([str(v) for v in gdf[ref.name_field]] if ref.name_field in gdf.columns
+             else [f"feature {k}" for k in range(len(gdf))])
     out = []
-    for k in rows:
+    for k in range(len(gdf)):
         mask = vector.rasterize_geometries([gdf.geometry.iloc[k]], grid)
         if not mask.any():
             raise InputDataError(f"{label} ({what}): feature {ref.name_field}={names[k]!r} covers no cell of "
@@ -247,7 +237,7 @@ def _number(row, field, label, fname, name_field, what, minimum=0.0):
     return value
 
 
-def build_storage_measures(specs, grid, read_layer_fn: Callable = vector.read_layer) -> list:
+def build_storage_measures(specs, grid, read_layer_fn: Callable = vector.read_layer, layers: dict | None = None) -> list:
     """Operators for the storage measures of a scenario.
 
     Parameters
@@ -258,6 +248,9 @@ def build_storage_measures(specs, grid, read_layer_fn: Callable = vector.read_la
         The model grid; layers are reprojected and rasterised onto it.
     read_layer_fn : callable
         :func:`floodsim.io.vector.read_layer` or a stand-in with its signature.
+    layers : dict, optional
+        Filled with each measure's name -> its selected features (inlets, intakes, outlet or source)
+        as a GeoDataFrame in the grid's CRS, for reports and maps.
 
     Returns
     -------
@@ -322,6 +315,8 @@ def build_storage_measures(specs, grid, read_layer_fn: Callable = vector.read_la
                                      spec.gate_cd, spec.gate_area_m2 or 0.0,
                                      -np.inf if spec.sill_level_m is None else spec.sill_level_m)
         built[spec.name] = op
+        if layers is not None:   # `feats` holds the measure's own layer (read after any target layer)
+            layers[spec.name] = gpd.GeoDataFrame([row for _, row, _ in feats], geometry="geometry", crs=grid.crs)
         if spec.target == "measure":
             pending.append((op, spec))
     for op, spec in pending:

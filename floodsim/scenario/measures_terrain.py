@@ -174,20 +174,6 @@ def to_measure(spec, gdf, initial_saturation: float = 0.3):
     raise InputDataError(f"terrain measure '{spec.name}': unknown type {t!r}.")  # pragma: no cover
 
 
-def _select(gdf, spec, what: str):
-    """The features of ``gdf`` named in ``spec.features`` (by ``spec.name_field``), in that order."""
-    label = f"{_label(spec)} ({what})"
-    if spec.name_field not in gdf.columns:
-        raise InputDataError(f"{label}: 'features' selects by attribute '{spec.name_field}', which the layer "
-                             f"lacks; set name_field to one of {', '.join(c for c in gdf.columns if c != 'geometry')}.")
-    names = gdf[spec.name_field].astype(str).tolist()
-    missing = [f for f in spec.features if f not in names]
-    if missing:
-        raise InputDataError(f"{label}: no feature with {spec.name_field} = {missing[0]!r}; the layer has "
-                             f"{', '.join(map(repr, names))}.")
-    return gdf.iloc[[names.index(f) for f in spec.features]].reset_index(drop=True)
-
-
 def read_terrain_measures(specs, grid: Grid, initial_saturation: float = 0.3) -> list:
     """Read every spec's layer (reprojected to ``grid``, checked by :func:`floodsim.io.vector.read_layer`)
     and return the SI measure objects."""
@@ -197,8 +183,7 @@ def read_terrain_measures(specs, grid: Grid, initial_saturation: float = 0.3) ->
         required = tuple(f for f in _PER_FEATURE.get(spec.type, ()) if getattr(spec, f) is None)
         gdf = vector.read_layer(spec.layer.path, spec.layer.layer, grid, required=required,
                                 id_field=spec.name_field, what=what)
-        if spec.features is not None:
-            gdf = _select(gdf, spec, what)
+        gdf = vector.select_features(gdf, spec.features, spec.name_field, f"{_label(spec)} ({what})")
         out.append(to_measure(spec, gdf, initial_saturation))
     return out
 
