@@ -48,6 +48,7 @@ class MeasureLayer(_Model):
 
 
 class _Target(_Model):
+    name: str = Field(description="Unique name of the measure, in reports and links between measures.")
     target: Literal["outside", "surface", "measure"] = Field(
         "outside", description="Where the water goes: out of the model, onto target_layer, or into "
                                "target_measure.")
@@ -71,7 +72,6 @@ class TankSpec(_Target):
     """An underground tank fed by inlets (points or polygons), emptied by a pump."""
 
     type: Literal["tank"]
-    name: str
     inlets: MeasureLayer
     inflow_capacity_m3_s: NonNegativeFloat = Field(description="Total inflow capacity of all inlets.")
     volume_m3: PositiveFloat
@@ -90,7 +90,6 @@ class TunnelSpec(_Target):
     """A drainage tunnel: intake points with capacities, linked storage segments, an outfall."""
 
     type: Literal["tunnel"]
-    name: str
     intakes: MeasureLayer
     capacity_field: str = Field("capacity_m3_s", description="Intake attribute: capacity [m³/s].")
     segment_field: str = Field("segment", description="Intake attribute: segment number, 1 = upstream.")
@@ -113,7 +112,6 @@ class PondOutletSpec(_Target):
     """The outlet of a buffer pond: an orifice and/or a weir at the outlet point or cells."""
 
     type: Literal["pond_outlet"]
-    name: str
     outlet: MeasureLayer
     orifice_cd: PositiveFloat | None = None
     orifice_area_m2: PositiveFloat | None = None
@@ -170,7 +168,6 @@ class ControlledStructureSpec(_Target):
     """A pump or gate moving water from source cells to the target, following rules."""
 
     type: Literal["controlled_structure"]
-    name: str
     kind: Literal["pump", "gate"] = "pump"
     source: MeasureLayer
     time_rules: tuple[TimeRuleSpec, ...] = ()
