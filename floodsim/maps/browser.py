@@ -211,11 +211,22 @@ def click_building(driver, needle: str | None = None) -> str | None:
         driver.find_element(By.ID, map_id), int(dx), int(dy)
     ).click().perform()
 
+    return wait_popup_text(driver)
+
+
+def wait_popup_text(driver, contains: str = "", timeout: float = 10.0) -> str:
+    """Wait until an open Leaflet popup shows visible text (containing ``contains``) and return it.
+
+    Leaflet adds the popup element before its open animation has made it visible, and Selenium's
+    ``.text`` is empty for invisible elements, so waiting for the element alone races the animation."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
     def popup_text(d):
         texts = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content")]
-        return next((t for t in texts if t.strip()), False)
+        return next((t for t in texts if t.strip() and contains in t), False)
 
-    return WebDriverWait(driver, 10).until(popup_text)
+    return WebDriverWait(driver, timeout).until(popup_text)
 
 
 def screenshot_page(

@@ -22,6 +22,7 @@ from floodsim.maps.browser import (
     requested_urls,
     serve_folder,
     wait_for_map,
+    wait_popup_text,
 )
 from floodsim.maps.planner import planner_map
 from floodsim.maps.publish import write_map
@@ -135,12 +136,11 @@ def test_resident_page_search_click_and_escaping(runs, cache, tmp_path):
         _assert_clean(d, base)
         box = d.find_element(By.CSS_SELECTOR, ".leaflet-control-search input.search-input")
         box.send_keys(target)
-        WebDriverWait(d, 10).until(lambda dd: dd.find_elements(By.CSS_SELECTOR, ".search-tip"))
-        tips = d.find_elements(By.CSS_SELECTOR, ".search-tip")
-        assert any(t.text == target for t in tips)
-        next(t for t in tips if t.text == target).click()
-        WebDriverWait(d, 10).until(lambda dd: dd.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content"))
-        text = d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text
+        tip = WebDriverWait(d, 10).until(
+            lambda dd: next((t for t in dd.find_elements(By.CSS_SELECTOR, ".search-tip") if t.text == target), False)
+        )
+        tip.click()
+        text = wait_popup_text(d, contains=target)
         assert target in text and evil.name in text and pond.name in text  # one row per scenario
         text = click_building(d, "&lt;script&gt;")  # the hostile building id
         assert text is not None and EVIL_ID in text  # shown as text …
