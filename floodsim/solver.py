@@ -411,15 +411,14 @@ class Simulation:
         if bands.size:
             sweep_bands(z, h, self.active, self.manning, qx, qy, bands, bw.start, bw.edge_above,
                         bw.edge_below, bw.rows, dt, dx, dy, p.g, p.theta, p.hmin,
-                        rate, field_, model, s.infil_F, p1, p2, p3, t,
+                        rate, field_, model, s.infil_F, p1, p2, p3, t + dt,
                         s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative)
         # a band that was not swept takes its flux divergence if the band above (which writes their
         # shared face) was swept
         with_flux = np.zeros_like(computed)
         with_flux[1:] = computed[:-1]
         finish_bands(h, qx, qy, self.active, bw.start, computed.astype(np.uint8), with_flux.astype(np.uint8),
-                     bw.edge_above,
-                     rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t, p.g, p.hmin,
+                     rate, field_, model, s.infil_F, p1, p2, p3, dt, dx, dy, t + dt, p.g, p.hmin,
                      s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():
@@ -616,8 +615,9 @@ class Simulation:
         return recorder.to_dataset()
 
     def record_maxima(self) -> None:
-        """Fold the current state into the running maxima (steps fold in their start-of-step state;
-        this adds the latest one, e.g. the final state of a run)."""
+        """Fold the current state into the running maxima. Each step folds in its state after the depth
+        update; this adds the current one, with what measures, inflows and the positivity repair did
+        after it (the recorder calls it at every output time, including the initial state)."""
         s = self.state
         record_max_state(s.h, s.qx, s.qy, s.t, self.params.hmin, s.h_max, s.v2_max, s.t_hmax)
 

@@ -22,10 +22,10 @@ def update_depth(
     h, qx, qy, active, band_start, computed,
     rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
     band_wet, band_wave, band_infil, band_negative, work,
 ):
-    """Advance the depth ``h`` by one step, in place, band by band.
+    """Advance the depth ``h`` by one step, in place, band by band, and fold the result into the maxima.
 
     ``h += dt * (-(div q)) + rain * dt - infiltration``, where infiltration is limited to the water
     present after the flux and rain update. Negative depths are not clipped here (that would destroy
@@ -57,6 +57,11 @@ def update_depth(
         Model parameters, SI (Green–Ampt: ks [m/s], psi*dtheta [m]; Horton: f0, fc [m/s], k [1/s]).
     dt, dx, dy, g, hmin : float
         Step [s], cell sizes [m], gravity [m/s²], wet threshold [m].
+    t_new : float
+        Time at the end of the step [s].
+    h_max, v2_max, t_hmax : (ny, nx) float32
+        Running maximum depth [m], squared speed [m²/s²] and time of maximum depth [s] (in/out); see
+        :func:`record_max_row` for what is folded in.
     band_wet : (nbands,) uint8
         Out: 1 where any cell of the band is deeper than ``hmin``.
     band_wave : (nbands,) float64
@@ -76,8 +81,8 @@ def update_depth(
     Notes
     -----
     Each row is done in three sweeps so that the first and last are branch-free and vectorise:
-    depth update, infiltration (scalar Newton solves, only when a model is on), band flags. The
-    running maxima are not updated here: see :func:`record_max_row`.
+    depth update, infiltration (scalar Newton solves, only when a model is on), then band flags,
+    Courant speeds and running maxima, which share one division by the depth per cell.
     """
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
@@ -86,7 +91,7 @@ def update_depth(
             wet, wave, infil_sum, negative = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, g, hmin, work[b, 0], work[b, 1])
+                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0], work[b, 1])
         else:
             wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
         band_wet[b] = wet > 0
@@ -99,7 +104,7 @@ def update_depth(
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, rain, celerity,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, celerity,
 ):
     """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, max celerity, infiltrated, negatives)."""
     wet = 0
@@ -108,8 +113,8 @@ def _update_band(
     negative = 0
     for i in range(r0, r1):
         w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
-                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, rain,
-                                    celerity)
+                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, t_new,
+                                    h_max, v2_max, t_hmax, rain, celerity)
         wet += w
         wave = max(wave, c)
         infil_sum += f
@@ -121,13 +126,14 @@ def _update_band(
 def continuity_row(
     i, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, rain, celerity,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, celerity,
 ):
     """Depth update of row ``i`` (see :func:`update_depth`); ``rain``/``celerity`` are scratch rows.
 
     Returns (wet cell count, max celerity [m/s], infiltrated depth sum [m], negative cell count). The
     row is done in three sweeps so that the first and last are branch-free and vectorise: depth
-    update, infiltration (scalar solves, only when a model is on), band flags.
+    update, infiltration (scalar solves, only when a model is on), then band flags, Courant speeds
+    and the running maxima. All faces of row ``i`` must hold this step's discharges.
     """
     ny, nx = h.shape
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
@@ -174,10 +180,11 @@ def continuity_row(
                 h[i, j] = hn - f
                 infil_F[i, j] += f
                 infil_sum += f
-    # 3. band flags and Courant speeds for the next step (branch-free; a max-reduction in this loop
-    #    would stop LLVM from vectorising it, so depths and flow speeds go to row buffers (the rain
-    #    row is free again) reduced afterwards). The flow speed of a cell is its largest face
-    #    discharge over its depth, where the depth exceeds SPEED_DEPTH_FACTOR * hmin.
+    # 3. band flags, Courant speeds for the next step and running maxima (branch-free; a
+    #    max-reduction in this loop would stop LLVM from vectorising it, so depths and flow speeds go
+    #    to row buffers (the rain row is free again) reduced afterwards). Speeds are taken where the
+    #    depth exceeds SPEED_DEPTH_FACTOR * hmin: the Courant flow speed of a cell is its largest
+    #    face discharge over its depth, the recorded speed that of the mean face discharges.
     h_speed = SPEED_DEPTH_FACTOR * hmin
     for j in range(nx):
         hn = h[i, j]
@@ -185,9 +192,16 @@ def continuity_row(
         is_wet = hn > hmin
         wet += is_wet
         celerity[j] = hn if is_wet else 0.0
-        qm = max(max(abs(qx[i, j]), abs(qx[i, j + 1])), max(abs(qy[i, j]), abs(qy[i + 1, j])))
-        has_speed = hn > h_speed
-        rain[j] = qm / (hn if has_speed else 1.0) if has_speed else 0.0
+        q_w = qx[i, j]
+        q_e = qx[i, j + 1]
+        q_n = qy[i, j]
+        q_s = qy[i + 1, j]
+        inv_h = 1.0 / hn if hn > h_speed else 0.0
+        rain[j] = max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h
+        v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h)
+        v2_max[i, j] = max(v2_max[i, j], v2)
+        t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
+        h_max[i, j] = max(h_max[i, j], hn)
     deepest = 0.0
     fastest = 0.0
     for j in range(nx):
@@ -201,9 +215,12 @@ def continuity_row(
 def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_hmax):
     """Fold the state of row ``i`` at time ``t`` into the running maxima.
 
-    Called with the state at the *start* of a step, which is the previous step's final state (after
-    the positivity repair), so no transient of a step enters the maxima; the final state of a run is
-    folded in by :func:`record_max_state` when results are recorded.
+    Every step folds in its state in :func:`continuity_row`, right after the depth update: the new
+    depths and this step's discharges. That is the state before the positivity repair (which touches
+    only the few cells that went negative and their receivers) and before measures and point inflows
+    add or take water, whose effect enters at the next step. This function, the same computation,
+    folds in a whole state at other times (:func:`record_max_state`): the initial state and the state
+    at each output time, so the maxima also hold the latest changes of measures and inflows.
 
     Parameters
     ----------

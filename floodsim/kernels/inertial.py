@@ -186,29 +186,47 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
     if i + 1 < ny and not uniform_n:
         for j in range(nx):
             n_below[j] = manning[i + 1, j]
-    # --- x faces of row i: east face of (i, j) is qx[i, j + 1]
+    # x faces of row i: the east face of (i, j) is qx[i, j + 1]; y faces: the south face of (i, j) is
+    # qy[i + 1, j]. Both are done in one loop over j, which shares the loads of cell (i, j).
     for j in range(nx + 1):
         old_x[j] = qx[i, j]
-    for j in range(nx - 1):
-        q = almeida_flux(
-            old_x[j + 1], old_x[j], old_x[j + 2],
-            z[i, j] + h[i, j], z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
-            0.5 * (n_here[j] + n_here[j + 1]), dt, dx, g, theta, hmin,
-        )
-        qx[i, j + 1] = q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
-    # --- y faces: south face of (i, j) is qy[i + 1, j]
     if i + 1 < ny:
         # face i + 2 is this band's own (not yet overwritten) or the snapshot below
         ahead = qy[i + 2] if i + 2 <= r1 else edge_below
         for j in range(nx):
             old_here[j] = qy[i + 1, j]
-        for j in range(nx):
-            q = almeida_flux(
-                old_here[j], old_above[j], ahead[j],
-                z[i, j] + h[i, j], z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
-                0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
-            )
-            qy[i + 1, j] = q if (active[i, j] & active[i + 1, j]) else old_here[j]
+        for j in range(nx - 1):
+            eta = z[i, j] + h[i, j]
+            qx[i, j + 1] = _east_face(i, j, eta, z, h, active, old_x, n_here, dt, dx, g, theta, hmin)
+            qy[i + 1, j] = _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below,
+                                       dt, dy, g, theta, hmin)
+        j = nx - 1
+        qy[i + 1, j] = _south_face(i, j, z[i, j] + h[i, j], z, h, active, old_here, old_above, ahead, n_here,
+                                   n_below, dt, dy, g, theta, hmin)
+    else:
+        for j in range(nx - 1):
+            qx[i, j + 1] = _east_face(i, j, z[i, j] + h[i, j], z, h, active, old_x, n_here, dt, dx, g, theta,
+                                      hmin)
+
+
+@kernel
+def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
+    """New discharge at the east face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
+    q = almeida_flux(
+        old_x[j + 1], old_x[j], old_x[j + 2], eta, z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
+        0.5 * (n_row[j] + n_row[j + 1]), dt, dx, g, theta, hmin,
+    )
+    return q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
+
+
+@kernel
+def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below, dt, dy, g, theta, hmin):
+    """New discharge at the south face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
+    q = almeida_flux(
+        old_here[j], old_above[j], ahead[j], eta, z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
+        0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
+    )
+    return q if (active[i, j] & active[i + 1, j]) else old_here[j]
 
 
 #: Scratch rows per band: 5 for the fluxes (:func:`flux_row`), 2 for the depth update.

@@ -13,7 +13,7 @@ The result is identical to :func:`floodsim.kernels.inertial.compute_face_fluxes`
 from __future__ import annotations
 
 from ._jit import parallel_kernel, prange
-from .continuity import _update_band, continuity_row, record_max_row
+from .continuity import _update_band, continuity_row
 from .inertial import flux_row, start_band
 
 #: Scratch rows of ``work`` used by the depth update (rows 0-4 hold the flux sweep's buffers).
@@ -24,16 +24,16 @@ _RAIN_ROW, _CELERITY_ROW = 5, 6
 def sweep_bands(
     z, h, active, manning, qx, qy, bands, band_start, edge_above, edge_below, work,
     dt, dx, dy, g, theta, hmin,
-    rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3, t_old,
+    rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3, t_new,
     h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, band_negative,
 ):
     """Fluxes of the listed bands and the depth update of all their rows but the first.
 
     Arguments as :func:`~floodsim.kernels.inertial.compute_face_fluxes` (first line) and
     :func:`~floodsim.kernels.continuity.update_depth` (the rest); the per-band reductions are
-    written for the swept bands and completed by :func:`finish_bands`. Each row's state at the start
-    of the step (time ``t_old``, the previous step's final state) is folded into the running maxima
-    ``h_max``, ``v2_max``, ``t_hmax`` just before its fluxes are overwritten.
+    written for the swept bands and completed by :func:`finish_bands`. Each updated row's new state
+    (time ``t_new``, the end of the step) is folded into the running maxima ``h_max``, ``v2_max``,
+    ``t_hmax`` by the depth update.
     """
     for k in prange(bands.size):
         b = bands[k]
@@ -46,13 +46,11 @@ def sweep_bands(
         infil_sum = 0.0
         negative = 0
         for i in range(r0, r1):
-            # old north fluxes of row i are in the row buffer (start_band / previous flux_row)
-            record_max_row(i, h, qx[i], wb[1 + i % 2], qy[i + 1], t_old, hmin, h_max, v2_max, t_hmax)
             flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], wb, dt, dx, dy, g, theta, hmin)
             if i > r0:
                 w, c, f, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                             infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin,
-                                            wb[_RAIN_ROW], wb[_CELERITY_ROW])
+                                            t_new, h_max, v2_max, t_hmax, wb[_RAIN_ROW], wb[_CELERITY_ROW])
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
@@ -65,9 +63,9 @@ def sweep_bands(
 
 @parallel_kernel
 def finish_bands(
-    h, qx, qy, active, band_start, swept, with_flux, edge_above,
+    h, qx, qy, active, band_start, swept, with_flux,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, t_old, g, hmin, h_max, v2_max, t_hmax,
+    dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax,
     band_wet, band_wave, band_infil, band_negative, work,
 ):
     """Depth update of the first row of each swept band and of every row of the other bands.
@@ -75,10 +73,8 @@ def finish_bands(
     ``swept[b]`` marks bands done by :func:`sweep_bands`; ``with_flux[b]`` says whether a band that was
     not swept still has a non-zero face (the band above wrote their shared face), so its divergence
     is taken. Bands neither swept, nor with flux, nor receiving rain or infiltrating are left as they
-    are (reductions zero). Rows of bands that were not swept fold their start-of-step state (time
-    ``t_old``) into the running maxima first, as :func:`sweep_bands` does for its rows; the old north
-    face of their first row, which the band above may have overwritten, comes from ``edge_above``
-    (:func:`~floodsim.kernels.inertial.snapshot_band_edges`, taken this step).
+    are (reductions zero; their state, already in the maxima, did not change). Every updated row
+    folds its new state (time ``t_new``) into the running maxima, as in :func:`sweep_bands`.
     """
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
@@ -87,19 +83,17 @@ def finish_bands(
         if swept[b]:
             w, c, f, n = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
                                       infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                      g, hmin, work[b, _RAIN_ROW], work[b, _CELERITY_ROW])
+                                      g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW],
+                                      work[b, _CELERITY_ROW])
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
             band_infil[b] += f
             band_negative[b] += n
         elif with_flux[b] or has_sources:
-            record_max_row(r0, h, qx[r0], edge_above[b], qy[r0 + 1], t_old, hmin, h_max, v2_max, t_hmax)
-            for i in range(r0 + 1, band_start[b + 1]):
-                record_max_row(i, h, qx[i], qy[i], qy[i + 1], t_old, hmin, h_max, v2_max, t_hmax)
             w, c, f, n = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
                                       rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
-                                      infil_p3, dt, dx, dy, g, hmin, work[b, _RAIN_ROW],
-                                      work[b, _CELERITY_ROW])
+                                      infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
+                                      work[b, _RAIN_ROW], work[b, _CELERITY_ROW])
             band_wet[b] = w > 0
             band_wave[b] = c
             band_infil[b] = f

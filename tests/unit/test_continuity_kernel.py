@@ -6,8 +6,6 @@ whole-array numpy expression; and the telescoping identity sum(div q) = net boun
 makes the volume change equal to the net flux through the outer faces plus the rain, to round-off.
 """
 
-import inspect
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -55,21 +53,22 @@ def make_case(seed, ny, nx, flux_scale=0.05, shallow=False, acyclic=False):
     return rng, h, active, qx, qy
 
 
-def _extra_args(bw):
-    """Trailing scratch arguments of ``update_depth`` (the signature gained a ``work`` array)."""
-    params = inspect.signature(update_depth.py_func).parameters
-    return (bw.rows,) if "work" in params else ()
+def new_maxima(shape, h_max=0.0, t_hmax=np.nan):
+    """Running maxima (h_max, v2_max, t_hmax) as the solver allocates them (float32)."""
+    return (np.full(shape, h_max, np.float32), np.zeros(shape, np.float32), np.full(shape, t_hmax, np.float32))
 
 
 def call_update(h, qx, qy, active, band_rows, dt, dx, dy, rain=0.0, computed=None,
-                infil=(0, np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)))):
+                infil=(0, np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))),
+                t_new=1.0, maxima=None):
     ny, nx = h.shape
     bw = _BandWork.allocate(h.shape, band_rows)
     nb = bw.start.size - 1
     computed = np.ones(nb, np.uint8) if computed is None else computed
     model, F, p1, p2, p3 = infil
+    maxima = new_maxima(h.shape) if maxima is None else maxima
     update_depth(h, qx, qy, active, bw.start, computed, rain, np.zeros((1, 1)), model, F, p1, p2, p3,
-                 dt, dx, dy, G, HMIN, bw.wet, bw.wave, bw.infil, bw.negative, *_extra_args(bw))
+                 dt, dx, dy, G, HMIN, t_new, *maxima, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
     return bw
 
 
@@ -87,7 +86,8 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
     rng, h, active, qx, qy = make_case(c["seed"], c["ny"], c["nx"])
     dt, dx, dy = rng.uniform(0.1, 5.0), rng.uniform(0.5, 5.0), rng.uniform(0.5, 5.0)
     h0 = h.copy()
-    bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain)
+    maxima = new_maxima(h.shape, h_max=0.05, t_hmax=3.0)
+    bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy, rain, t_new=7.0, maxima=maxima)
     ref = reference_depth(h0, qx, qy, active, dt, dx, dy, rain)
     np.testing.assert_allclose(h, ref, rtol=1e-13, atol=1e-15)
 
@@ -111,6 +111,14 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
     row_wave = np.sqrt(G * wet_h.max(axis=1)) + speed.max(axis=1)     # per row, then max over the band
     expected_wave = [row_wave[bw.start[b]:bw.start[b + 1]].max() for b in range(bw.start.size - 1)]
     np.testing.assert_allclose(bw.wave, expected_wave, rtol=1e-14)
+    # the new state is folded into the running maxima (as record_max_state would fold it)
+    expected_maxima = new_maxima(h.shape, h_max=0.05, t_hmax=3.0)
+    from floodsim.kernels.continuity import record_max_state
+
+    record_max_state(h, qx, qy, 7.0, HMIN, *expected_maxima)
+    for got, want in zip(maxima, expected_maxima):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_array_equal(maxima[2], np.where(h > np.float32(0.05), 7.0, 3.0).astype(np.float32))
 
 
 @SETTINGS
@@ -129,9 +137,10 @@ def test_record_max_state_folds_state_into_maxima(c):
     rose = h > np.float32(0.05)
     np.testing.assert_allclose(h_max, np.maximum(h, 0.05).astype(np.float32), rtol=1e-7)
     assert np.all(t_hmax[rose] == 7.0) and np.all(t_hmax[~rose] == 3.0)
-    u = 0.5 * (qx[:, :-1] + qx[:, 1:]) / np.maximum(h, 1e-300)
-    v = 0.5 * (qy[:-1] + qy[1:]) / np.maximum(h, 1e-300)
-    expected = np.where(h > SPEED_DEPTH_FACTOR * HMIN, u * u + v * v, 0.0)
+    has_speed = h > SPEED_DEPTH_FACTOR * HMIN
+    u = 0.5 * (qx[:, :-1] + qx[:, 1:]) / np.where(has_speed, h, 1.0)
+    v = 0.5 * (qy[:-1] + qy[1:]) / np.where(has_speed, h, 1.0)
+    expected = np.where(has_speed, u * u + v * v, 0.0)
     np.testing.assert_allclose(v2_max, expected.astype(np.float32), rtol=1e-6)
 
 
@@ -246,10 +255,9 @@ start = np.array([0, 1, 2], np.int64)
 neg = np.zeros(2, np.int64)
 f32 = lambda: np.zeros((2, 3), np.float32)
 z11 = np.zeros((1, 1))
-import inspect
-extra = (np.zeros((2, 8, 4)),) if "work" in inspect.signature(update_depth.py_func).parameters else ()
 update_depth(h, qx, qy, active, start, np.ones(2, np.uint8), 0.0, z11, 0, z11, z11, z11, z11,
-             1.0, 1.0, 1.0, 9.81, 0.001, np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), neg, *extra)
+             1.0, 1.0, 1.0, 9.81, 0.001, 1.0, f32(), f32(), f32(),
+             np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), neg, np.zeros((2, 8, 4)))
 assert neg.sum() > 0
 # compile (or load from cache) before the timed part
 repair_negative_depths(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((3, 3)), active, z11, start,
@@ -311,7 +319,6 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
     """The fused sweep (fluxes and depth update in one pass, first rows finished afterwards) gives the
     same discharges, depths, statistics and band reductions as the two separate kernels, bit for bit
     apart from round-off (rtol 1e-14), whichever bands are swept."""
-    from floodsim.kernels.continuity import record_max_state
     from floodsim.kernels.inertial import compute_face_fluxes, snapshot_band_edges
     from floodsim.kernels.sweep import finish_bands, sweep_bands
 
@@ -342,15 +349,13 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
                         dt, dx, dy, G, 0.8, HMIN, *args_rain, 1.0, *stats, bw.wet, bw.wave, bw.infil,
                         bw.negative)
             finish_bands(h, qx, qy, active, bw.start, swept.astype(np.uint8), with_flux.astype(np.uint8),
-                         bw.edge_above, *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
+                         *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
                          bw.negative, bw.rows)
         else:
-            # maxima of the start-of-step state (rain falls, so the fused path visits every row)
-            record_max_state(h, qx, qy, 1.0, HMIN, *stats)
             compute_face_fluxes(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below,
                                 bw.rows, dt, dx, dy, G, 0.8, HMIN)
             update_depth(h, qx, qy, active, bw.start, (swept | with_flux).astype(np.uint8), *args_rain,
-                         dt, dx, dy, G, HMIN, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+                         dt, dx, dy, G, HMIN, 1.0, *stats, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         results.append((h, qx, qy, *stats, bw.wet.copy(), bw.wave.copy(), bw.negative.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17, equal_nan=True)
