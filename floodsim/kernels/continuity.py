@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._jit import kernel, parallel_kernel, prange
 from .hydrology import infiltration_increment
 
@@ -186,6 +188,7 @@ def continuity_row(
     #    depth exceeds SPEED_DEPTH_FACTOR * hmin: the Courant flow speed of a cell is its largest
     #    face discharge over its depth, the recorded speed that of the mean face discharges.
     h_speed = SPEED_DEPTH_FACTOR * hmin
+    t_32 = np.float32(t_new)
     for j in range(nx):
         hn = h[i, j]
         negative += hn < 0.0
@@ -199,9 +202,14 @@ def continuity_row(
         inv_h = 1.0 / hn if hn > h_speed else 0.0
         rain[j] = max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h
         v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h)
-        v2_max[i, j] = max(v2_max[i, j], v2)
-        t_hmax[i, j] = t_new if hn > h_max[i, j] else t_hmax[i, j]
-        h_max[i, j] = max(h_max[i, j], hn)
+        # compared in float32, as stored: a depth that only equals the maximum does not move its time
+        v2_32 = np.float32(v2)
+        if v2_32 > v2_max[i, j]:
+            v2_max[i, j] = v2_32
+        h_32 = np.float32(hn)
+        if h_32 > h_max[i, j]:
+            h_max[i, j] = h_32
+            t_hmax[i, j] = t_32
     deepest = 0.0
     fastest = 0.0
     for j in range(nx):
@@ -238,19 +246,29 @@ def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_h
         Wet threshold [m]; speeds are recorded where ``h > SPEED_DEPTH_FACTOR * hmin``.
     h_max, v2_max, t_hmax : (ny, nx) float32
         Maximum depth [m], maximum squared speed [m²/s²], time of maximum depth [s] (in/out).
+
+    Notes
+    -----
+    Values are compared as stored, in float32, and written only where they exceed the maximum: a
+    depth that stays at its maximum keeps the time it was first reached, and cells whose maxima do
+    not change are not written (masked stores; most cells on most steps), which saves memory traffic.
     """
     nx = h.shape[1]
     h_speed = SPEED_DEPTH_FACTOR * hmin
+    t_32 = np.float32(t)
     for j in range(nx):
         hn = h[i, j]
-        has_speed = hn > h_speed
-        half_inv_h = 0.5 / (hn if has_speed else 1.0)
-        ux = (qx_row[j] + qx_row[j + 1]) * half_inv_h
-        uy = (qy_north[j] + qy_south[j]) * half_inv_h
+        inv_h = 1.0 / hn if hn > h_speed else 0.0
+        q_x = qx_row[j] + qx_row[j + 1]
+        q_y = qy_north[j] + qy_south[j]
         # squared speed: the square root is taken once, when results are written
-        v2_max[i, j] = max(v2_max[i, j], (ux * ux + uy * uy) if has_speed else 0.0)
-        t_hmax[i, j] = t if hn > h_max[i, j] else t_hmax[i, j]
-        h_max[i, j] = max(h_max[i, j], hn)
+        v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
+        if v2_32 > v2_max[i, j]:
+            v2_max[i, j] = v2_32
+        h_32 = np.float32(hn)
+        if h_32 > h_max[i, j]:
+            h_max[i, j] = h_32
+            t_hmax[i, j] = t_32
 
 
 @parallel_kernel

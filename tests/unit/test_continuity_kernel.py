@@ -359,3 +359,20 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
         results.append((h, qx, qy, *stats, bw.wet.copy(), bw.wave.copy(), bw.negative.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17, equal_nan=True)
+
+
+def test_steady_maximum_keeps_the_time_it_was_first_reached():
+    """A depth that stays at its maximum keeps its first time (compared in float32, as stored):
+    folding the same state in at t = 1 s and t = 2 s leaves t_hmax = 1 s; a higher depth at 3 s
+    moves it. Speeds follow the same rule."""
+    from floodsim.kernels.continuity import record_max_state
+
+    h = np.full((2, 3), 0.1234567891234)  # not exactly representable in float32
+    qx, qy = np.full((2, 4), 0.05), np.full((3, 3), 0.02)
+    maxima = new_maxima(h.shape)
+    record_max_state(h, qx, qy, 1.0, HMIN, *maxima)
+    record_max_state(h, qx, qy, 2.0, HMIN, *maxima)
+    assert np.all(maxima[2] == 1.0)
+    h[0, 0] += 0.01
+    record_max_state(h, qx, qy, 3.0, HMIN, *maxima)
+    assert maxima[2][0, 0] == 3.0 and np.all(maxima[2].ravel()[1:] == 1.0)
