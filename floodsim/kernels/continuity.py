@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
+from .fastmath import from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
 #: Speed statistics are recorded only where the depth exceeds this multiple of the wet threshold
@@ -77,7 +78,7 @@ def update_depth(
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
     band_negative : (nbands,) int64
         Out: number of cells left with a negative depth.
-    work : (nbands, >=2, >=nx) float64
+    work : (nbands, >=1, >=nx) float64
         Scratch rows.
 
     Notes
@@ -93,7 +94,7 @@ def update_depth(
             wet, wave, infil_sum, negative = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0], work[b, 1])
+                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0])
         else:
             wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
         band_wet[b] = wet > 0
@@ -106,9 +107,9 @@ def update_depth(
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, celerity,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain,
 ):
-    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, max celerity, infiltrated, negatives)."""
+    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, Courant speed, infiltrated, negatives)."""
     wet = 0
     wave = 0.0
     infil_sum = 0.0
@@ -116,7 +117,7 @@ def _update_band(
     for i in range(r0, r1):
         w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                     infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, t_new,
-                                    h_max, v2_max, t_hmax, rain, celerity)
+                                    h_max, v2_max, t_hmax, rain)
         wet += w
         wave = max(wave, c)
         infil_sum += f
@@ -128,11 +129,11 @@ def _update_band(
 def continuity_row(
     i, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, celerity,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain,
 ):
-    """Depth update of row ``i`` (see :func:`update_depth`); ``rain``/``celerity`` are scratch rows.
+    """Depth update of row ``i`` (see :func:`update_depth`); ``rain`` is a scratch row.
 
-    Returns (wet cell count, max celerity [m/s], infiltrated depth sum [m], negative cell count). The
+    Returns (wet cell count, Courant speed [m/s], infiltrated depth sum [m], negative cell count). The
     row is done in three sweeps so that the first and last are branch-free and vectorise: depth
     update, infiltration (scalar solves, only when a model is on), then band flags, Courant speeds
     and the running maxima. All faces of row ``i`` must hold this step's discharges.
@@ -182,25 +183,27 @@ def continuity_row(
                 h[i, j] = hn - f
                 infil_F[i, j] += f
                 infil_sum += f
-    # 3. band flags, Courant speeds for the next step and running maxima (branch-free; a
-    #    max-reduction in this loop would stop LLVM from vectorising it, so depths and flow speeds go
-    #    to row buffers (the rain row is free again) reduced afterwards). Speeds are taken where the
-    #    depth exceeds SPEED_DEPTH_FACTOR * hmin: the Courant flow speed of a cell is its largest
+    # 3. band flags, Courant speeds for the next step and running maxima (vectorised: the deepest
+    #    and fastest cell are found by integer max-reductions of the values' bits, see
+    #    magnitude_bits; a floating-point max-reduction would not vectorise). Speeds are taken where
+    #    the depth exceeds SPEED_DEPTH_FACTOR * hmin: the Courant flow speed of a cell is its largest
     #    face discharge over its depth, the recorded speed that of the mean face discharges.
     h_speed = SPEED_DEPTH_FACTOR * hmin
     t_32 = np.float32(t_new)
+    deepest = 0
+    fastest = 0
     for j in range(nx):
         hn = h[i, j]
         negative += hn < 0.0
         is_wet = hn > hmin
         wet += is_wet
-        celerity[j] = hn if is_wet else 0.0
+        deepest = max(deepest, magnitude_bits(hn if is_wet else 0.0))
         q_w = qx[i, j]
         q_e = qx[i, j + 1]
         q_n = qy[i, j]
         q_s = qy[i + 1, j]
         inv_h = 1.0 / hn if hn > h_speed else 0.0
-        rain[j] = max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h
+        fastest = max(fastest, magnitude_bits(max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h))
         v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h)
         # compared in float32, as stored: a depth that only equals the maximum does not move its time
         v2_32 = np.float32(v2)
@@ -210,12 +213,7 @@ def continuity_row(
         if h_32 > h_max[i, j]:
             h_max[i, j] = h_32
             t_hmax[i, j] = t_32
-    deepest = 0.0
-    fastest = 0.0
-    for j in range(nx):
-        deepest = max(deepest, celerity[j])
-        fastest = max(fastest, rain[j])
-    wave = math.sqrt(g * deepest) + fastest
+    wave = math.sqrt(g * from_bits(deepest)) + from_bits(fastest)
     return wet, wave, infil_sum, negative
 
 

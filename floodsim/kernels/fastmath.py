@@ -114,3 +114,24 @@ def inv_pow_7_3(h):
     r = rcbrt_positive(h)
     r2 = r * r
     return r2 * r2 * r2 * r
+
+
+_ABS_MASK = 0x7FFFFFFFFFFFFFFF
+
+
+@kernel
+def magnitude_bits(x):
+    """The bits of ``|x|`` as an int64, whose order is that of ``|x|`` (NaN above +inf).
+
+    A running ``max`` of these integers is the bit pattern of the largest magnitude, and unlike a
+    floating-point max (which LLVM vectorises only under fast-math) an integer max reduction
+    vectorises. NaN, whatever its sign bit, becomes the largest value, so it is never lost in the
+    reduction. :func:`from_bits` turns the result back into a float.
+    """
+    return _f64_to_i64(x) & _ABS_MASK
+
+
+@kernel
+def from_bits(i):
+    """The float64 whose bit pattern is the int64 ``i`` (inverse of :func:`magnitude_bits` for x >= 0)."""
+    return _i64_to_f64(i)

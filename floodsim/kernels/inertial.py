@@ -90,7 +90,7 @@ def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta
     return implicit_friction(a, b) if hf > hmin else 0.0
 
 
-@kernel
+@parallel_kernel
 def snapshot_band_edges(qy, band_start, edge_above, edge_below):
     """Copy the old ``qy`` rows just outside each band before an in-place flux sweep.
 
@@ -99,12 +99,14 @@ def snapshot_band_edges(qy, band_start, edge_above, edge_below):
     """
     nbands = band_start.size - 1
     ny1 = qy.shape[0]
-    for b in range(nbands):
+    for b in prange(nbands):
         r0 = band_start[b]
         r1 = band_start[b + 1]
-        edge_above[b, :] = qy[r0, :]
+        for j in range(qy.shape[1]):
+            edge_above[b, j] = qy[r0, j]
         if r1 + 1 < ny1:
-            edge_below[b, :] = qy[r1 + 1, :]
+            for j in range(qy.shape[1]):
+                edge_below[b, j] = qy[r1 + 1, j]
 
 
 @parallel_kernel
@@ -173,7 +175,7 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
 
     Rows must be visited in order after :func:`start_band`. ``work`` rows: 0 old x fluxes of the
     row, 1-2 old south fluxes of the row above and of this row, 3-4 Manning's n of this row and the
-    next (both pairs alternate with the row's parity, so nothing is copied); 5-6 belong to the depth
+    next (both pairs alternate with the row's parity, so nothing is copied); 5 belongs to the depth
     update. (Serial: numba compiles a plain function far better than a ``prange`` body.)
     """
     ny, nx = h.shape
@@ -229,5 +231,5 @@ def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_b
     return q if (active[i, j] & active[i + 1, j]) else old_here[j]
 
 
-#: Scratch rows per band: 5 for the fluxes (:func:`flux_row`), 2 for the depth update.
-WORK_ROWS = 7
+#: Scratch rows per band: 5 for the fluxes (:func:`flux_row`), 1 for the depth update.
+WORK_ROWS = 6

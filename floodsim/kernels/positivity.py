@@ -126,6 +126,12 @@ def repair_negative_depths(h, qx, qy, active, infil_F, band_start, band_negative
         if band_negative[b] == 0:
             continue
         for i in range(band_start[b], band_start[b + 1]):
+            # a vectorised count first: most rows of a band with a negative cell have none
+            row_negative = 0
+            for j in range(nx):
+                row_negative += h[i, j] < 0.0
+            if row_negative == 0:
+                continue
             for j in range(nx):
                 if h[i, j] < 0.0 and active[i, j]:
                     if h[i, j] >= -tol:

@@ -16,8 +16,8 @@ from ._jit import parallel_kernel, prange
 from .continuity import _update_band, continuity_row
 from .inertial import flux_row, start_band
 
-#: Scratch rows of ``work`` used by the depth update (rows 0-4 hold the flux sweep's buffers).
-_RAIN_ROW, _CELERITY_ROW = 5, 6
+#: Scratch row of ``work`` used by the depth update (rows 0-4 hold the flux sweep's buffers).
+_RAIN_ROW = 5
 
 
 @parallel_kernel
@@ -50,7 +50,7 @@ def sweep_bands(
             if i > r0:
                 w, c, f, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                             infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin,
-                                            t_new, h_max, v2_max, t_hmax, wb[_RAIN_ROW], wb[_CELERITY_ROW])
+                                            t_new, h_max, v2_max, t_hmax, wb[_RAIN_ROW])
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
@@ -83,8 +83,7 @@ def finish_bands(
         if swept[b]:
             w, c, f, n = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
                                       infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                      g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW],
-                                      work[b, _CELERITY_ROW])
+                                      g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW])
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
             band_infil[b] += f
@@ -93,7 +92,7 @@ def finish_bands(
             w, c, f, n = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
                                       rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
                                       infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-                                      work[b, _RAIN_ROW], work[b, _CELERITY_ROW])
+                                      work[b, _RAIN_ROW])
             band_wet[b] = w > 0
             band_wave[b] = c
             band_infil[b] = f

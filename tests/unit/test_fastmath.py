@@ -61,3 +61,21 @@ def test_exact_cubes_and_decades(x):
     expected = {1e-12: 1e-4, 1e-3: 0.1, 1.0: 1.0, 8.0: 2.0, 27.0: 3.0, 1e6: 100.0}[x]
     assert cbrt_positive(x) == pytest.approx(expected, rel=RTOL, abs=0)
     assert pow_7_3(x) == pytest.approx(expected ** 7, rel=1e-13, abs=0)
+
+
+def test_magnitude_bits_orders_like_the_magnitude_and_keeps_nan():
+    """The integer max of magnitude_bits is the bit pattern of the largest |x| (the vectorisable
+    reduction of continuity_row), and a NaN of either sign wins, so a broken state is never hidden."""
+    import math
+
+    from floodsim.kernels.fastmath import from_bits, magnitude_bits
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(0, 10, 500), rng.lognormal(0, 20, 500), [0.0, -0.0, 5e-324, np.inf]])
+    order = np.argsort(x, kind="stable")
+    bits = np.array([magnitude_bits(v) for v in x[order]])
+    assert np.all(np.diff(bits) >= 0)
+    assert from_bits(max(magnitude_bits(v) for v in x[np.isfinite(x)])) == x[np.isfinite(x)].max()
+    negative_nan = -np.float64("nan")
+    assert math.copysign(1.0, negative_nan) < 0
+    assert math.isnan(from_bits(max(magnitude_bits(3.0), magnitude_bits(negative_nan), magnitude_bits(np.inf))))
