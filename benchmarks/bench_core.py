@@ -213,11 +213,11 @@ class _RepairTimer:
         self.max_call_s = 0.0
         self.negative_cells = 0
 
-    def __call__(self, h, qx, qy, active, infil_F, band_start, band_negative, *rest):
+    def __call__(self, h, qx, qy, active, infil_F, row_negative, *rest):
         self.calls += 1
-        self.negative_cells += int(band_negative.sum())
+        self.negative_cells += int(row_negative.sum())
         t0 = time.perf_counter()
-        out = self.inner(h, qx, qy, active, infil_F, band_start, band_negative, *rest)
+        out = self.inner(h, qx, qy, active, infil_F, row_negative, *rest)
         dt = time.perf_counter() - t0
         self.seconds += dt
         self.max_call_s = max(self.max_call_s, dt)

@@ -130,7 +130,7 @@ class _BandWork:
     wet: np.ndarray
     wave: np.ndarray
     infil: np.ndarray
-    negative: np.ndarray
+    negative: np.ndarray       # count of negative depths per row (not per band)
     always: np.ndarray
     need_prev: np.ndarray
     stack: np.ndarray          # scratch of the positivity repair
@@ -143,7 +143,7 @@ class _BandWork:
         start = np.append(np.arange(0, ny, band_rows), ny).astype(np.int64)
         nb = start.size - 1
         return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, WORK_ROWS, nx + 1)),
-                   np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(nb, np.int64),
+                   np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(ny, np.int64),
                    np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int32),
                    np.zeros(ny * nx + 8, np.int32), np.zeros(ny * nx, np.uint8))
 
@@ -422,7 +422,7 @@ class Simulation:
                      s.h_max, s.v2_max, s.t_hmax, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         if bw.negative.any():
-            removed, given_back = repair_negative_depths(h, qx, qy, self.active, s.infil_F, bw.start,
+            removed, given_back = repair_negative_depths(h, qx, qy, self.active, s.infil_F,
                                                          bw.negative, dt, dx, dy, REPAIR_TOLERANCE_M,
                                                          bw.stack, bw.touched, bw.visits)
             if removed < 0:

@@ -26,13 +26,13 @@ def update_depth(
     rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-    band_wet, band_wave, band_infil, band_negative, work,
+    band_wet, band_wave, band_infil, row_negative, work,
 ):
     """Advance the depth ``h`` by one step, in place, band by band, and fold the result into the maxima.
 
     ``h += dt * (-(div q)) + rain * dt - infiltration``, where infiltration is limited to the water
     present after the flux and rain update. Negative depths are not clipped here (that would destroy
-    volume); they are counted in ``band_negative`` and fixed conservatively by
+    volume); they are counted in ``row_negative`` and fixed conservatively by
     :func:`floodsim.kernels.positivity.repair_negative_depths`.
 
     Parameters
@@ -76,8 +76,8 @@ def update_depth(
         basin (supercritical inflow into low-friction water) is unstable at Courant 0.7 without it.
     band_infil : (nbands,) float64
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
-    band_negative : (nbands,) int64
-        Out: number of cells left with a negative depth.
+    row_negative : (ny,) int64
+        Out: number of cells left with a negative depth, per row (0 for rows left as they were).
     work : (nbands, >=1, >=nx) float64
         Scratch rows.
 
@@ -91,29 +91,30 @@ def update_depth(
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
     for b in prange(band_start.size - 1):
         if computed[b] or has_sources:
-            wet, wave, infil_sum, negative = _update_band(
+            wet, wave, infil_sum = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0])
+                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0], row_negative)
         else:
-            wet, wave, infil_sum, negative = 0, 0.0, 0.0, 0
+            wet, wave, infil_sum = 0, 0.0, 0.0
+            for i in range(band_start[b], band_start[b + 1]):
+                row_negative[i] = 0
         band_wet[b] = wet > 0
         band_wave[b] = wave
         band_infil[b] = infil_sum
-        band_negative[b] = negative
 
 
 @kernel
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, row_negative,
 ):
-    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, Courant speed, infiltrated, negatives)."""
+    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, Courant speed, infiltrated) and
+    writes each row's count of negative depths to ``row_negative``."""
     wet = 0
     wave = 0.0
     infil_sum = 0.0
-    negative = 0
     for i in range(r0, r1):
         w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                     infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, t_new,
@@ -121,8 +122,8 @@ def _update_band(
         wet += w
         wave = max(wave, c)
         infil_sum += f
-        negative += n
-    return wet, wave, infil_sum, negative
+        row_negative[i] = n
+    return wet, wave, infil_sum
 
 
 @kernel

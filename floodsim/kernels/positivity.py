@@ -88,8 +88,7 @@ def _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol, stop_all, 
 
 
 @kernel
-def repair_negative_depths(h, qx, qy, active, infil_F, band_start, band_negative, dt, dx, dy, tol,
-                           stack, touched, visits):
+def repair_negative_depths(h, qx, qy, active, infil_F, row_negative, dt, dx, dy, tol, stack, touched, visits):
     """Remove every negative depth by scaling outflows (see the module docstring).
 
     Parameters
@@ -102,8 +101,8 @@ def repair_negative_depths(h, qx, qy, active, infil_F, band_start, band_negative
         Active-cell mask.
     infil_F : (ny, nx) or (1, 1) float64
         Cumulative infiltration [m] (in/out); (1, 1) when there is no infiltration.
-    band_start, band_negative : int64
-        Band rows and the count of negative cells per band from the continuity kernel.
+    row_negative : (ny,) int64
+        Count of negative depths per row from the continuity kernel; only rows with a count are scanned.
     dt, dx, dy : float
         Step [s] and cell sizes [m].
     tol : float
@@ -122,23 +121,16 @@ def repair_negative_depths(h, qx, qy, active, infil_F, band_start, band_negative
     """
     ny, nx = h.shape
     top = 0
-    for b in range(band_start.size - 1):
-        if band_negative[b] == 0:
+    for i in range(ny):
+        if row_negative[i] == 0:
             continue
-        for i in range(band_start[b], band_start[b + 1]):
-            # a vectorised count first: most rows of a band with a negative cell have none
-            row_negative = 0
-            for j in range(nx):
-                row_negative += h[i, j] < 0.0
-            if row_negative == 0:
-                continue
-            for j in range(nx):
-                if h[i, j] < 0.0 and active[i, j]:
-                    if h[i, j] >= -tol:
-                        h[i, j] = 0.0
-                    else:
-                        stack[top] = i * nx + j
-                        top += 1
+        for j in range(nx):
+            if h[i, j] < 0.0 and active[i, j]:
+                if h[i, j] >= -tol:
+                    h[i, j] = 0.0
+                else:
+                    stack[top] = i * nx + j
+                    top += 1
     boundary = 0.0
     uninfiltrated = 0.0
     n_touched = 0

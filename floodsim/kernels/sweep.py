@@ -25,7 +25,7 @@ def sweep_bands(
     z, h, active, manning, qx, qy, bands, band_start, edge_above, edge_below, work,
     dt, dx, dy, g, theta, hmin,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3, t_new,
-    h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, band_negative,
+    h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, row_negative,
 ):
     """Fluxes of the listed bands and the depth update of all their rows but the first.
 
@@ -44,7 +44,6 @@ def sweep_bands(
         wet = 0
         wave = 0.0
         infil_sum = 0.0
-        negative = 0
         for i in range(r0, r1):
             flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], wb, dt, dx, dy, g, theta, hmin)
             if i > r0:
@@ -54,11 +53,10 @@ def sweep_bands(
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
-                negative += n
+                row_negative[i] = n
         band_wet[b] = wet > 0
         band_wave[b] = wave
         band_infil[b] = infil_sum
-        band_negative[b] = negative
 
 
 @parallel_kernel
@@ -66,7 +64,7 @@ def finish_bands(
     h, qx, qy, active, band_start, swept, with_flux,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax,
-    band_wet, band_wave, band_infil, band_negative, work,
+    band_wet, band_wave, band_infil, row_negative, work,
 ):
     """Depth update of the first row of each swept band and of every row of the other bands.
 
@@ -81,24 +79,23 @@ def finish_bands(
     for b in prange(band_start.size - 1):
         r0 = band_start[b]
         if swept[b]:
-            w, c, f, n = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
-                                      infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                      g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW])
+            w, c, f = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
+                                   infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
+                                   g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW], row_negative)
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
             band_infil[b] += f
-            band_negative[b] += n
         elif with_flux[b] or has_sources:
-            w, c, f, n = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
-                                      rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
-                                      infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-                                      work[b, _RAIN_ROW])
+            w, c, f = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
+                                   rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
+                                   infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
+                                   work[b, _RAIN_ROW], row_negative)
             band_wet[b] = w > 0
             band_wave[b] = c
             band_infil[b] = f
-            band_negative[b] = n
         else:
             band_wet[b] = 0
             band_wave[b] = 0.0
             band_infil[b] = 0.0
-            band_negative[b] = 0
+            for i in range(r0, band_start[b + 1]):
+                row_negative[i] = 0

@@ -100,6 +100,7 @@ def test_update_depth_matches_reference_and_conserves(c, rain):
 
     assert int(bw.negative.sum()) == int(np.sum(act & (h < 0)))
     assert np.all(h[~act] == h0[~act])
+    np.testing.assert_array_equal(bw.negative, np.sum(act & (h < 0), axis=1))
     wet_band = [np.any(h[bw.start[b]:bw.start[b + 1]] > HMIN) for b in range(bw.start.size - 1)]
     np.testing.assert_array_equal(bw.wet.astype(bool), wet_band)
     # Courant speed: per row sqrt(g h_deepest) + the fastest cell's max |face q| / h (h > 10 hmin)
@@ -198,7 +199,7 @@ def test_positivity_repair_conserves_volume_and_removes_negatives(c):
     bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy)
     act = active.astype(bool)
     v_before = h.sum() * dx * dy
-    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.start, bw.negative, dt, dx,
+    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
                                                  dy, TOL, bw.stack, bw.touched,
                                                  bw.visits)
     assert given_back == 0.0
@@ -229,7 +230,7 @@ def test_positivity_repair_chain_case():
     np.testing.assert_allclose(h, [[-0.1, -0.1, 0.2, -0.05]], atol=1e-15)
     assert bw.negative.sum() == 3
     v_before = h.sum()
-    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.start, bw.negative, dt, dx,
+    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
                                                  dy, TOL, bw.stack, bw.touched,
                                                  bw.visits)
     assert given_back == 0.0
@@ -252,7 +253,7 @@ qy = np.array([[-0.0377989736940077, -0.04922170239760827, 0.0017569255260018],
                [-0.03283867040743725, 0.02903741563794729, 0.0089302132464238]])
 active = np.ones((2, 3), np.uint8)
 start = np.array([0, 1, 2], np.int64)
-neg = np.zeros(2, np.int64)
+neg = np.zeros(2, np.int64)  # negative depths per row
 f32 = lambda: np.zeros((2, 3), np.float32)
 z11 = np.zeros((1, 1))
 update_depth(h, qx, qy, active, start, np.ones(2, np.uint8), 0.0, z11, 0, z11, z11, z11, z11,
@@ -260,11 +261,11 @@ update_depth(h, qx, qy, active, start, np.ones(2, np.uint8), 0.0, z11, 0, z11, z
              np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), neg, np.zeros((2, 8, 4)))
 assert neg.sum() > 0
 # compile (or load from cache) before the timed part
-repair_negative_depths(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((3, 3)), active, z11, start,
+repair_negative_depths(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((3, 3)), active, z11,
                        np.ones(2, np.int64), 1.0, 1.0, 1.0, 1e-15, np.zeros(14, np.int32),
                        np.zeros(14, np.int32), np.zeros(6, np.uint8))
 print("ready", flush=True)
-removed = repair_negative_depths(h, qx, qy, active, z11, start, neg, 1.0, 1.0, 1.0, 1e-15,
+removed = repair_negative_depths(h, qx, qy, active, z11, neg, 1.0, 1.0, 1.0, 1e-15,
                                  np.zeros(14, np.int32), np.zeros(14, np.int32), np.zeros(6, np.uint8))
 print("done", removed, h.min())
 """
@@ -306,7 +307,7 @@ def test_positivity_repair_leaves_no_negative_on_rotational_2x2():
     active = np.ones((2, 2), np.uint8)
     bw = call_update(h, qx, qy, active, 1, 1.0, 1.0, 1.0)
     np.testing.assert_allclose(h, -0.05, rtol=1e-15)
-    removed, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.start, bw.negative, 1.0, 1.0, 1.0, TOL,
+    removed, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, 1.0, 1.0, 1.0, TOL,
                                         bw.stack, bw.touched, bw.visits)
     assert h.sum() == pytest.approx(-0.2 + removed, abs=1e-15)
     assert np.all(h >= 0.0), h
