@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from floodsim.kernels.fastmath import cbrt_positive, pow_7_3
+from floodsim.kernels.fastmath import cbrt_positive, inv_pow_7_3, pow_7_3, rcbrt_guess, rcbrt_positive
 
 RTOL = 1e-14
 
@@ -79,3 +79,25 @@ def test_magnitude_bits_orders_like_the_magnitude_and_keeps_nan():
     negative_nan = -np.float64("nan")
     assert math.copysign(1.0, negative_nan) < 0
     assert math.isnan(from_bits(max(magnitude_bits(3.0), magnitude_bits(negative_nan), magnitude_bits(np.inf))))
+
+
+@numba.njit
+def _loop_inverse(x, guess, root, inv73):
+    for k in range(x.size):
+        guess[k] = rcbrt_guess(x[k])
+        root[k] = rcbrt_positive(x[k])
+        inv73[k] = inv_pow_7_3(x[k])
+
+
+def test_friction_power_hinv_7_3_to_round_off():
+    """The friction term's h^(-7/3) (bit guess + two quartic steps, inside a compiled loop) matches
+    numpy ``x ** (-1/3)`` and ``x ** (-7/3)`` to rtol 1e-14 over 1e-12..1e6 and a dense sweep of one
+    binade (every mantissa region of the guess). The guess itself is within 3.43 %, which keeps
+    e = 1 - x y^3 below 0.11, where two steps reach round-off (docstring of rcbrt_positive)."""
+    x = np.concatenate([X, np.linspace(1.0, 8.0, 200_001)])
+    guess, root, inv73 = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    _loop_inverse(x, guess, root, inv73)
+    exact = x ** (-1.0 / 3.0)
+    assert np.abs(guess / exact - 1.0).max() < 0.0343
+    np.testing.assert_allclose(root, exact, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(inv73, x ** (-7.0 / 3.0), rtol=RTOL, atol=0)
