@@ -90,7 +90,7 @@ def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta
     return implicit_friction(a, b) if hf > hmin else 0.0
 
 
-@parallel_kernel
+@kernel
 def snapshot_band_edges(qy, band_start, edge_above, edge_below):
     """Copy the old ``qy`` rows just outside each band before an in-place flux sweep.
 
@@ -99,7 +99,7 @@ def snapshot_band_edges(qy, band_start, edge_above, edge_below):
     """
     nbands = band_start.size - 1
     ny1 = qy.shape[0]
-    for b in prange(nbands):
+    for b in range(nbands):  # serial: a parallel launch costs more than these copies below ~1M cells
         r0 = band_start[b]
         r1 = band_start[b + 1]
         for j in range(qy.shape[1]):
