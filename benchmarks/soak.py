@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # see bench_core.py
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # a long run, often beside other work: see bench_core.py
 
 import numpy as np
 
