@@ -151,6 +151,7 @@ def test_resident_page_search_click_and_escaping(runs, cache, tmp_path):
 
 def test_before_after_maps_move_together(runs, cache, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     write_map(
         planner_map([load_run(runs["base"]), load_run(runs["pond"])], offline=True),
@@ -167,7 +168,8 @@ def test_before_after_maps_move_together(runs, cache, tmp_path):
         z0 = d.execute_script(zooms)
         assert len(z0) == 2 and z0[0] == z0[1]
         d.find_elements(By.CSS_SELECTOR, ".leaflet-control-zoom-in")[0].click()
-        time.sleep(1.0)
+        # wait for both maps to settle on the new zoom (the sync follows the first map's animation)
+        WebDriverWait(d, 10).until(lambda dd: (lambda z: z[0] == z[1] > z0[0])(dd.execute_script(zooms)))
         z1 = d.execute_script(zooms)
         assert z1[0] == z1[1] > z0[0]
         assert console_errors(d) == []
