@@ -101,9 +101,8 @@ def format_bench(result: dict) -> str:
 
 
 def cmd_bench(args) -> int:
-    # passive OpenMP waiting: on a loaded 2-core machine the default active wait costs a time slice per
-    # parallel region (benchmarks/bench_core.py); takes effect if no parallel kernel has run yet
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    # The OpenMP wait policy is left as `floodsim run` gets it, so the figure is what a run sees. On a
+    # machine that other processes load, OMP_WAIT_POLICY=passive can be faster (benchmarks/README.md).
     if any(n < 40 for n in args.sizes) or args.duration <= 0:
         print("floodsim: error: bench: --sizes must be ≥ 40 and --duration > 0.", file=sys.stderr)
         return EXIT_INPUT
