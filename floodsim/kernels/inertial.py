@@ -102,11 +102,9 @@ def snapshot_band_edges(qy, band_start, edge_above, edge_below):
     for b in range(nbands):  # serial: a parallel launch costs more than these copies below ~1M cells
         r0 = band_start[b]
         r1 = band_start[b + 1]
-        for j in range(qy.shape[1]):
-            edge_above[b, j] = qy[r0, j]
+        edge_above[b, :] = qy[r0, :]
         if r1 + 1 < ny1:
-            for j in range(qy.shape[1]):
-                edge_below[b, j] = qy[r1 + 1, j]
+            edge_below[b, :] = qy[r1 + 1, :]
 
 
 @parallel_kernel

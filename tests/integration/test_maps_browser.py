@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from floodsim.maps import assets
 from floodsim.maps.browser import (
     browser_missing,
     chromium,
@@ -29,7 +28,7 @@ from floodsim.maps.publish import write_map
 from floodsim.maps.resident import resident_map
 from floodsim.maps.rundata import load_run
 
-from .test_maps import EVIL_ID, make_runs
+from .test_maps import EVIL_ID, asset_cache_or_skip, make_runs
 
 _MISSING = browser_missing()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"no headless browser here: {_MISSING}")
@@ -42,13 +41,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cache():
-    missing = assets.missing_releases()
-    if missing:
-        pytest.skip(
-            f"offline map assets not in {assets.cache_dir()} (missing {missing[0]}, …): run "
-            f"`{assets.FETCH_COMMAND}` (npm) first; .ci/run does"
-        )
-    return assets.cache_dir()
+    return asset_cache_or_skip()
 
 
 def _open(driver, base, name):
