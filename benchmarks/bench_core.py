@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
-import importlib.util
 import json
 import os
 import platform
@@ -39,19 +38,13 @@ from pathlib import Path
 # there, run with OMP_WAIT_POLICY=passive.
 
 import numpy as np
-from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-RAIN_MM_H = 100.0
-STORM_S = 1800.0
-QUICK_S = 300.0
-MANNING = 0.03
-DX = 1.0
-PLANE_SLOPE = 0.005      # north-to-south tilt [-]; the south edge is the lowest
-CROSS_SLOPE = 0.001      # slight west-to-east tilt [-]
-SEED = 20260101
+# The terrain, storm and simulation set-up are floodsim's own (floodsim.run.bench), shared with `floodsim bench`.
+from floodsim.run import bench as setup  # noqa: E402
+from floodsim.run.bench import DX, MANNING, PLANE_SLOPE, QUICK_S, RAIN_MM_H, STORM_S, make_terrain  # noqa: E402,F401
 
 TARGET_RATIO = 10.0
 TARGET_CUPS_4M = 2.5e8
@@ -117,39 +110,14 @@ def machine_facts() -> dict:
     return facts
 
 
-# --------------------------------------------------------------------------- terrain
-def make_terrain(n: int, seed: int = SEED) -> np.ndarray:
-    """Synthetic urban-ish DEM (n, n) [m], dx = 1 m, row 0 = north.
-
-    A plane falling 0.5 % to the south (and 0.1 % to the east), smooth random undulation (two scales,
-    correlation ~20 m and ~5 m, std ~0.3 m and ~0.05 m) that creates closed depressions where water
-    ponds, and a street grid (8 m wide streets every 60 m, 0.15 m below the blocks) that carries the
-    runoff. Seeded, so every run on a given size sees the same terrain.
-    """
-    rng = np.random.default_rng(seed + n)
-    i = np.arange(n, dtype=np.float64)[:, None] * DX
-    j = np.arange(n, dtype=np.float64)[None, :] * DX
-    z = 20.0 + PLANE_SLOPE * (n * DX - i) + CROSS_SLOPE * (n * DX - j)
-    coarse = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma=20.0 / DX, mode="wrap")
-    fine = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma=5.0 / DX, mode="wrap")
-    z += 0.30 * coarse / coarse.std() + 0.05 * fine / fine.std()
-    street = ((np.arange(n) % 60) < 8)
-    z -= 0.15 * (street[:, None] | street[None, :])
-    return np.ascontiguousarray(z)
-
-
 # --------------------------------------------------------------------------- floodsim
 #: SolverParams overrides (set from --dt-max); empty = floodsim defaults
 SOLVER_OVERRIDES: dict = {}
 
 
 def build_simulation(z: np.ndarray):
-    from floodsim import Boundary, Grid, Hyetograph, Simulation, SolverParams
-
-    grid = Grid.from_array(z, dx=DX)
-    return Simulation(grid, rainfall=Hyetograph.block(RAIN_MM_H, STORM_S), manning=MANNING,
-                      boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)],
-                      params=SolverParams(**SOLVER_OVERRIDES))
+    """floodsim's benchmark simulation (floodsim.run.bench) with this run's solver overrides."""
+    return setup.build_simulation(z, **SOLVER_OVERRIDES)
 
 
 def _arrays_of(obj) -> list:
@@ -203,10 +171,10 @@ def floodsim_memory_probe(z: np.ndarray, probe_steps: int = 3) -> dict:
 
 
 class _RepairTimer:
-    """Wraps floodsim.solver.repair_negative_depths to time it (it runs only on steps with negatives)."""
+    """Wraps floodsim.core.simulation.repair_negative_depths to time it (it runs only on steps with negatives)."""
 
     def __init__(self):
-        import floodsim.solver as solver
+        import floodsim.core.simulation as solver
         self.solver = solver
         self.inner = solver.repair_negative_depths
         self.calls = 0
@@ -214,11 +182,11 @@ class _RepairTimer:
         self.max_call_s = 0.0
         self.negative_cells = 0
 
-    def __call__(self, h, qx, qy, active, infil_F, row_negative, *rest):
+    def __call__(self, **kwargs):
         self.calls += 1
-        self.negative_cells += int(row_negative.sum())
+        self.negative_cells += int(kwargs["row_negative"].sum())
         t0 = time.perf_counter()
-        out = self.inner(h, qx, qy, active, infil_F, row_negative, *rest)
+        out = self.inner(**kwargs)
         dt = time.perf_counter() - t0
         self.seconds += dt
         self.max_call_s = max(self.max_call_s, dt)
@@ -337,13 +305,11 @@ def run_landlab(z: np.ndarray, wall_budget: float, max_steps: int, sim_limit: fl
 
 # --------------------------------------------------------------------------- Merewether
 def run_merewether() -> dict:
-    """Time the Merewether cloudburst end to end through floodsim.runner.run_scenario, if it exists."""
+    """Time the Merewether cloudburst end to end through floodsim.run.runner.run_scenario."""
     scenario = REPO / "scenarios" / "merewether_cloudburst.toml"
-    if importlib.util.find_spec("floodsim.runner") is None:
-        return {"skipped": "runner not available (floodsim.runner does not exist yet)"}
     if not scenario.exists():
         return {"skipped": f"scenario file not found: {scenario.relative_to(REPO)}"}
-    from floodsim.runner import run_scenario
+    from floodsim.run.runner import run_scenario
 
     warm_up()
     t0 = time.perf_counter()

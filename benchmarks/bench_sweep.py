@@ -54,7 +54,7 @@ def _sweep_file(folder: Path, members: int, coarsen: int, duration_min: float) -
 
 def _warm_up() -> float:
     """One tiny run in this process: imports and numba kernels loaded or compiled."""
-    from floodsim.runner import run_scenario
+    from floodsim.run.runner import run_scenario
     from floodsim.scenario.load import load_scenario
 
     t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def _warm_up() -> float:
 def bench_loop(spec, out: Path) -> float:
     import numba
 
-    from floodsim.runner import run_scenario
+    from floodsim.run.runner import run_scenario
     from floodsim.sweep import expand_members, member_metrics
 
     numba.set_num_threads(1)

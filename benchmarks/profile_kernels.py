@@ -5,7 +5,7 @@ Usage::
     python benchmarks/profile_kernels.py                     # 1000² terrain of bench_core, 1 and 2 threads
     python benchmarks/profile_kernels.py --size 2000 --steps 100
 
-Every kernel that ``floodsim.solver`` calls is wrapped with a timer (the wrappers replace the names
+Every kernel that ``floodsim.core.simulation`` calls is wrapped with a timer (the wrappers replace the names
 in the solver module, so the profile follows the solver whatever the kernels' signatures), the
 terrain and storm of ``bench_core.py`` are advanced to a wet state, and ``--steps`` real steps are
 timed. Prints ns per cell and share of the step for each kernel, and the Python overhead (the step
@@ -26,7 +26,7 @@ import numba
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import build_simulation, make_terrain  # noqa: E402
 
-import floodsim.solver as solver  # noqa: E402
+import floodsim.core.simulation as solver  # noqa: E402
 
 KERNELS = ("snapshot_band_edges", "apply_boundary_fluxes", "sweep_bands", "finish_bands",
            "repair_negative_depths", "add_depth", "route_roof_rain", "mark_wet_bands")
@@ -61,9 +61,9 @@ def _wrap(totals, counts):
     for name in KERNELS:
         original = getattr(solver, name)
 
-        def timed(*args, _f=original, _n=name):
+        def timed(*args, _f=original, _n=name, **kwargs):
             t0 = time.perf_counter()
-            out = _f(*args)
+            out = _f(*args, **kwargs)
             totals[_n] += time.perf_counter() - t0
             counts[_n] += 1
             return out

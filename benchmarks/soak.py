@@ -80,9 +80,9 @@ def main(argv=None) -> int:
 
     import numba
 
-    from floodsim import checkpoint
+    from floodsim.run import checkpoint
     from floodsim.io.atomic import atomic_path
-    from floodsim.results import Recorder
+    from floodsim.run.recorder import Recorder
 
     facts = machine_facts()
     # compile every kernel on a tiny grid first so the timed run measures the solver only

@@ -1,41 +1,54 @@
 """floodsim: a Numba-accelerated 2-D flood and stormwater scenario simulator.
 
-Public API: :class:`Grid`, :class:`Simulation`, :class:`SolverParams`, forcing
-(:class:`Hyetograph`, :class:`RainfallRaster`, :class:`TimeSeries`), boundaries
-(:class:`Boundary`, :class:`Inflow`), infiltration (:class:`GreenAmpt`, :class:`Horton`),
-:func:`read_dem`, :func:`load_scenario` and :func:`run_scenario`.
+Public API (imported on first use, so ``import floodsim.scenario`` stays free of numba and geopandas):
+the engine (:class:`Grid`, :class:`Simulation`, :class:`SolverParams`, forcing :class:`Hyetograph`,
+:class:`RainfallRaster`, :class:`TimeSeries`, :class:`Boundary`, :class:`Inflow`, infiltration
+:class:`GreenAmpt`, :class:`Horton`, the :class:`Operator` interface), :func:`run_simulation` (the output
+loop, an xarray Dataset), :func:`read_dem`, :func:`load_scenario` and :func:`run_scenario`. The layers are
+described in docs/architecture.md.
 """
 
-from .boundaries import Boundary, Inflow
-from .forcing import Hyetograph, RainfallRaster, TimeSeries
-from .grid import Grid
-from .infiltration import GreenAmpt, Horton
-from .solver import Simulation, SolverParams
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("floodsim")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "Boundary": "floodsim.core.boundaries",
+    "BindContext": "floodsim.core.operator",
+    "GreenAmpt": "floodsim.core.infiltration",
+    "Grid": "floodsim.core.grid",
+    "Horton": "floodsim.core.infiltration",
+    "Hyetograph": "floodsim.core.forcing",
+    "Inflow": "floodsim.core.inflows",
+    "Operator": "floodsim.core.operator",
+    "OperatorFlows": "floodsim.core.operator",
+    "RainfallRaster": "floodsim.core.forcing",
+    "Simulation": "floodsim.core.simulation",
+    "SolverParams": "floodsim.core.params",
+    "TimeSeries": "floodsim.core.forcing",
+    "run_simulation": "floodsim.run.recorder",
+    "read_dem": "floodsim.io.raster",
+    "load_scenario": "floodsim.scenario.load",
+    "run_scenario": "floodsim.run.runner",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
-def read_dem(path, **kwargs):
-    """Read a DEM (GeoTIFF, ESRI ASCII grid, ...) into a :class:`Grid`; see :func:`floodsim.io.raster.read_dem`."""
-    from .io.raster import read_dem as _read
-
-    return _read(path, **kwargs)
-
-
-def load_scenario(path):
-    """Read and validate a scenario file; see :func:`floodsim.scenario.load.load_scenario`."""
-    from .scenario.load import load_scenario as _load
-
-    return _load(path)
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'floodsim' has no attribute {name!r}")
 
 
-def run_scenario(path_or_scenario, **kwargs):
-    """Load, run and write a scenario; see :func:`floodsim.runner.run_scenario`."""
-    from .runner import run_scenario as _run
-
-    return _run(path_or_scenario, **kwargs)
-
-
-__all__ = ["Boundary", "GreenAmpt", "Grid", "Horton", "Hyetograph", "Inflow", "RainfallRaster",
-           "Simulation", "SolverParams", "TimeSeries", "load_scenario", "read_dem", "run_scenario",
-           "__version__"]
+def __dir__():
+    return __all__

@@ -16,8 +16,8 @@ from rasterio.enums import Resampling
 
 from .. import units
 from ..errors import GridAlignmentError, InputDataError
-from ..forcing import RainfallRaster
-from ..grid import Grid
+from ..core.forcing import RainfallRaster
+from ..core.grid import Grid
 from .atomic import atomic_path
 
 
@@ -35,7 +35,7 @@ def _check_crs(crs, source: str):
 
 
 def read_dem(path, crs=None, band: int = 1) -> Grid:
-    """Read a DEM into a :class:`~floodsim.grid.Grid`.
+    """Read a DEM into a :class:`~floodsim.core.grid.Grid`.
 
     Parameters
     ----------

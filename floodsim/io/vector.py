@@ -19,7 +19,7 @@ from rasterio import features as rio_features
 from shapely.geometry import box
 
 from ..errors import InputDataError
-from ..grid import Grid
+from ..core.grid import Grid
 
 
 def read_layer(path, layer: str | None = None, grid: Grid | None = None, required: tuple[str, ...] = (),

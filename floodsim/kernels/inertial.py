@@ -1,6 +1,6 @@
 """Local-inertial face fluxes (Bates et al. 2010; de Almeida et al. 2012).
 
-Grid convention (stated once, in :mod:`floodsim.grid`): cell (i, j) is row i (north to south) and
+Grid convention (stated once, in :mod:`floodsim.core.grid`): cell (i, j) is row i (north to south) and
 column j (west to east). ``qx[i, j]`` is the unit-width discharge [m²/s] through the west face of cell
 (i, j), positive towards the east; ``qy[i, j]`` is through the north face of cell (i, j), positive
 towards the south. Shapes are ``qx: (ny, nx+1)`` and ``qy: (ny+1, nx)``. Outer faces (``qx[:, 0]``,

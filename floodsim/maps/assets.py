@@ -5,9 +5,7 @@ public CDNs. An offline (``--offline``) page must fetch nothing from a third par
 so the same files are taken from the **npm registry's releases**, installed once at build time into a
 cache folder, and copied beside the HTML:
 
-* ``floodsim map-assets`` (:func:`fetch_assets`; also ``python floodsim/maps/assets.py [DIR]``, which
-  needs nothing but Python and npm, for CI before floodsim is installed) runs ``npm pack NAME@VERSION``
-  for every package in
+* ``floodsim map-assets`` (:func:`fetch_assets`) runs ``npm pack NAME@VERSION`` for every package in
   :data:`CDN_FILES` and unpacks it into the cache folder: ``$FLOODSIM_ASSETS`` if set, else
   ``~/.cache/floodsim/web-assets``. The releases are pinned to the versions folium's URLs name.
 * :func:`localize_html` (used by ``floodsim map --offline``) copies each file the page references into
@@ -41,10 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-try:
-    from ..errors import InputDataError, OutputError
-except ImportError:  # run as a script (`python floodsim/maps/assets.py`, e.g. by .ci/run before installing)
-    InputDataError = OutputError = RuntimeError
+from ..errors import InputDataError, OutputError
 
 ENV_VAR = "FLOODSIM_ASSETS"
 FETCH_COMMAND = "floodsim map-assets"
@@ -368,10 +363,3 @@ def _localize_css(css: str, rel: PurePosixPath, copy, page: str) -> str:
 
     return _CSS_URL_RE.sub(sub, css)
 
-
-if __name__ == "__main__":
-    import sys
-
-    print(
-        f"offline map assets ready in {fetch_assets(sys.argv[1] if len(sys.argv) > 1 else None, log=print)}"
-    )

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hazard import HAZARD_CLASSES
+from ..analysis.hazard import HAZARD_CLASSES
 from ..io.atomic import atomic_path
 from .rasters import classify, hillshade
-from .rundata import RunData
+from ..io.runfolder import Run
 from .style import (
     BUILDING_EDGE,
     HAZARD_COLOURS,
@@ -35,7 +35,7 @@ def _text(s: str) -> str:
     return str(s).replace("$", r"\$")
 
 
-def _extent(run: RunData):
+def _extent(run: Run):
     t = run.transform
     ny, nx = run.ds["elevation"].shape
     x0, y0 = t @ (0, 0)
@@ -55,7 +55,7 @@ def _classes_image(ax, codes: np.ndarray, colours: dict[int, str], extent) -> No
     )
 
 
-def _panel(ax, run: RunData, what: str) -> None:
+def _panel(ax, run: Run, what: str) -> None:
     extent = _extent(run)
     shade = hillshade(
         run.ds["elevation"].values, float(run.ds.attrs.get("dx_m", 1.0)), float(run.ds.attrs.get("dy_m", 1.0))
@@ -98,7 +98,7 @@ def _panel(ax, run: RunData, what: str) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _legend_handles(run: RunData, what: str):
+def _legend_handles(run: Run, what: str):
     from matplotlib.patches import Patch
 
     if what == "max_depth":
@@ -114,7 +114,7 @@ def _legend_handles(run: RunData, what: str):
     ], title
 
 
-def figure(runs: list[RunData], what: str):
+def figure(runs: list[Run], what: str):
     """A matplotlib Figure of ``what`` (one of :data:`FIGURES`) with one panel per run."""
     from matplotlib.figure import Figure
 
@@ -131,7 +131,7 @@ def figure(runs: list[RunData], what: str):
     return fig
 
 
-def write_figures(runs: list[RunData], prefix: str | Path) -> list[Path]:
+def write_figures(runs: list[Run], prefix: str | Path) -> list[Path]:
     """Write ``<prefix>_max_depth.png``, ``<prefix>_hazard.png`` and ``<prefix>_buildings.png``."""
     prefix = Path(prefix)
     out = []

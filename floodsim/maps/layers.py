@@ -21,7 +21,7 @@ from shapely.geometry import mapping
 
 from .controls import HtmlControl
 from .rasters import classify, grey_rgba, hillshade, paint_classes, png_data_uri, to_web_mercator
-from .rundata import RunData
+from ..io.runfolder import Run
 from .style import (
     BUILDING_EDGE,
     HAZARD_COLOURS,
@@ -47,13 +47,13 @@ def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f} {unit}"
 
 
-def overlay_bounds(run: RunData) -> list[list[float]]:
+def overlay_bounds(run: Run) -> list[list[float]]:
     """Lat/lon corners of the run's grid in web mercator (for ``fit_bounds``)."""
     _, bounds = to_web_mercator(np.zeros(run.ds["elevation"].shape, np.float32), run.transform, run.crs)
     return bounds
 
 
-def add_hillshade(m, run: RunData, name: str = "Terrain (hillshade)", overlay: bool = False):
+def add_hillshade(m, run: Run, name: str = "Terrain (hillshade)", overlay: bool = False):
     """The DEM hillshade as an embedded image (the base layer: no tiles are fetched)."""
     z = run.ds["elevation"].values
     shade = hillshade(z, float(run.ds.attrs.get("dx_m", 1.0)), float(run.ds.attrs.get("dy_m", 1.0)))
@@ -64,7 +64,7 @@ def add_hillshade(m, run: RunData, name: str = "Terrain (hillshade)", overlay: b
     return bounds
 
 
-def add_depth(m, run: RunData, name: str, show: bool = True, opacity: float = 0.8):
+def add_depth(m, run: Run, name: str, show: bool = True, opacity: float = 0.8):
     """Maximum depth by class as an image overlay."""
     codes = classify(run.ds["max_depth"].values, depth_edges(run.threshold_m))
     img, bounds = to_web_mercator(codes.astype(np.float32), run.transform, run.crs)
@@ -74,7 +74,7 @@ def add_depth(m, run: RunData, name: str, show: bool = True, opacity: float = 0.
     ).add_to(m)
 
 
-def add_hazard(m, run: RunData, name: str, show: bool = False, opacity: float = 0.8):
+def add_hazard(m, run: Run, name: str, show: bool = False, opacity: float = 0.8):
     """Hazard class of the run maxima as an image overlay."""
     img, bounds = to_web_mercator(run.hazard_code.astype(np.float32), run.transform, run.crs)
     rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), hazard_colours())
@@ -100,7 +100,7 @@ def depth_legend(threshold_m: float) -> HtmlControl:
 
 def hazard_legend() -> HtmlControl:
     """Legend of the hazard classes with their hazard-rating ranges (HR = d·(v + 0.5) + DF)."""
-    from ..hazard import HAZARD_CLASSES
+    from ..analysis.hazard import HAZARD_CLASSES
 
     bounds = ["HR &lt; 0.75", "0.75 ≤ HR &lt; 1.25", "1.25 ≤ HR ≤ 2.0", "HR &gt; 2.0"]
     items = [
@@ -113,7 +113,7 @@ def hazard_legend() -> HtmlControl:
     )
 
 
-def building_label(run: RunData, row) -> str:
+def building_label(run: Run, row) -> str:
     """Plain text naming a building: its id, and its address when the layer has one."""
     ident = "" if run.id_field is None else str(row[run.id_field])
     if run.address_field is not None and row[run.address_field] is not None:
@@ -121,7 +121,7 @@ def building_label(run: RunData, row) -> str:
     return ident
 
 
-def buildings_feature_collection(runs: list[RunData], mode: str) -> dict | None:
+def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
     """GeoJSON (EPSG:4326) of the first run's buildings with escaped ``label``, ``popup`` and ``style``.
 
     ``mode`` is ``"planner"`` (numbers: depth, speed, HR, class for the run) or ``"resident"`` (a row per
@@ -191,7 +191,7 @@ def buildings_feature_collection(runs: list[RunData], mode: str) -> dict | None:
     return {"type": "FeatureCollection", "features": features}
 
 
-def add_buildings(m, runs: list[RunData], name: str, mode: str):
+def add_buildings(m, runs: list[Run], name: str, mode: str):
     """Buildings coloured by hazard class, with an escaped popup and tooltip; returns the GeoJson layer."""
     fc = buildings_feature_collection(runs, mode)
     if fc is None:
@@ -209,7 +209,7 @@ def add_buildings(m, runs: list[RunData], name: str, mode: str):
     return layer
 
 
-def add_measures(m, run: RunData, name: str = "Measures"):
+def add_measures(m, run: Run, name: str = "Measures"):
     """The run's measures (ponds, tanks, …) with name, type and peak stored volume."""
     if run.measures is None or len(run.measures) == 0:
         return None
@@ -250,7 +250,7 @@ def add_measures(m, run: RunData, name: str = "Measures"):
     return layer
 
 
-def depth_frames(run: RunData, simplify_cells: float = 0.5) -> list[dict]:
+def depth_frames(run: Run, simplify_cells: float = 0.5) -> list[dict]:
     """Depth-class polygons per output time as GeoJSON features for the time slider (EPSG:4326).
 
     One MultiPolygon per (time, class), from :func:`rasterio.features.shapes`, simplified by
@@ -345,7 +345,7 @@ class DepthTimeSlider(TimestampedGeoJson):
     )
 
 
-def add_time_slider(m, run: RunData):
+def add_time_slider(m, run: Run):
     """A time slider of depth classes (leaflet-timedimension via folium's TimestampedGeoJson)."""
     features = depth_frames(run)
     if not features:

@@ -14,7 +14,7 @@ from folium.plugins import DualMap
 from ..errors import InputDataError
 from . import layers as L
 from .controls import CONTROL_CSS, HtmlControl
-from .rundata import RunData
+from ..io.runfolder import Run
 
 OSM_TILES = "OpenStreetMap"
 
@@ -23,7 +23,7 @@ def _title(text: str, position: str = "topright") -> HtmlControl:
     return HtmlControl(f"<span class='floodsim-title'>{text}</span>", position=position)
 
 
-def _add_run_layers(m, run: RunData, offline: bool, time_slider: bool) -> list[list[float]]:
+def _add_run_layers(m, run: Run, offline: bool, time_slider: bool) -> list[list[float]]:
     bounds = L.add_hillshade(m, run)
     if not offline:
         folium.TileLayer(OSM_TILES, name="OpenStreetMap (online)", overlay=False, show=False).add_to(m)
@@ -40,12 +40,12 @@ def _add_run_layers(m, run: RunData, offline: bool, time_slider: bool) -> list[l
     return bounds
 
 
-def planner_map(runs: list[RunData], offline: bool = False, time_slider: bool = True):
+def planner_map(runs: list[Run], offline: bool = False, time_slider: bool = True):
     """Build the planner map of one run, or the before/after view of two.
 
     Parameters
     ----------
-    runs : list of RunData
+    runs : list of Run
         One or two runs (:func:`floodsim.maps.rundata.load_run`).
     offline : bool
         Leave out the online OpenStreetMap base layer (the hillshade is the only base layer).

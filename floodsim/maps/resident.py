@@ -1,6 +1,6 @@
 """The resident risk map: one page to publish, in plain language.
 
-* A legend of the hazard classes in words (:data:`floodsim.hazard.HAZARD_CLASSES` labels and a sentence
+* A legend of the hazard classes in words (:data:`floodsim.analysis.hazard.HAZARD_CLASSES` labels and a sentence
   each), not hazard-rating numbers.
 * A search box for a building id or address (``folium.plugins.Search`` over the buildings layer).
 * Click a building: the deepest water modelled next to it and the danger to people, for every published
@@ -18,10 +18,10 @@ from folium.plugins import Search
 from folium.template import Template
 
 from ..errors import InputDataError
-from ..hazard import HAZARD_CLASSES
+from ..analysis.hazard import HAZARD_CLASSES
 from . import layers as L
 from .controls import CONTROL_CSS, HtmlControl
-from .rundata import RunData
+from ..io.runfolder import Run
 from .style import HAZARD_ADVICE, HAZARD_COLOURS
 
 SEARCH_PLACEHOLDER = "Search a building id or address"
@@ -64,12 +64,12 @@ def legend_html(threshold_m: float) -> str:
     )
 
 
-def resident_map(runs: list[RunData], offline: bool = False) -> folium.Map:
+def resident_map(runs: list[Run], offline: bool = False) -> folium.Map:
     """Build the resident risk map of one or more published scenarios (run folders).
 
     Parameters
     ----------
-    runs : list of RunData
+    runs : list of Run
         The published scenarios, the first one shown (e.g. today's baseline, then with measures).
     offline : bool
         Leave out the online OpenStreetMap base layer.

@@ -1,7 +1,7 @@
 """Colours, classes and the plain-language words the maps and figures share (presentation only).
 
-Depth classes [m] are those of the run products (:mod:`floodsim.products`). Hazard classes, their names
-and colours come from :mod:`floodsim.hazard` (UK FD2321 hazard rating), with a sentence per class for
+Depth classes [m] are those of the run products (:mod:`floodsim.analysis.depth_classes`). Hazard classes,
+their names and colours come from :mod:`floodsim.analysis.hazard` (UK FD2321 hazard rating), with a sentence per class for
 residents.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ..hazard import HAZARD_CLASSES, HAZARD_COLOURS
-from ..products import depth_class_edges, depth_class_label
+from ..analysis.hazard import HAZARD_CLASSES, HAZARD_COLOURS
+from ..analysis.depth_classes import depth_class_edges, depth_class_label
 
 #: One colour per depth class, shallow → deep.
 DEPTH_COLOURS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
@@ -25,13 +25,11 @@ HAZARD_ADVICE = {
 }
 
 BUILDING_EDGE = "#333333"
-MEASURE_COLOURS = {"pond": "#1b9e77", "tank": "#7570b3", "tunnel": "#d95f02", "green_area": "#66a61e"}
-MEASURE_DEFAULT_COLOUR = "#e7298a"
 
 
 def depth_edges(threshold_m: float) -> list[float]:
     """Lower edges of the depth classes [m], as in ``flood.gpkg``
-    (:func:`floodsim.products.depth_class_edges`)."""
+    (:func:`floodsim.analysis.depth_classes.depth_class_edges`)."""
     return depth_class_edges(threshold_m)[:-1]
 
 
@@ -63,4 +61,7 @@ def hazard_name(code: int) -> str:
 
 
 def measure_colour(kind: str) -> str:
-    return MEASURE_COLOURS.get(str(kind), MEASURE_DEFAULT_COLOUR)
+    """Map colour of a measure type (:mod:`floodsim.measures.registry`)."""
+    from ..measures.registry import colour_of
+
+    return colour_of(str(kind))

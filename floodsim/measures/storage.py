@@ -1,6 +1,6 @@
 """Measures that act during a run: tanks, drainage tunnels, pond outlets and controlled structures.
 
-Each measure is an :class:`floodsim.operators.Operator`. It takes water from surface cells, holds it
+Each measure is an :class:`floodsim.core.operator.Operator`. It takes water from surface cells, holds it
 in its own store, and sends it on to a *target*, which is one of:
 
 * ``"outside"`` — the water leaves the model (a treatment works, the sea, a trunk sewer); reported
@@ -23,7 +23,9 @@ balance close exactly. Each member keeps its own cumulative ledger, including ``
 to_surface − left_domain − sent + received`` for it alone. A measure with another measure as target
 that is given to the solver directly (not inside a network) is refused at ``bind``.
 
-Everything is SI: volumes m³, discharges m³/s, levels m (DEM datum), times s.
+Everything is SI: volumes m³, discharges m³/s, levels m (DEM datum), times s. The schemas are in
+:mod:`floodsim.scenario.measures`; the builders (``build_*``) and registry entries
+(:data:`MEASURE_TYPES`) are at the end of this module.
 The numerical work (taking and spreading water, discharge laws) is in
 :mod:`floodsim.kernels.exchange`.
 """
@@ -35,11 +37,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import units
+from ..core.forcing import TimeSeries
+from ..core.operator import BindContext, Operator, OperatorFlows
 from ..errors import InputDataError
-from ..forcing import TimeSeries
 from ..kernels.exchange import (orifice_discharge, spread_volume, take_volume, water_on_cells,
                                 weir_discharge)
-from ..operators import Operator, OperatorFlows
+from ..scenario import measures as schema
+from .base import MeasureType
 
 OUTSIDE = "outside"
 
@@ -73,6 +78,10 @@ class StorageMeasure(Operator):
     Subclasses implement :meth:`_act` and hold their water in ``self._held`` (or override
     :attr:`stored_volume`).
     """
+
+    #: Whether other measures may send water into this one (tanks and tunnels store it; outlets and
+    #: structures only pass it on).
+    holds_water: bool = True
 
     def __init__(self, name: str, target=OUTSIDE):
         self.name = name
@@ -110,13 +119,13 @@ class StorageMeasure(Operator):
             else:
                 setattr(self, a, type(v)(state[a]))
 
-    def _cells(self, sim, mask, what: str) -> np.ndarray:
+    def _cells(self, ctx: BindContext, mask, what: str) -> np.ndarray:
         """Flat indices of the active cells of ``mask`` (bool (ny, nx)); error if none."""
         mask = np.asarray(mask, bool)
-        if mask.shape != sim.grid.shape:
+        if mask.shape != ctx.grid.shape:
             raise InputDataError(f"measure '{self.name}': {what} mask shape {mask.shape} != grid "
-                                 f"{sim.grid.shape}.")
-        cells = np.flatnonzero(mask & sim.active.astype(bool)).astype(np.int64)
+                                 f"{ctx.grid.shape}.")
+        cells = np.flatnonzero(mask & ctx.active.astype(bool)).astype(np.int64)
         if cells.size == 0:
             raise InputDataError(f"measure '{self.name}': all its {what} cells are outside the DEM or "
                                  "under buildings; move them onto open ground.")
@@ -126,11 +135,11 @@ class StorageMeasure(Operator):
         """The cell of ``cells`` with the lowest bed (where the water level is read)."""
         return int(cells[np.argmin(self._z.ravel()[cells])])
 
-    def bind(self, sim) -> None:
-        self._area = float(sim.grid.cell_area)
-        self._z = sim.z
-        self._g = float(sim.params.g)
-        self._hmin = float(sim.params.hmin)
+    def bind(self, ctx: BindContext) -> None:
+        self._area = float(ctx.grid.cell_area)
+        self._z = ctx.z
+        self._g = float(ctx.g)
+        self._hmin = float(ctx.hmin)
         if isinstance(self.target, Operator):
             if not hasattr(self.target, "receive"):
                 raise InputDataError(f"measure '{self.name}': its target '{self.target.name}' cannot "
@@ -139,7 +148,7 @@ class StorageMeasure(Operator):
                 raise InputDataError(f"measure '{self.name}' sends water to '{self.target.name}'; put both "
                                      "in one StorageNetwork so the volume balance closes.")
         elif not (isinstance(self.target, str) and self.target == OUTSIDE):
-            self._target_cells = self._cells(sim, self.target, "target")
+            self._target_cells = self._cells(ctx, self.target, "target")
         self.initial_volume = self.stored_volume
 
     # ---------------------------------------------------------------- interface
@@ -248,9 +257,9 @@ class UndergroundTank(StorageMeasure):
         self.pump_start = float(pump_start)
         self._held = float(initial_volume)
 
-    def bind(self, sim):
-        self._inlets = self._cells(sim, self.inlet_mask, "inlet")
-        super().bind(sim)
+    def bind(self, ctx):
+        self._inlets = self._cells(ctx, self.inlet_mask, "inlet")
+        super().bind(ctx)
 
     def free_volume(self):
         return max(0.0, self.volume - self._held)
@@ -348,9 +357,9 @@ class DrainageTunnel(StorageMeasure):
     _state_attrs = StorageMeasure._state_attrs + ("segments", "max_link_rate", "max_outfall_rate",
                                                   "outfall_volume")
 
-    def bind(self, sim):
-        self._intake_cells = [self._cells(sim, it.cells, f"intake '{it.name}'") for it in self.intakes]
-        super().bind(sim)
+    def bind(self, ctx):
+        self._intake_cells = [self._cells(ctx, it.cells, f"intake '{it.name}'") for it in self.intakes]
+        super().bind(ctx)
 
     @property
     def stored_volume(self):
@@ -431,6 +440,8 @@ class PondOutlet(StorageMeasure):
     target : "outside", bool (ny, nx) or measure
     """
 
+    holds_water = False
+
     def __init__(self, name, outlet_cells, orifice=None, weir=None, target=OUTSIDE):
         super().__init__(name, target)
         if orifice is None and weir is None:
@@ -447,9 +458,9 @@ class PondOutlet(StorageMeasure):
 
     _state_attrs = StorageMeasure._state_attrs + ("discharged", "last_discharge")
 
-    def bind(self, sim):
-        self._outlet = self._cells(sim, self.outlet_mask, "outlet")
-        super().bind(sim)
+    def bind(self, ctx):
+        self._outlet = self._cells(ctx, self.outlet_mask, "outlet")
+        super().bind(ctx)
         self._sump_cell = self._sump(self._outlet)
 
     def touched_cells(self):
@@ -537,6 +548,8 @@ class ControlledStructure(StorageMeasure):
         Gate discharge coefficient [-], full opening area [m²], sill level [m] (gates only).
     """
 
+    holds_water = False
+
     def __init__(self, name, source_cells, target=OUTSIDE, kind="pump", time_rules=(), level_rule=None,
                  gate_cd=0.6, gate_area=0.0, sill_level=-np.inf):
         super().__init__(name, target)
@@ -564,11 +577,11 @@ class ControlledStructure(StorageMeasure):
 
     _state_attrs = StorageMeasure._state_attrs + ("on", "setting", "sensor_level", "moved")
 
-    def bind(self, sim):
-        self._source = self._cells(sim, self.source_mask, "source")
-        self._sensor = (self._cells(sim, self.level_rule.sensor_cells, "sensor")
+    def bind(self, ctx):
+        self._source = self._cells(ctx, self.source_mask, "source")
+        self._sensor = (self._cells(ctx, self.level_rule.sensor_cells, "sensor")
                         if self.level_rule is not None else np.zeros(0, np.int64))
-        super().bind(sim)
+        super().bind(ctx)
         self._source_sump = self._sump(self._source)
         self._sensor_sump = self._sump(self._sensor) if self._sensor.size else -1
         self._target_sump = self._sump(self._target_cells) if self._target_cells.size else -1
@@ -665,9 +678,9 @@ class StorageNetwork(Operator):
             visit(m)
         self.members = order
 
-    def bind(self, sim):
+    def bind(self, ctx):
         for m in self.members:
-            m.bind(sim)
+            m.bind(ctx)
 
     def get_state(self):
         return {"members": [m.get_state() for m in self.members]}
@@ -739,6 +752,105 @@ def group_linked(measures) -> list[Operator]:
         g = groups[r]
         out.append(g[0] if len(g) == 1 else StorageNetwork(" + ".join(x.name for x in g), g))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Builders (scenario schema + the measure's layers -> operators) and the registry entries
+# --------------------------------------------------------------------------------------------------
+
+def _union(feats):
+    return np.logical_or.reduce([m for _, _, m in feats])
+
+
+def _number(row, field, label, fname, name_field, what, minimum=0.0):
+    value = row[field]
+    shown = value.item() if hasattr(value, "item") else value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value < minimum:
+        raise InputDataError(f"{label} ({what}): feature {name_field}={fname!r} field '{field}' = {shown!r}; "
+                             f"it must be a number >= {minimum:g}.")
+    return value
+
+
+def _target(spec, ctx):
+    """Where the measure sends its water: OUTSIDE, a cell mask, or (``target = "measure"``) OUTSIDE for
+    now, linked to the receiving measure by :func:`floodsim.build.measures.build_operators`."""
+    if spec.target == "surface":
+        feats, _ = ctx.features(spec.target_layer, f"{spec.type} '{spec.name}' target")
+        return _union(feats)
+    return OUTSIDE
+
+
+def build_tank(spec, ctx) -> UndergroundTank:
+    target = _target(spec, ctx)
+    feats, _ = ctx.features(spec.inlets, f"tank '{spec.name}' inlets", main=True)
+    return UndergroundTank(spec.name, _union(feats), spec.inflow_capacity_m3_s, spec.volume_m3,
+                           spec.pump_rate_m3_s, units.minutes_to_s(spec.pump_start_min), target,
+                           spec.initial_volume_m3)
+
+
+def build_tunnel(spec, ctx) -> DrainageTunnel:
+    what = f"tunnel '{spec.name}'"
+    target = _target(spec, ctx)
+    ref = spec.intakes
+    feats, label = ctx.features(ref, f"{what} intakes", required=(spec.capacity_field, spec.segment_field),
+                                main=True)
+    nseg = len(spec.segment_volumes_m3)
+    intakes = []
+    for fname, row, mask in feats:
+        cap = _number(row, spec.capacity_field, label, fname, ref.name_field, f"{what} intakes")
+        seg = _number(row, spec.segment_field, label, fname, ref.name_field, f"{what} intakes", 1.0)
+        if seg != int(seg) or seg > nseg:
+            raise InputDataError(f"{label} ({what} intakes): feature {ref.name_field}={fname!r} field "
+                                 f"'{spec.segment_field}' = {seg:g}; it must be a segment number 1..{nseg}.")
+        intakes.append(TunnelIntake(fname, mask, cap, int(seg) - 1))
+    level = spec.outfall_level_m
+    if spec.outfall_level_series:
+        level = TimeSeries([units.minutes_to_s(p.time_min) for p in spec.outfall_level_series],
+                           [p.level_m for p in spec.outfall_level_series], f"{what} outfall_level_series")
+    return DrainageTunnel(spec.name, intakes, spec.segment_volumes_m3, spec.conveyance_m3_s,
+                          spec.outfall_capacity_m3_s, spec.outfall_invert_m, level, target)
+
+
+def build_pond_outlet(spec, ctx) -> PondOutlet:
+    target = _target(spec, ctx)
+    feats, _ = ctx.features(spec.outlet, f"pond_outlet '{spec.name}' outlet", main=True)
+    orifice = None if spec.orifice_cd is None else (spec.orifice_cd, spec.orifice_area_m2, spec.orifice_level_m)
+    weir = None if spec.weir_cw is None else (spec.weir_cw, spec.weir_length_m, spec.weir_crest_m)
+    return PondOutlet(spec.name, _union(feats), orifice, weir, target)
+
+
+def build_controlled_structure(spec, ctx) -> ControlledStructure:
+    what = f"controlled_structure '{spec.name}'"
+    target = _target(spec, ctx)
+    feats, _ = ctx.features(spec.source, f"{what} source", main=True)
+    value = "rate_m3_s" if spec.kind == "pump" else "opening_fraction"
+    rules = [TimeRule(units.minutes_to_s(r.start_min), units.minutes_to_s(r.end_min), getattr(r, value))
+             for r in spec.time_rules]
+    level_rule = None
+    if spec.level_rule is not None:
+        lr = spec.level_rule
+        sensor, _ = ctx.features(lr.sensor, f"{what} level_rule sensor")
+        level_rule = LevelRule(_union(sensor), lr.start_level_m, lr.stop_level_m, getattr(lr, value))
+    return ControlledStructure(spec.name, _union(feats), target, spec.kind, rules, level_rule,
+                               spec.gate_cd, spec.gate_area_m2 or 0.0,
+                               -np.inf if spec.sill_level_m is None else spec.sill_level_m)
+
+
+#: Registry entries of the storage measures (:mod:`floodsim.measures.registry`).
+MEASURE_TYPES = (
+    MeasureType("tank", schema.TankSpec, "operator", build_tank, "#7570b3", stores_surface_water=False,
+                description="underground tank fed by inlets, emptied by a pump"),
+    MeasureType("tunnel", schema.TunnelSpec, "operator", build_tunnel, "#d95f02", stores_surface_water=False,
+                description="drainage tunnel: linked storage segments with intakes and an outfall"),
+    MeasureType("pond_outlet", schema.PondOutletSpec, "operator", build_pond_outlet, "#e7298a",
+                stores_surface_water=False, description="orifice and/or weir draining a pond"),
+    MeasureType("controlled_structure", schema.ControlledStructureSpec, "operator", build_controlled_structure,
+                "#e7298a", stores_surface_water=False, description="pump or gate following time/level rules"),
+)
 
 
 __all__ = ["OUTSIDE", "StorageMeasure", "UndergroundTank", "TunnelIntake", "DrainageTunnel", "PondOutlet",

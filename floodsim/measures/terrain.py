@@ -21,8 +21,9 @@ measure                           what changes
 
 Conventions
 -----------
-* Everything here is SI: m, m/s, s m^-1/3. Scenario units (mm, mm/h) are converted by the scenario
-  layer (:mod:`floodsim.scenario.measures_terrain`) through :mod:`floodsim.units`.
+* Everything here is SI: m, m/s, s m^-1/3. Scenario units (mm, mm/h) are converted by each type's
+  builder (the ``build_*`` functions at the end) through :mod:`floodsim.units`; the schemas are in
+  :mod:`floodsim.scenario.measures`, the registry entries in :data:`MEASURE_TYPES`.
 * :func:`apply_terrain_measures` never mutates its inputs; it returns new arrays and one report
   (a ``dict``) per measure.
 * Measures are applied **in the order given**; each sees the ground left by the ones before it.
@@ -66,7 +67,7 @@ Woods Ballard, B. et al. (2015). *The SuDS Manual* (C753). CIRIA, London (bioret
     detention basins ch. 22, pervious surfaces ch. 20).
 Rawls, W. J., Brakensiek, D. L. & Miller, N. (1983). Green-Ampt infiltration parameters from soils
     data. *J. Hydraul. Eng.* 109(1), 62–70 (soil textures, via
-    :meth:`floodsim.infiltration.GreenAmpt.from_texture`).
+    :meth:`floodsim.core.infiltration.GreenAmpt.from_texture`).
 Rossman, L. A. & Huber, W. C. (2016). *Storm Water Management Model Reference Manual, Volume I –
     Hydrology*. EPA/600/R-15/162A (depression storage of pervious surfaces, typically 2.5–5 mm for
     lawns).
@@ -81,10 +82,13 @@ import numpy as np
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
+from .. import units
+from ..core.grid import Grid
+from ..core.infiltration import GreenAmpt
 from ..errors import InputDataError
-from ..grid import Grid
-from ..infiltration import GreenAmpt
 from ..io.vector import rasterize_geometries
+from ..scenario import measures as schema
+from .base import MeasureType
 
 _POLYGONS = ("Polygon", "MultiPolygon")
 _LINES = ("LineString", "MultiLineString")
@@ -171,7 +175,7 @@ class SurfaceFields:
         return SurfaceFields(**{f.name: np.array(getattr(self, f.name), copy=True) for f in dc_fields(self)})
 
     def green_ampt(self) -> GreenAmpt:
-        """Per-cell :class:`~floodsim.infiltration.GreenAmpt` from ``ks``, ``psi`` and ``dtheta``."""
+        """Per-cell :class:`~floodsim.core.infiltration.GreenAmpt` from ``ks``, ``psi`` and ``dtheta``."""
         return GreenAmpt(ks=self.ks.copy(), psi=self.psi.copy(), dtheta=self.dtheta.copy())
 
     def to_grid(self, grid: Grid) -> Grid:
@@ -236,6 +240,13 @@ class _TerrainMeasure:
     def _check_values(self) -> None:  # pragma: no cover - overridden
         pass
 
+    def _apply(self, out, before, ground, grid, names, area):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _raw_cells(self, geom, k: int, grid: Grid) -> np.ndarray:
+        """Cells of feature ``k`` (geometry ``geom``) before ground is checked: centres inside it."""
+        return rasterize_geometries([geom], grid)
+
     def _positive(self, value, what: str, allow_zero: bool = False) -> np.ndarray:
         a = _per_feature(value, len(self.geometries), what, self.label)
         bad = ~np.isfinite(a) | ((a < 0) if allow_zero else (a <= 0))
@@ -281,6 +292,29 @@ class CloudburstRoad(_TerrainMeasure):
         self._positive(self.width, "width [m]")
         self._positive(self.depth, "depth [m]")
 
+    def _raw_cells(self, geom, k: int, grid: Grid) -> np.ndarray:
+        width = _per_feature(self.width, len(self.geometries), "width", self.label)[k]
+        return strip_cells(geom, width, grid)
+
+    def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
+        """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+        depth = _per_feature(self.depth, n, "depth", self.label)
+        lower = np.zeros(grid.shape)
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            lower = np.where(cells, np.maximum(lower, depth[k]), lower)
+            touched |= cells
+            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                                "length_m": float(g.length)})
+        out.z = np.where(touched, out.z - lower, out.z)
+        return touched, per_feature, skipped, extra
+
 
 @dataclass(frozen=True, eq=False)
 class Channel(CloudburstRoad):
@@ -324,6 +358,29 @@ class RainBed(_TerrainMeasure):
         if self.soil is not None:
             _soil(self.soil, self.initial_saturation, self.label)
 
+    def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
+        """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+        depth = _per_feature(self.storage_depth, n, "storage_depth", self.label)
+        lower = np.zeros(grid.shape)
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            lower = np.where(cells, np.maximum(lower, depth[k]), lower)
+            touched |= cells
+            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+        out.z = np.where(touched, out.z - lower, out.z)
+        out.ks = np.where(touched, self.ks, out.ks)
+        if self.soil is not None:
+            soil = _soil(self.soil, self.initial_saturation, self.label)
+            out.psi = np.where(touched, soil.psi, out.psi)
+            out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+        return touched, per_feature, skipped, extra
+
 
 @dataclass(frozen=True, eq=False)
 class GreenArea(_TerrainMeasure):
@@ -357,6 +414,25 @@ class GreenArea(_TerrainMeasure):
     def _check_values(self):
         _soil(self.soil, self.initial_saturation, self.label)
         self._positive(self.depression_storage, "depression_storage [m]", allow_zero=True)
+
+    def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
+        """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+        soil = _soil(self.soil, self.initial_saturation, self.label)
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            touched |= cells
+            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+        out.z = np.where(touched, out.z - self.depression_storage, out.z)
+        out.ks = np.where(touched, soil.ks, out.ks)
+        out.psi = np.where(touched, soil.psi, out.psi)
+        out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+        return touched, per_feature, skipped, extra
 
 
 @dataclass(frozen=True, eq=False)
@@ -393,6 +469,34 @@ class HardSurfaceLimit(_TerrainMeasure):
         if not (np.isfinite(self.share) and 0.0 <= self.share <= 1.0):
             raise InputDataError(f"{self.label}: share = {self.share!r} must be in [0, 1].")
 
+    def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
+        """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+        soil = _soil(self.soil, self.initial_saturation, self.label)
+        inside = np.zeros(grid.shape, bool)
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            inside |= cells
+            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                                "sealed_cells": int((cells & (out.ks == 0.0)).sum())})
+        sealed = inside & (out.ks == 0.0)
+        touched = serpentine_pick(sealed, self.share)
+        out.ks = np.where(touched, soil.ks, out.ks)
+        out.psi = np.where(touched, soil.psi, out.psi)
+        out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
+        for pf, g in zip(per_feature, self.geometries):
+            pf["cells_converted"] = int((touched & rasterize_geometries([g], grid)).sum())
+        extra = {"cells_inside": int(inside.sum()), "sealed_cells": int(sealed.sum()),
+                 "cells_converted": int(touched.sum()), "area_converted_m2": float(touched.sum() * area),
+                 "share_requested": float(self.share),
+                 "share_converted": float(touched.sum() / sealed.sum()) if sealed.any() else 0.0}
+        return touched, per_feature, skipped, extra
+
 
 @dataclass(frozen=True, eq=False)
 class Pond(_TerrainMeasure):
@@ -425,6 +529,47 @@ class Pond(_TerrainMeasure):
             k = int(np.argmax(bad))
             raise InputDataError(f"{self.label}: {self.names()[k]} has bottom_level = {a[k]!r}; give a "
                                  "finite level [m].")
+
+    def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
+        """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
+        n = len(names)
+        per_feature: list[dict] = []
+        skipped = 0
+        extra: dict = {}
+        touched = np.zeros(grid.shape, bool)
+        bottom = _per_feature(self.bottom_level, n, "bottom_level", self.label)
+        z_new = out.z.copy()
+        cells_list = []
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            if not np.any(out.z[cells] > bottom[k]):
+                raise InputDataError(
+                    f"{self.label}: {nm} has bottom_level = {bottom[k]:.3f} m, which is not below the "
+                    f"existing ground anywhere in it (lowest ground {np.nanmin(out.z[cells]):.3f} m); a pond "
+                    "is dug, never raised: give a lower bottom level.")
+            z_new = np.where(cells, np.minimum(z_new, bottom[k]), z_new)
+            touched |= cells
+            cells_list.append(cells)
+        out.z = z_new
+        for k, (cells, nm) in enumerate(zip(cells_list, names)):
+            ring = _ring(cells, np.isfinite(out.z) & ~out.blocked)
+            if not ring.any():
+                raise InputDataError(f"{self.label}: {nm} has no ground cell around it (it fills the "
+                                     "whole DEM or is enclosed by buildings/nodata), so it has no rim.")
+            rim = float(np.min(out.z[ring]))
+            dug = np.maximum(before.z - out.z, 0.0)[cells]
+            per_feature.append({
+                "feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
+                "bottom_level_m": float(bottom[k]), "rim_level_m": rim,
+                "ground_min_m": float(np.min(before.z[cells])), "ground_max_m": float(np.max(before.z[cells])),
+                "storage_created_m3": float(dug.sum() * area),
+                "storage_below_rim_m3": float(np.maximum(rim - out.z[cells], 0.0).sum() * area),
+                "storage_below_rim_before_m3": float(np.maximum(rim - before.z[cells], 0.0).sum() * area),
+            })
+        extra = {"storage_below_rim_m3": float(sum(p["storage_below_rim_m3"] for p in per_feature)),
+                 "storage_below_rim_before_m3": float(sum(p["storage_below_rim_before_m3"] for p in per_feature))}
+        return touched, per_feature, skipped, extra
 
 
 def _soil(texture: str, initial_saturation: float, label: str) -> GreenAmpt:
@@ -466,11 +611,7 @@ def _ring(cells: np.ndarray, ground: np.ndarray) -> np.ndarray:
 
 
 def _feature_cells(measure, geom, k, ground, grid, label_name):
-    if isinstance(measure, CloudburstRoad):
-        width = _per_feature(measure.width, len(measure.geometries), "width", measure.label)[k]
-        raw = strip_cells(geom, width, grid)
-    else:
-        raw = rasterize_geometries([geom], grid)
+    raw = measure._raw_cells(geom, k, grid)
     cells = raw & ground
     if not cells.any():
         why = "lies on buildings or nodata only" if raw.any() else "covers no cell of the DEM"
@@ -524,108 +665,7 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
         before = out.copy()
         ground = np.isfinite(out.z) & ~out.blocked
         names = measure.names()
-        n = len(names)
-        per_feature: list[dict] = []
-        skipped = 0
-        extra: dict = {}
-        touched = np.zeros(grid.shape, bool)
-
-        if isinstance(measure, CloudburstRoad):
-            depth = _per_feature(measure.depth, n, "depth", measure.label)
-            lower = np.zeros(grid.shape)
-            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
-                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
-                skipped += s
-                lower = np.where(cells, np.maximum(lower, depth[k]), lower)
-                touched |= cells
-                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
-                                    "length_m": float(g.length)})
-            out.z = np.where(touched, out.z - lower, out.z)
-
-        elif isinstance(measure, RainBed):
-            depth = _per_feature(measure.storage_depth, n, "storage_depth", measure.label)
-            lower = np.zeros(grid.shape)
-            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
-                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
-                skipped += s
-                lower = np.where(cells, np.maximum(lower, depth[k]), lower)
-                touched |= cells
-                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
-            out.z = np.where(touched, out.z - lower, out.z)
-            out.ks = np.where(touched, measure.ks, out.ks)
-            if measure.soil is not None:
-                soil = _soil(measure.soil, measure.initial_saturation, measure.label)
-                out.psi = np.where(touched, soil.psi, out.psi)
-                out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-
-        elif isinstance(measure, GreenArea):
-            soil = _soil(measure.soil, measure.initial_saturation, measure.label)
-            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
-                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
-                skipped += s
-                touched |= cells
-                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
-            out.z = np.where(touched, out.z - measure.depression_storage, out.z)
-            out.ks = np.where(touched, soil.ks, out.ks)
-            out.psi = np.where(touched, soil.psi, out.psi)
-            out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-
-        elif isinstance(measure, HardSurfaceLimit):
-            soil = _soil(measure.soil, measure.initial_saturation, measure.label)
-            inside = np.zeros(grid.shape, bool)
-            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
-                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
-                skipped += s
-                inside |= cells
-                per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
-                                    "sealed_cells": int((cells & (out.ks == 0.0)).sum())})
-            sealed = inside & (out.ks == 0.0)
-            touched = serpentine_pick(sealed, measure.share)
-            out.ks = np.where(touched, soil.ks, out.ks)
-            out.psi = np.where(touched, soil.psi, out.psi)
-            out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-            for pf, g in zip(per_feature, measure.geometries):
-                pf["cells_converted"] = int((touched & rasterize_geometries([g], grid)).sum())
-            extra = {"cells_inside": int(inside.sum()), "sealed_cells": int(sealed.sum()),
-                     "cells_converted": int(touched.sum()), "area_converted_m2": float(touched.sum() * area),
-                     "share_requested": float(measure.share),
-                     "share_converted": float(touched.sum() / sealed.sum()) if sealed.any() else 0.0}
-
-        elif isinstance(measure, Pond):
-            bottom = _per_feature(measure.bottom_level, n, "bottom_level", measure.label)
-            z_new = out.z.copy()
-            cells_list = []
-            for k, (g, nm) in enumerate(zip(measure.geometries, names)):
-                cells, s = _feature_cells(measure, g, k, ground, grid, nm)
-                skipped += s
-                if not np.any(out.z[cells] > bottom[k]):
-                    raise InputDataError(
-                        f"{measure.label}: {nm} has bottom_level = {bottom[k]:.3f} m, which is not below the "
-                        f"existing ground anywhere in it (lowest ground {np.nanmin(out.z[cells]):.3f} m); a pond "
-                        "is dug, never raised: give a lower bottom level.")
-                z_new = np.where(cells, np.minimum(z_new, bottom[k]), z_new)
-                touched |= cells
-                cells_list.append(cells)
-            out.z = z_new
-            for k, (cells, nm) in enumerate(zip(cells_list, names)):
-                ring = _ring(cells, np.isfinite(out.z) & ~out.blocked)
-                if not ring.any():
-                    raise InputDataError(f"{measure.label}: {nm} has no ground cell around it (it fills the "
-                                         "whole DEM or is enclosed by buildings/nodata), so it has no rim.")
-                rim = float(np.min(out.z[ring]))
-                dug = np.maximum(before.z - out.z, 0.0)[cells]
-                per_feature.append({
-                    "feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
-                    "bottom_level_m": float(bottom[k]), "rim_level_m": rim,
-                    "ground_min_m": float(np.min(before.z[cells])), "ground_max_m": float(np.max(before.z[cells])),
-                    "storage_created_m3": float(dug.sum() * area),
-                    "storage_below_rim_m3": float(np.maximum(rim - out.z[cells], 0.0).sum() * area),
-                    "storage_below_rim_before_m3": float(np.maximum(rim - before.z[cells], 0.0).sum() * area),
-                })
-            extra = {"storage_below_rim_m3": float(sum(p["storage_below_rim_m3"] for p in per_feature)),
-                     "storage_below_rim_before_m3": float(sum(p["storage_below_rim_before_m3"] for p in per_feature))}
-        else:  # pragma: no cover - all subclasses handled above
-            raise InputDataError(f"terrain measures: unsupported measure {type(measure).__name__}.")
+        touched, per_feature, skipped, extra = measure._apply(out, before, ground, grid, names, area)
         if measure.manning is not None:
             out.manning = np.where(touched, measure.manning, out.manning)
 
@@ -654,6 +694,89 @@ def _report(measure, before: SurfaceFields, after: SurfaceFields, touched, skipp
     rep["per_feature"] = per_feature
     rep["cells_mask"] = touched.copy()
     return rep
+
+
+# --------------------------------------------------------------------------------------------------
+# Builders (scenario schema + the measure's layer -> SI objects) and the registry entries
+# --------------------------------------------------------------------------------------------------
+
+def _label(spec) -> str:
+    ref = spec.layer
+    return f"{ref.path}" + (f" layer '{ref.layer}'" if ref.layer else "")
+
+
+def _values(spec, gdf, field: str, label: str):
+    """The scenario value of ``field`` for every feature, else the layer attribute of that name."""
+    v = getattr(spec, field)
+    if v is not None:
+        return float(v)
+    try:
+        return gdf[field].astype(float).to_numpy()
+    except (TypeError, ValueError):
+        raise InputDataError(f"{label}: attribute '{field}' must be numeric.") from None
+
+
+def _read(spec, ctx) -> tuple[dict, object]:
+    """The measure's features (reprojected, selected) and the arguments every terrain measure takes."""
+    what = f"terrain measure '{spec.name}' ({spec.type})"
+    required = tuple(f for f in spec.per_feature if getattr(spec, f) is None)
+    gdf = ctx.layer(spec.layer, what, required=required, id_field=spec.name_field)
+    gdf = ctx.select(gdf, spec.features, spec.name_field, f"{_label(spec)} ({what})")
+    names = (gdf[spec.name_field].astype(str).tolist() if spec.name_field in gdf.columns
+             else [f"feature {k}" for k in range(len(gdf))])
+    common = dict(name=spec.name, geometries=list(gdf.geometry), feature_names=names, source=_label(spec),
+                  manning=spec.manning)
+    return common, gdf
+
+
+def _saturation(spec, ctx) -> float:
+    return spec.initial_saturation if spec.initial_saturation is not None else ctx.initial_saturation
+
+
+def build_cloudburst_road(spec, ctx) -> CloudburstRoad:
+    common, gdf = _read(spec, ctx)
+    cls = Channel if spec.type == "channel" else CloudburstRoad
+    return cls(**common, width=_values(spec, gdf, "width_m", common["source"]),
+               depth=_values(spec, gdf, "depth_m", common["source"]))
+
+
+def build_rain_bed(spec, ctx) -> RainBed:
+    common, gdf = _read(spec, ctx)
+    return RainBed(**common, storage_depth=_values(spec, gdf, "storage_depth_m", common["source"]),
+                   ks=units.mm_h_to_m_s(spec.ks_mm_h), soil=spec.soil, initial_saturation=_saturation(spec, ctx))
+
+
+def build_green_area(spec, ctx) -> GreenArea:
+    common, _ = _read(spec, ctx)
+    return GreenArea(**common, soil=spec.soil, initial_saturation=_saturation(spec, ctx),
+                     depression_storage=units.mm_to_m(spec.depression_storage_mm))
+
+
+def build_hard_surface_limit(spec, ctx) -> HardSurfaceLimit:
+    common, _ = _read(spec, ctx)
+    return HardSurfaceLimit(**common, soil=spec.soil, share=spec.share, initial_saturation=_saturation(spec, ctx))
+
+
+def build_pond(spec, ctx) -> Pond:
+    common, gdf = _read(spec, ctx)
+    return Pond(**common, bottom_level=_values(spec, gdf, "bottom_level_m", common["source"]))
+
+
+#: Registry entries of the terrain measures (:mod:`floodsim.measures.registry`).
+MEASURE_TYPES = (
+    MeasureType("cloudburst_road", schema.CloudburstRoadSpec, "terrain", build_cloudburst_road, "#e7298a",
+                stores_surface_water=False, description="street lowered to carry surface water"),
+    MeasureType("channel", schema.ChannelSpec, "terrain", build_cloudburst_road, "#e7298a",
+                stores_surface_water=False, description="open channel (swale) cut along a line"),
+    MeasureType("rain_bed", schema.RainBedSpec, "terrain", build_rain_bed, "#e7298a",
+                stores_surface_water=True, description="bioretention hollow with a filter soil"),
+    MeasureType("green_area", schema.GreenAreaSpec, "terrain", build_green_area, "#66a61e",
+                stores_surface_water=False, description="sealed or bare ground made pervious"),
+    MeasureType("hard_surface_limit", schema.HardSurfaceLimitSpec, "terrain", build_hard_surface_limit,
+                "#e7298a", stores_surface_water=False, description="share of sealed cells de-sealed"),
+    MeasureType("pond", schema.PondSpec, "terrain", build_pond, "#1b9e77",
+                stores_surface_water=True, description="buffer pond / detention basin"),
+)
 
 
 __all__ = ["SurfaceFields", "CloudburstRoad", "Channel", "RainBed", "GreenArea", "HardSurfaceLimit", "Pond",

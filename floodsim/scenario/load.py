@@ -22,14 +22,13 @@ to the extending file). The rules:
 from __future__ import annotations
 
 import tomllib
-import types
-import typing
 from pathlib import Path
 
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..errors import ScenarioError
-from .models import Infiltration, Rainfall, Scenario, _resolve
+from .models import Infiltration, Rainfall, Scenario
+from .paths import resolve_paths
 
 
 def _read_mapping(path: Path) -> dict:
@@ -78,41 +77,6 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _is_path(annotation) -> bool:
-    """True for ``ScenarioPath`` (an Annotated Path with the folder-resolving validator)."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        return any(isinstance(m, AfterValidator) and m.func is _resolve for m in typing.get_args(annotation)[1:])
-    return False
-
-
-def _resolve_paths(data, annotation, base_dir: Path):
-    """Make every relative ``ScenarioPath`` in raw ``data`` absolute against ``base_dir``, guided by
-    the schema ``annotation``; anything that does not fit the schema is left for validation to report."""
-    if _is_path(annotation):
-        if isinstance(data, str) and data and not Path(data).is_absolute():
-            return str(base_dir / data)
-        return data
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _resolve_paths(data, typing.get_args(annotation)[0], base_dir)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            data = _resolve_paths(data, arg, base_dir)
-        return data
-    if origin is tuple and isinstance(data, list):
-        inner = typing.get_args(annotation)[0]
-        return [_resolve_paths(v, inner, base_dir) for v in data]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(data, dict):
-        out = dict(data)
-        for key, field in annotation.model_fields.items():
-            if key in out:
-                # pydantic keeps a field's own Annotated metadata apart from its annotation
-                ann = typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-                out[key] = _resolve_paths(out[key], ann, base_dir)
-        return out
-    return data
-
-
 #: Top-level tables replaced whole when the child switches their kind: table -> (key, default).
 _SWITCHES = {"rainfall": ("kind", Rainfall.model_fields["kind"].default),
              "infiltration": ("model", Infiltration.model_fields["model"].default)}
@@ -156,7 +120,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Scenario]:
     data = _read_mapping(path)
     data.pop("source", None)
     extends = data.pop("extends", None)
-    data = _resolve_paths(data, Scenario, here.parent)
+    data = resolve_paths(data, Scenario, here.parent)
     base_file = None
     if extends is not None:
         if not isinstance(extends, str) or not extends.strip():

@@ -2,7 +2,8 @@
 
 Fields that are not SI carry their unit in the name (``intensity_mm_h``, ``duration_min``);
 :mod:`floodsim.units` converts them when the scenario is turned into a simulation. Paths are
-resolved against the scenario file's folder by :mod:`floodsim.scenario.load`.
+resolved against the scenario file's folder by :mod:`floodsim.scenario.load`. The measures' schemas
+are in :mod:`floodsim.scenario.measures`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .base import LayerRef, LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model, _resolve  # noqa: F401
-from .measures_storage import STORAGE_MEASURES
-from .measures_terrain import TERRAIN_MEASURES
-
-#: One measure of a scenario, chosen by its ``type``: a terrain measure (changes the ground before
-#: the run) or a storage measure (acts during the run). See docs in scenarios/README.md.
-MeasureSpec = Annotated[Union[TERRAIN_MEASURES + STORAGE_MEASURES], Field(discriminator="type")]  # type: ignore[valid-type]
+from .base import LayerRef, LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .measures import MeasureSpec
 
 
 class Domain(_Model):
@@ -58,7 +54,7 @@ class Surface(_Model):
 
 class Rainfall(_Model):
     """The storm. ``kind``: block (constant), hyetograph (CSV), raster (NetCDF time series), chicago
-    (Keifer & Chu design storm from an IDF parameter file, see :mod:`floodsim.storms`)."""
+    (Keifer & Chu design storm from an IDF parameter file, see :mod:`floodsim.build.storms`)."""
 
     kind: Literal["block", "hyetograph", "raster", "chicago"] = "block"
     intensity_mm_h: NonNegativeFloat | None = Field(None, description="block: intensity [mm/h].")
@@ -181,11 +177,12 @@ class InflowSpec(_Model):
 
 
 class SimulationSettings(_Model):
-    """Run length, outputs and numerics. Numerics default to :class:`floodsim.SolverParams`."""
+    """Run length, outputs and numerics (see :class:`floodsim.core.params.SolverParams`)."""
 
     duration_min: PositiveFloat
     output_interval_min: PositiveFloat | None = None
-    cfl: Annotated[float, Field(gt=0, le=1)] = Field(0.6, description="Courant number (0.6: see floodsim.solver).")
+    cfl: Annotated[float, Field(gt=0, le=1)] = Field(0.6, description="Courant number (0.6: see "
+                                                                      "floodsim.core.simulation).")
     theta: Annotated[float, Field(ge=0, le=1)] = 0.8
     hmin_m: PositiveFloat = 0.001
     dt_max_s: PositiveFloat = 5.0

@@ -16,7 +16,8 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import Point, Polygon, box
 
-from floodsim.cli import EXIT_INPUT, EXIT_OK, main
+from floodsim.cli import main
+from floodsim.errors import ExitCode
 
 X0, Y0 = 500000.0, 6000000.0   # top-left corner of the test DEM, EPSG:32633
 
@@ -53,7 +54,7 @@ def project(tmp_path):
     return tmp_path
 
 
-def run_cli(project, text, capsys, expect=EXIT_INPUT, lines=1):
+def run_cli(project, text, capsys, expect=ExitCode.INPUT, lines=1):
     """Run `floodsim run` on a scenario; check the exit code, a ``lines``-line message (one per problem)
     and, on failure, an output folder with nothing in it. Returns stderr."""
     scenario = project / "s.toml"
@@ -62,7 +63,7 @@ def run_cli(project, text, capsys, expect=EXIT_INPUT, lines=1):
     code = main(["run", str(scenario), "--out", str(out), "--quiet"])
     captured = capsys.readouterr()
     assert code == expect, captured.err
-    if expect != EXIT_OK:
+    if expect != ExitCode.OK:
         err = captured.err.strip()
         assert len(err.splitlines()) == lines, err
         assert err.startswith("floodsim: error: ") and "Traceback" not in err
@@ -87,7 +88,7 @@ def test_geographic_crs_dem(project, capsys):
 def test_rectangular_cells_run_with_balance_closed(project, capsys):
     """Non-square cells (2 m × 5 m) are supported: the grid keeps both sizes and volumes use dx·dy."""
     write_dem(project / "dem.tif", slope_dem(), res=(2.0, 5.0))
-    run_cli(project, SCENARIO, capsys, expect=EXIT_OK)
+    run_cli(project, SCENARIO, capsys, expect=ExitCode.OK)
     summary = json.loads((project / "out" / "summary.json").read_text())
     assert summary["cell_size_m"] == [2.0, 5.0]
     rain = summary["volume_balance_m3"]["rain"]
@@ -100,7 +101,7 @@ def test_nan_holes_without_nodata_value(project, capsys):
     z = slope_dem()
     z[5:8, 5:9] = np.nan
     write_dem(project / "dem.tif", z, nodata=None)
-    run_cli(project, SCENARIO, capsys, expect=EXIT_OK)
+    run_cli(project, SCENARIO, capsys, expect=ExitCode.OK)
     summary = json.loads((project / "out" / "summary.json").read_text())
     assert summary["volume_balance_m3"]["rain"] == pytest.approx(0.002 * (20 * 24 - 12) * 4.0, rel=1e-12)
 
@@ -124,7 +125,7 @@ def test_layer_in_another_projected_crs_is_reprojected(project, capsys):
     poly = box(X0 + 4, Y0 - 12, X0 + 10, Y0 - 6)
     gpd.GeoDataFrame({"name": ["a"]}, geometry=[poly], crs="EPSG:32633").to_crs("EPSG:3857").to_file(
         project / "b.gpkg")
-    text = run_cli(project, SCENARIO + '[buildings]\npath = "b.gpkg"\n', capsys, expect=EXIT_OK)
+    text = run_cli(project, SCENARIO + '[buildings]\npath = "b.gpkg"\n', capsys, expect=ExitCode.OK)
     assert "continuity error" in text
 
 
@@ -233,7 +234,7 @@ def test_output_folder_is_a_file(project, capsys):
     (project / "out").write_text("not a folder")
     scenario = project / "s.toml"
     scenario.write_text(SCENARIO)
-    assert main(["run", str(scenario), "--out", str(project / "out"), "--quiet"]) == EXIT_INPUT
+    assert main(["run", str(scenario), "--out", str(project / "out"), "--quiet"]) == ExitCode.INPUT
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "out: output folder is not writable" in err and "--out" in err
     assert (project / "out").read_text() == "not a folder"
@@ -248,7 +249,7 @@ def test_links_in_the_output_folder_are_replaced_not_written_through(project, ca
     out.mkdir()
     (out / "results.nc").symlink_to(victim)
     (out / "summary.json").symlink_to(project / "elsewhere.json")
-    run_cli(project, SCENARIO, capsys, expect=EXIT_OK)
+    run_cli(project, SCENARIO, capsys, expect=ExitCode.OK)
     assert victim.read_text() == "precious" and not (project / "elsewhere.json").exists()
     assert not (out / "results.nc").is_symlink() and (out / "results.nc").stat().st_size > 1000
     assert not (out / "summary.json").is_symlink()

@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from floodsim import Grid, Hyetograph, Simulation, checkpoint
-from floodsim.boundaries import Boundary
-from floodsim.cli import EXIT_INPUT, main
+from floodsim import Grid, Hyetograph, Simulation
+from floodsim.run import checkpoint
+from floodsim.core.boundaries import Boundary
+from floodsim.cli import main
+from floodsim.errors import ExitCode
 from floodsim.errors import InputDataError
 from floodsim.measures.storage import (
     ControlledStructure,
@@ -32,7 +34,8 @@ from floodsim.measures.storage import (
     UndergroundTank,
     group_linked,
 )
-from floodsim.results import Recorder
+from floodsim.run.recorder import Recorder
+from floodsim.run.recorder import run_simulation
 
 from .conftest import SCENARIOS
 
@@ -102,7 +105,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
 def test_resume_without_checkpoint_is_an_input_error(tmp_path, capsys):
     scenario = tmp_path / "s.toml"
     scenario.write_text(SCENARIO)
-    assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--resume", "--quiet"]) == EXIT_INPUT
+    assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--resume", "--quiet"]) == ExitCode.INPUT
     err = capsys.readouterr().err
     assert "checkpoint.npz: no checkpoint to resume from; run without --resume" in err
     assert len(err.strip().splitlines()) == 1
@@ -141,7 +144,7 @@ def test_operator_state_round_trip_is_bitwise(tmp_path):
     """Stop a run with measures mid-interval, write a checkpoint, restore it into a fresh model and
     finish: every output array and the balance equal an uninterrupted run exactly."""
     duration, interval = 1500.0, 300.0
-    whole = _model().run(duration, interval)
+    whole = run_simulation(_model(), duration, interval)
 
     sim = _model()
     fp = checkpoint.fingerprint(sim, duration, interval)
@@ -158,13 +161,13 @@ def test_operator_state_round_trip_is_bitwise(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        sim.run(duration, interval, recorder=rec, after_step=after_step)
+        run_simulation(sim, duration, interval, recorder=rec, after_step=after_step)
     fresh = _model()
     rec2 = Recorder(fresh)
     meta = checkpoint.restore(path, fresh, rec2, checkpoint.fingerprint(fresh, duration, interval), duration,
                               interval)
     assert meta["steps"] == stop_at and 0 < meta["t_s"] < interval
-    resumed = fresh.run(duration, interval, recorder=rec2)
+    resumed = run_simulation(fresh, duration, interval, recorder=rec2)
     assert resumed.attrs["steps"] == whole.attrs["steps"]
     for v in whole.data_vars:
         assert np.array_equal(whole[v].values, resumed[v].values, equal_nan=True), v
@@ -198,7 +201,7 @@ def test_checkpointer_intervals(tmp_path):
     rec = Recorder(sim)
     fp = checkpoint.fingerprint(sim, 600.0, 300.0)
     ck = checkpoint.Checkpointer(tmp_path / "c.npz", sim, rec, fp, 600.0, 300.0, every_sim_s=100.0)
-    sim.run(600.0, 300.0, recorder=rec, after_step=ck)
+    run_simulation(sim, 600.0, 300.0, recorder=rec, after_step=ck)
     assert ck.written == 6
     assert checkpoint.read(tmp_path / "c.npz")[0]["t_s"] >= 500.0
     with pytest.raises(InputDataError, match="must be > 0"):

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from floodsim.cli import EXIT_INPUT, EXIT_OK, main
+from floodsim.cli import main
+from floodsim.errors import ExitCode
 
 from .conftest import SCENARIOS
 
@@ -36,14 +37,14 @@ coarsen = 8
 
 
 def test_validate_ok(capsys):
-    assert main(["validate", str(SCENARIOS / "merewether_cloudburst.toml")]) == EXIT_OK
+    assert main(["validate", str(SCENARIOS / "merewether_cloudburst.toml")]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "OK" in out and "under buildings" in out
 
 
 def test_run_small(tmp_path, capsys):
     path = write_scenario(tmp_path, BASE)
-    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == EXIT_OK
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == ExitCode.OK
     out = capsys.readouterr().out
     assert "continuity error" in out
     assert (tmp_path / "out" / "results.nc").exists()
@@ -57,7 +58,7 @@ def test_run_small(tmp_path, capsys):
 ])
 def test_bad_input_gives_one_line_error(tmp_path, capsys, edit, expected):
     path = write_scenario(tmp_path, BASE.replace(*edit))
-    assert main(["validate", str(path)]) == EXIT_INPUT
+    assert main(["validate", str(path)]) == ExitCode.INPUT
     err = capsys.readouterr().err
     assert expected in err
     assert str(path) in err
@@ -69,7 +70,7 @@ def test_layer_errors_name_layer_and_field(tmp_path, capsys):
 [surface]
 zones = [{ path = "GIS/merewether.gpkg", layer = "roads", field = "no_such_field" }]
 """)
-    assert main(["validate", str(path)]) == EXIT_INPUT
+    assert main(["validate", str(path)]) == ExitCode.INPUT
     err = capsys.readouterr().err
     assert "layer 'roads'" in err and "missing attribute 'no_such_field'" in err
 
@@ -80,7 +81,7 @@ def test_missing_layer_lists_available(tmp_path, capsys):
 path = "GIS/merewether.gpkg"
 layer = "houses"
 """)
-    assert main(["validate", str(path)]) == EXIT_INPUT
+    assert main(["validate", str(path)]) == ExitCode.INPUT
     assert "no such layer; the file has buildings" in capsys.readouterr().err
 
 
@@ -88,7 +89,7 @@ def test_unwritable_output_folder(tmp_path, capsys):
     path = write_scenario(tmp_path, BASE)
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert main(["run", str(path), "--out", str(blocker / "sub"), "--quiet"]) == EXIT_INPUT
+    assert main(["run", str(path), "--out", str(blocker / "sub"), "--quiet"]) == ExitCode.INPUT
     assert "not writable" in capsys.readouterr().err
 
 
@@ -99,4 +100,4 @@ def test_console_script_and_module_entry_point(tmp_path):
     assert res.returncode == 0 and "validate" in res.stdout
     res = subprocess.run([sys.executable, "-m", "floodsim", "validate", str(tmp_path / "none.toml")],
                          capture_output=True, text=True)
-    assert res.returncode == EXIT_INPUT and "scenario file not found" in res.stderr
+    assert res.returncode == ExitCode.INPUT and "scenario file not found" in res.stderr

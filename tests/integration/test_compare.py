@@ -12,11 +12,12 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
-from floodsim.cli import EXIT_INPUT, EXIT_OK, main
-from floodsim.compare import compare_runs
+from floodsim.cli import main
+from floodsim.errors import ExitCode
+from floodsim.analysis.compare import compare_runs
 from floodsim.errors import GridAlignmentError, InputDataError
-from floodsim.hazard import hazard_rating
-from floodsim.runner import run_scenario
+from floodsim.analysis.hazard import hazard_rating
+from floodsim.run.runner import run_scenario
 
 from .conftest import SCENARIOS, coarsened
 
@@ -99,13 +100,13 @@ def test_mismatched_grids_are_refused(runs, tmp_path, change, what, capsys):
     with pytest.raises(GridAlignmentError, match=what):
         compare_runs([a, other], tmp_path / "cmp")
     assert not (tmp_path / "cmp").exists() or not any((tmp_path / "cmp").iterdir())
-    assert main(["compare", str(a), str(other), "--out", str(tmp_path / "cmp2")]) == EXIT_INPUT
+    assert main(["compare", str(a), str(other), "--out", str(tmp_path / "cmp2")]) == ExitCode.INPUT
     assert what in capsys.readouterr().err
 
 
 def test_cli_compare_and_bad_folder(runs, tmp_path, capsys):
     a, b = runs
-    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c"), "--no-png"]) == EXIT_OK
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c"), "--no-png"]) == ExitCode.OK
     printed = capsys.readouterr().out
     assert "pond − baseline" in printed and "max_depth_m" in printed
     assert not (tmp_path / "c" / "depth_diff.png").exists()
@@ -116,7 +117,7 @@ def test_cli_compare_and_bad_folder(runs, tmp_path, capsys):
 def test_cli_bench_json(capsys):
     import json
 
-    assert main(["bench", "--sizes", "48", "--duration", "30", "--json"]) == EXIT_OK
+    assert main(["bench", "--sizes", "48", "--duration", "30", "--json"]) == ExitCode.OK
     result = json.loads(capsys.readouterr().out)
     row = result["rows"][0]
     assert row["cells"] == 48 * 48 and row["steps"] > 0

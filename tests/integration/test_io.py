@@ -10,7 +10,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, Polygon, box
 
 from floodsim.errors import InputDataError
-from floodsim.grid import Grid
+from floodsim.core.grid import Grid
 from floodsim.io.raster import read_dem
 from floodsim.io.vector import rasterize_geometries, read_layer
 

@@ -17,7 +17,8 @@ import pytest
 from affine import Affine
 from rasterio.warp import transform as transform_points
 
-from floodsim.cli import EXIT_INPUT, EXIT_OK, main
+from floodsim.cli import main
+from floodsim.errors import ExitCode
 from floodsim.errors import InputDataError, OutputError
 from floodsim.maps import assets
 from floodsim.maps.figures import FIGURES, figure
@@ -26,8 +27,8 @@ from floodsim.maps.planner import planner_map
 from floodsim.maps.publish import render_html, write_map
 from floodsim.maps.rasters import hillshade, to_web_mercator
 from floodsim.maps.resident import resident_map
-from floodsim.maps.rundata import load_run
-from floodsim.runner import run_scenario
+from floodsim.maps.rundata import map_run as load_run
+from floodsim.run.runner import run_scenario
 
 from .conftest import SCENARIOS, coarsened
 
@@ -302,7 +303,7 @@ def test_figures_have_a_panel_per_run(runs):
 
 def test_cli_map_planner_png_and_resident(runs, tmp_path, capsys):
     out = tmp_path / "p.html"
-    assert main(["map", str(runs["base"]), str(runs["pond"]), "--out", str(out), "--png"]) == EXIT_OK
+    assert main(["map", str(runs["base"]), str(runs["pond"]), "--out", str(out), "--png"]) == ExitCode.OK
     assert out.is_file() and out.stat().st_size > 10_000
     from PIL import Image
 
@@ -321,18 +322,18 @@ def test_cli_map_planner_png_and_resident(runs, tmp_path, capsys):
                 str(tmp_path / "r.html"),
             ]
         )
-        == EXIT_OK
+        == ExitCode.OK
     )
     assert "written" in capsys.readouterr().out
 
 
 def test_cli_map_errors(runs, tmp_path, capsys, monkeypatch):
-    assert main(["map", str(tmp_path / "nothing")]) == EXIT_INPUT
+    assert main(["map", str(tmp_path / "nothing")]) == ExitCode.INPUT
     assert "results.nc" in capsys.readouterr().err
-    assert main(["map", str(runs["base"])] * 3 + ["--out", str(tmp_path / "x.html")]) == EXIT_INPUT
+    assert main(["map", str(runs["base"])] * 3 + ["--out", str(tmp_path / "x.html")]) == ExitCode.INPUT
     assert "at most two" in capsys.readouterr().err
     monkeypatch.setenv(assets.ENV_VAR, str(tmp_path / "no-assets"))
-    assert main(["map", str(runs["base"]), "--offline", "--out", str(tmp_path / "o.html")]) == EXIT_INPUT
+    assert main(["map", str(runs["base"]), "--offline", "--out", str(tmp_path / "o.html")]) == ExitCode.INPUT
     err = capsys.readouterr().err
     assert "floodsim map-assets" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.html").exists()

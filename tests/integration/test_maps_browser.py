@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from floodsim.maps.browser import (
+from tests.support.browser import (
     browser_missing,
     chromium,
     click_building,
@@ -26,7 +26,7 @@ from floodsim.maps.browser import (
 from floodsim.maps.planner import planner_map
 from floodsim.maps.publish import write_map
 from floodsim.maps.resident import resident_map
-from floodsim.maps.rundata import load_run
+from floodsim.maps.rundata import map_run as load_run
 
 from .test_maps import EVIL_ID, asset_cache_or_skip, make_runs
 

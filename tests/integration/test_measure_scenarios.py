@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from floodsim.runner import run_scenario
+from floodsim.run.runner import run_scenario
 
 from .conftest import SCENARIOS, coarsened
 
@@ -39,12 +39,12 @@ def runs(tmp_path_factory):
 
 
 def _effects(out):
-    e = out.summary["against_baseline"]
-    assert abs(out.summary["volume_balance_m3"]["relative_error"]) < 1e-10
-    assert abs(out.baseline.summary["volume_balance_m3"]["relative_error"]) < 1e-10
+    e = out.summary.against_baseline
+    assert abs(out.summary.volume_balance_m3["relative_error"]) < 1e-10
+    assert abs(out.baseline.summary.volume_balance_m3["relative_error"]) < 1e-10
     # the baseline is the same scenario without measures, on the same grid and storm
-    assert out.baseline.summary["cells"] == out.summary["cells"]
-    assert out.baseline.summary["volume_balance_m3"]["rain"] == pytest.approx(out.summary["volume_balance_m3"]["rain"],
+    assert out.baseline.summary.cells == out.summary.cells
+    assert out.baseline.summary.volume_balance_m3["rain"] == pytest.approx(out.summary.volume_balance_m3["rain"],
                                                                               rel=1e-12)
     return e, {m["name"]: m for m in e["measures"]}
 
@@ -54,7 +54,7 @@ def test_tank_holds_at_most_its_volume_and_empties_by_its_pump(runs):
     e, m = _effects(out)
     tank = m["Main road tank"]
     assert 0.0 < tank["peak_stored_m3"] <= 800.0
-    pumped = out.summary["volume_balance_m3"]["measure_outflow"]
+    pumped = out.summary.volume_balance_m3["measure_outflow"]
     assert 0.0 < pumped <= 0.05 * (50.0 - 45.0) * 60.0 + 1e-9
     assert e["boundary_out_m3"]["change"] < 0.0          # what the tank holds does not leave over the edge
 
@@ -64,7 +64,7 @@ def test_tunnel_respects_capacities_and_reduces_outflow(runs):
     e, m = _effects(out)
     tunnel = m["Storm tunnel"]
     assert 0.0 < tunnel["peak_stored_m3"] <= 5 * 600.0 + 1e-9
-    outfall = out.summary["volume_balance_m3"]["measure_outflow"]
+    outfall = out.summary.volume_balance_m3["measure_outflow"]
     assert 0.0 < outfall <= 0.4 * DURATION_MIN * 60.0 + 1e-9
     assert e["boundary_out_m3"]["change"] < 0.0
     assert e["peak_volume_in_measures_m3"]["with_measures"] > 0.0
@@ -98,9 +98,9 @@ def test_cloudburst_road_leads_water_along_itself(runs):
 def test_compound_surge_backs_water_up_against_the_rain_only_case(runs):
     surge = runs("compound_surge")
     base = runs("cloudburst")
-    vs, vb = surge.summary["volume_balance_m3"], base.summary["volume_balance_m3"]
+    vs, vb = surge.summary.volume_balance_m3, base.summary.volume_balance_m3
     assert abs(vs["relative_error"]) < 1e-10
     assert vs["boundary_in"] > 0.0 and vb["boundary_in"] == 0.0   # the sea comes in over the edge
     assert vs["boundary_out"] < vb["boundary_out"]                # and the rain cannot leave as freely
-    assert surge.summary["max_extent_area_m2"] > base.summary["max_extent_area_m2"]
-    assert "against_baseline" not in surge.summary                # no measures, nothing to compare
+    assert surge.summary.max_extent_area_m2 > base.summary.max_extent_area_m2
+    assert surge.summary.against_baseline is None                # no measures, nothing to compare

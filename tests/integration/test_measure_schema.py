@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from floodsim.errors import ScenarioError
-from floodsim.scenario.build import build_model
+from floodsim.build.model import build_model
 from floodsim.scenario.load import load_scenario
 
 from .conftest import SCENARIOS

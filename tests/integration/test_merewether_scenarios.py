@@ -9,7 +9,7 @@ import pytest
 import rasterio
 import xarray as xr
 
-from floodsim.runner import run_scenario
+from floodsim.run.runner import run_scenario
 
 from .conftest import SCENARIOS, coarsened
 
@@ -17,7 +17,7 @@ from .conftest import SCENARIOS, coarsened
 def test_cloudburst_runs_writes_and_balances(tmp_path):
     sc = coarsened(SCENARIOS / "merewether_cloudburst.toml", 4, duration_min=40.0, output_interval_min=10.0)
     out = run_scenario(sc, out_dir=tmp_path)
-    s = out.summary
+    s = out.summary.to_dict()
     vb = s["volume_balance_m3"]
     # rain volume: 60 mm over every DEM cell (ground + roofs)
     cell_area = s["cell_size_m"][0] * s["cell_size_m"][1]
@@ -51,11 +51,11 @@ def test_steady_inflow_reaches_steady_state(tmp_path):
     out = run_scenario(sc, out_dir=tmp_path, write=False)
     ds = out.dataset
     t = ds["time"].values
-    assert out.summary["volume_balance_m3"]["inflow"] == pytest.approx(19.7 * t[-1], rel=1e-9)
+    assert out.summary.volume_balance_m3["inflow"] == pytest.approx(19.7 * t[-1], rel=1e-9)
     # mean outflow over the last 5 minutes, and storage no longer changing
     last = ds.sel(time=slice(t[-1] - 300.0, None))
     q_out = float(np.diff(last["volume_boundary_out"].values[[0, -1]])[0]) / 300.0
     assert q_out == pytest.approx(19.7, rel=0.01)
     stored = last["volume_stored"].values
     assert abs(stored[-1] - stored[0]) / stored[-1] < 0.005
-    assert abs(out.summary["volume_balance_m3"]["relative_error"]) < 1e-10
+    assert abs(out.summary.volume_balance_m3["relative_error"]) < 1e-10

@@ -12,10 +12,10 @@ import rasterio
 import xarray as xr
 
 from floodsim.errors import OutputError
-from floodsim.hazard import HAZARD_CLASSES, hazard_class, hazard_rating
-from floodsim.products import flatten_summary, write_products
-from floodsim.runner import run_scenario
-from floodsim.scenario.build import build_model
+from floodsim.analysis.hazard import HAZARD_CLASSES, hazard_class, hazard_rating
+from floodsim.analysis.products import flatten_summary, write_products
+from floodsim.run.runner import run_scenario
+from floodsim.build.model import build_model
 
 from .conftest import SCENARIOS, coarsened
 
@@ -81,7 +81,7 @@ def test_geopackage_layers(pond_run):
     extent = gpd.read_file(out / "flood.gpkg", layer="flood_extent")
     assert extent["depth_class"].iloc[0].startswith("0.10")
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
-    assert extent["area_m2"].sum() == pytest.approx(result.summary["max_extent_area_m2"], rel=1e-9)
+    assert extent["area_m2"].sum() == pytest.approx(result.summary.max_extent_area_m2, rel=1e-9)
     # simplified by half a cell, the polygons keep the raster area within a few per cent
     assert extent.geometry.area.sum() == pytest.approx(extent["area_m2"].sum(), rel=0.1)
     assert extent["area_m2"].min() >= cell_area
@@ -133,9 +133,9 @@ def test_failed_write_leaves_no_half_file(pond_run, tmp_path, monkeypatch):
 
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", broken_to_file)
     with pytest.raises(OSError, match="disk full"):
-        write_products(result.dataset, model, tmp_path, dict(result.summary))
+        write_products(result.dataset, model, tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert "flood.gpkg" not in names and "summary.csv" not in names
+    assert "flood.gpkg" not in names
     assert not [n for n in names if n.endswith(".part")]
     # what was written before the failure is complete
     assert {"hazard_rating.tif", "arrival_time.tif"} <= set(names)
@@ -145,7 +145,7 @@ def test_failed_write_leaves_no_half_file(pond_run, tmp_path, monkeypatch):
 def test_unwritable_folder_is_an_output_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    from floodsim.products import write_summary_csv
+    from floodsim.analysis.products import write_summary_csv
 
     with pytest.raises(OutputError):
         write_summary_csv({"a": 1}, blocker / "summary.csv")

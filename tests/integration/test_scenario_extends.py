@@ -15,9 +15,9 @@ from rasterio.transform import from_origin
 
 from floodsim import units
 from floodsim.errors import ScenarioError
-from floodsim.runner import run_scenario
+from floodsim.run.runner import run_scenario
 from floodsim.scenario.load import load_scenario
-from floodsim.storms import IDFCurve
+from floodsim.build.storms import IDFCurve
 
 from .conftest import SCENARIOS
 
@@ -207,7 +207,7 @@ coarsen = 8
 """)
     sc = load_scenario(path)
     out = run_scenario(sc, out_dir=tmp_path / "out", write=False)
-    s = out.summary
+    s = out.summary.to_dict()
     vb = s["volume_balance_m3"]
     ds = out.dataset
     area = int(np.isfinite(ds["elevation"]).sum()) * s["cell_size_m"][0] * s["cell_size_m"][1]

@@ -16,7 +16,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from floodsim.errors import ScenarioError
-from floodsim.runner import run_scenario
+from floodsim.run.runner import run_scenario
 from floodsim.scenario.load import load_scenario
 
 CRS = "EPSG:32632"
@@ -64,7 +64,7 @@ def test_hyetograph_csv(city):
     (city / "storm.csv").write_text("time_min,intensity_mm_h\n0,30\n5,90\n10,0\n")
     path = scenario(city, '[rainfall]\nkind = "hyetograph"\ncsv = "storm.csv"')
     out = run_scenario(path, write=False)
-    vb = out.summary["volume_balance_m3"]
+    vb = out.summary.volume_balance_m3
     # 30 mm/h for 5 min + 90 mm/h for 5 min = 2.5 + 7.5 mm; the last interval (0 mm/h) runs 5 min
     assert vb["rain"] == pytest.approx(0.010 * area(), rel=1e-12)
     assert abs(vb["relative_error"]) < 1e-10
@@ -90,7 +90,7 @@ kind = "level"
 level_series = [{ time_min = 0, level_m = 9.0 }, { time_min = 20, level_m = 9.5 }]
 """)
     out = run_scenario(path, write=False)
-    vb = out.summary["volume_balance_m3"]
+    vb = out.summary.volume_balance_m3
     assert vb["inflow"] == pytest.approx(0.5 * 600 / 2, rel=1e-12)   # triangle: 0.5 m³/s peak over 10 min
     assert vb["boundary_in"] > 0                                      # the rising level pushes water in
     assert abs(vb["relative_error"]) < 1e-10
@@ -107,14 +107,14 @@ def test_rainfall_raster_netcdf(city):
     da.to_dataset().to_netcdf(city / "radar.nc")
     path = scenario(city, '[rainfall]\nkind = "raster"\nnetcdf = "radar.nc"\nvariable = "rain"')
     out = run_scenario(path, write=False)
-    vb = out.summary["volume_balance_m3"]
+    vb = out.summary.volume_balance_m3
     # west half (x < 40 m) of the grid: 60 mm/h and 120 mm/h for 5 min each = 15 mm; bilinear
     # resampling blurs the edge symmetrically, so the total is that over exactly half the area
     assert vb["rain"] == pytest.approx(0.015 * area() / 2, rel=0.02)
     assert abs(vb["relative_error"]) < 1e-10
     # the frames were regridded onto the 2 m model grid: west columns get the rain, east ones none
     from floodsim import units
-    from floodsim.scenario.build import build_model
+    from floodsim.build.model import build_model
 
     frames = build_model(load_scenario(path)).simulation.rainfall.intensity
     assert frames.shape == (3, NY, NX)
@@ -136,7 +136,7 @@ zones = [{ path = "layers.gpkg", layer = "soils", field = "texture" }]
     west = float(ds["depth"].isel(time=-1, x=slice(0, 15)).mean())
     east = float(ds["depth"].isel(time=-1, x=slice(25, 40)).mean())
     assert west < 1e-4 < east
-    assert abs(sim_zones.summary["volume_balance_m3"]["relative_error"]) < 1e-10
+    assert abs(sim_zones.summary.volume_balance_m3["relative_error"]) < 1e-10
     horton = scenario(city, rain + """
 [infiltration]
 model = "horton"
@@ -144,7 +144,7 @@ f0_mm_h = 60
 fc_mm_h = 10
 k_per_h = 4
 """, "horton.toml")
-    vb = run_scenario(horton, write=False).summary["volume_balance_m3"]
+    vb = run_scenario(horton, write=False).summary.volume_balance_m3
     assert 0 < vb["infiltration"] <= vb["rain"]
     assert abs(vb["relative_error"]) < 1e-10
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from floodsim.errors import ScenarioError
-from floodsim.runner import run_scenario
-from floodsim.sweep import (METRICS, apply_overrides, check_parameter_path, expand_members, load_sweep,
-                            member_metrics, run_sweep)
+from floodsim.run.runner import run_scenario
+from floodsim.scenario.paths import apply_overrides, check_parameter_path
+from floodsim.sweep import METRICS, expand_members, load_sweep, member_metrics, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "sweeps" / "merewether_chicago.toml"
@@ -134,13 +134,14 @@ def test_killed_sweep_resumes_and_skips_finished_members(client, sweep_file, fir
 
 
 def test_cli_sweep_on_an_existing_scheduler(client, sweep_file, first_sweep, tmp_path, capsys):
-    from floodsim.cli import EXIT_INPUT, main
+    from floodsim.cli import main
+    from floodsim.errors import ExitCode
 
     shutil.copytree(first_sweep[2], tmp_path / "cli")        # finished members are skipped, failed rerun
     code = main(["sweep", str(sweep_file), "--scheduler", client.scheduler.address, "--out",
                  str(tmp_path / "cli"), "--rank-by", "damage_eur", "--quiet"])
     text = capsys.readouterr().out
-    assert code == EXIT_INPUT                                   # a member failed on its input
+    assert code == ExitCode.INPUT                                   # a member failed on its input
     assert "ranked by       damage_eur" in text and "failed members:" in text
     assert "expected annual damage" in text
     rows = (tmp_path / "cli" / "sweep.csv").read_text().splitlines()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from floodsim.kernels.continuity import SPEED_DEPTH_FACTOR, update_depth
 from floodsim.kernels.hydrology import green_ampt_increment
 from floodsim.kernels.positivity import repair_negative_depths
-from floodsim.solver import _BandWork
+from floodsim.core.state import BandWork as _BandWork
 
 G = 9.80665
 HMIN = 0.001
@@ -25,7 +25,7 @@ cases = st.fixed_dictionaries(dict(
 
 
 NO_INFIL = np.zeros((1, 1))
-TOL = 1e-15  # floodsim.solver.REPAIR_TOLERANCE_M
+TOL = 1e-15  # floodsim.core.simulation.REPAIR_TOLERANCE_M
 
 
 def make_case(seed, ny, nx, flux_scale=0.05, shallow=False, acyclic=False):
@@ -321,7 +321,7 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
     same discharges, depths, statistics and band reductions as the two separate kernels, bit for bit
     apart from round-off (rtol 1e-14), whichever bands are swept."""
     from floodsim.kernels.inertial import compute_face_fluxes, snapshot_band_edges
-    from floodsim.kernels.sweep import finish_bands, sweep_bands
+    from floodsim.kernels.fused import finish_bands, sweep_bands
 
     rng = np.random.default_rng(seed)
     z = rng.uniform(0, 1, (ny, nx))

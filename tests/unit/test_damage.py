@@ -1,7 +1,7 @@
 """Depth–damage curves, damage per building and expected annual damage against hand-computed values.
 
 References: the JRC global flood depth-damage functions (Huizinga, de Moel & Szewczyk 2017) as shipped in
-gis_data/damage/ (see its PROVENANCE.md); EAD by the trapezoidal rule over p = 1/T.
+floodsim/data/damage/ (see its PROVENANCE.md); EAD by the trapezoidal rule over p = 1/T.
 """
 
 import csv
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from floodsim.damage import (DEFAULT_COSTS, DEFAULT_CURVES, DamageCurve, DamageModel, expected_annual_damage,
+from floodsim.analysis.damage import (DEFAULT_COSTS, DEFAULT_CURVES, DamageCurve, DamageModel, expected_annual_damage,
                              load_curves, max_damage_per_m2, measure_benefit)
 from floodsim.errors import InputDataError
 

@@ -10,8 +10,8 @@ import xarray as xr
 from affine import Affine
 from shapely.geometry import box
 
-from floodsim.exposure import building_exposure, count_by_class
-from floodsim.hazard import hazard_rating
+from floodsim.analysis.exposure import building_exposure, count_by_class
+from floodsim.analysis.hazard import hazard_rating
 
 CRS = "EPSG:28356"
 

@@ -9,7 +9,7 @@ import pytest
 
 from floodsim import units
 from floodsim.errors import InputDataError
-from floodsim.forcing import Hyetograph, TimeSeries
+from floodsim.core.forcing import Hyetograph, TimeSeries
 
 
 def test_unit_conversions():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from floodsim.hazard import HAZARD_CLASSES, debris_factor_table, hazard_class, hazard_rating
+from floodsim.analysis.hazard import HAZARD_CLASSES, debris_factor_table, hazard_class, hazard_rating
 
 
 @pytest.mark.parametrize("d, v, land_use, expected", [

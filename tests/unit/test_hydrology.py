@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from floodsim.infiltration import RAWLS_1983, GreenAmpt
+from floodsim.core.infiltration import RAWLS_1983, GreenAmpt
 from floodsim.kernels.hydrology import green_ampt_increment, horton_increment
 
 

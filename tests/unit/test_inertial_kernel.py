@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from floodsim.kernels.inertial import almeida_flux, compute_face_fluxes, snapshot_band_edges
-from floodsim.solver import _BandWork
+from floodsim.core.state import BandWork as _BandWork
 
 G = 9.80665
 RTOL = 1e-12
@@ -132,13 +132,16 @@ def test_almeida_flux_dry_face_is_exactly_zero(eta_a, eta_b, z_a, z_b):
 @SETTINGS
 @given(cases)
 def test_compute_face_fluxes_matches_reference(c):
-    """All bands listed: every interior face equals the double-buffered numpy reference
-    (rtol 1e-12); outer boundary faces are left untouched."""
+    """All bands listed: every interior face equals the double-buffered numpy reference to round-off
+    (rtol 1e-12, and 1e-12 of the largest discharge: a small q that is the difference of two large
+    terms carries their round-off, and the kernel fuses multiply-adds where numpy rounds twice);
+    outer boundary faces are left untouched."""
     k = make_case(c["seed"], c["ny"], c["nx"], c["uniform_n"])
     qx, qy, _ = run_kernel(**k, band_rows=c["band_rows"])
     rx, ry = reference_fluxes(**k)
-    np.testing.assert_allclose(qx, rx, rtol=RTOL, atol=1e-300)
-    np.testing.assert_allclose(qy, ry, rtol=RTOL, atol=1e-300)
+    scale = max(np.abs(rx).max(), np.abs(ry).max())
+    np.testing.assert_allclose(qx, rx, rtol=RTOL, atol=RTOL * scale)
+    np.testing.assert_allclose(qy, ry, rtol=RTOL, atol=RTOL * scale)
 
 
 @SETTINGS

@@ -15,10 +15,21 @@ from shapely.geometry import LineString, Point, box
 
 import floodsim
 from floodsim.errors import InputDataError
-from floodsim.infiltration import GreenAmpt
+from floodsim.core.infiltration import GreenAmpt
 from floodsim.measures.terrain import (Channel, CloudburstRoad, GreenArea, HardSurfaceLimit, Pond, RainBed,
                                        SurfaceFields, apply_terrain_measures, serpentine_pick)
-from floodsim.scenario.measures_terrain import TERRAIN_MEASURES, TerrainMeasureSpec, build_terrain_measures
+from floodsim.build.context import BuildContext
+from floodsim.build.measures import build_terrain
+from floodsim.scenario.measures import MeasureSpec as TerrainMeasureSpec
+from floodsim.measures.registry import REGISTRY
+
+TERRAIN_MEASURES = tuple(m.schema for m in REGISTRY.values() if m.phase == "terrain")
+
+
+def build_terrain_measures(specs, fields, grid):
+    """The terrain measures of ``specs`` applied to ``fields`` (through the registry)."""
+    fields, entries = build_terrain(specs, BuildContext(grid), fields)
+    return fields, [entries[s.name]["report"] for s in specs]
 
 DATA = Path(__file__).resolve().parents[2] / "gis_data" / "merewether"
 

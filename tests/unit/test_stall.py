@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from floodsim import Grid, Hyetograph, Simulation, SolverParams
-from floodsim.cli import EXIT_UNSTABLE, main
+from floodsim.cli import main
+from floodsim.errors import ExitCode
 from floodsim.errors import InputDataError, StabilityError
+from floodsim.run.recorder import run_simulation
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CELL = re.compile(r"cell \(row (\d+), col (\d+)\), map point \((-?[\d.]+), (-?[\d.]+)\): depth (\S+) m, "
@@ -44,7 +46,7 @@ def _column_sim(stall_steps, dt_min=0.05):
 def test_time_step_collapse_names_the_cell(stall_steps):
     sim = _column_sim(stall_steps)
     with pytest.raises(StabilityError) as exc:
-        sim.run(60.0, 10.0)
+        run_simulation(sim, 60.0, 10.0)
     msg = str(exc.value)
     assert "\n" not in msg
     assert f"after {stall_steps - 1} steps" in msg
@@ -65,20 +67,20 @@ def test_time_step_collapse_names_the_cell(stall_steps):
 def test_stall_steps_counts_consecutive_steps_only():
     """Steps above the floor reset the count: a single short step does not stop a run."""
     sim = _column_sim(stall_steps=3, dt_min=0.01)     # 0.022 s is above this floor
-    sim.run(1.0, 1.0)
+    run_simulation(sim, 1.0, 1.0)
     assert sim.state.steps > 10 and sim._short_steps == 0
 
 
 def test_nan_depth_stops_the_run_within_a_few_steps():
     """A NaN planted in the state is found by the periodic finiteness check (every NAN_CHECK_STEPS
     steps), long before the first output time, and the message names a cell that is not finite."""
-    from floodsim.solver import NAN_CHECK_STEPS
+    from floodsim.core.params import NAN_CHECK_STEPS
 
     sim = Simulation(Grid.from_array(np.zeros((40, 8)), 2.0), initial_depth=0.3,
                      rainfall=Hyetograph.block(50.0, 600.0))
     sim.state.h[33, 2] = np.nan
     with pytest.raises(StabilityError, match="a depth became NaN or infinite; first non-finite depth") as exc:
-        sim.run(600.0, 300.0)
+        run_simulation(sim, 600.0, 300.0)
     assert sim.state.steps == NAN_CHECK_STEPS
     i, j, *_ = _parse(str(exc.value))
     assert not np.isfinite(sim.state.h[i, j])
@@ -103,14 +105,14 @@ def test_stall_steps_validated():
 def test_cli_exit_code_3_and_no_results(tmp_path, capsys, monkeypatch):
     """The Merewether cloudburst with a floor of 4.9 s on the step (the Courant step on 4 m cells falls
     below it once a few cm of water collect or flow): the CLI prints one line naming the cell and exits 3."""
-    from floodsim.scenario import build
+    from floodsim.build import model as build
 
     monkeypatch.setattr(build, "SolverParams", functools.partial(SolverParams, dt_min=4.9, stall_steps=2))
     scenario = tmp_path / "s.toml"
     scenario.write_text(f'extends = "{(SCENARIOS / "merewether_cloudburst.toml").as_posix()}"\nname = "stall"\n'
                         "[simulation]\nduration_min = 30\ncoarsen = 4\n")
     out = tmp_path / "out"
-    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_UNSTABLE
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == ExitCode.UNSTABLE
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("floodsim: error: simulation stopped at t = ")
     *_, depth, speed = _parse(err)

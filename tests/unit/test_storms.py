@@ -18,7 +18,7 @@ import pytest
 
 from floodsim import units
 from floodsim.errors import InputDataError
-from floodsim.storms import (IDFCurve, ShermanParameters, block_storm, chicago_design_storm,
+from floodsim.build.storms import (IDFCurve, ShermanParameters, block_storm, chicago_design_storm,
                              chicago_instantaneous_intensity_mm_h, hyetograph_from_csv)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "gis_data" / "idf" / "dahlstrom2010_sherman.toml"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from floodsim import GreenAmpt, Grid, Hyetograph, Inflow, Simulation, SolverParams, TimeSeries
+from floodsim.run.recorder import run_simulation
 
 
 def _basin(seed=5, shape=(30, 36)):
@@ -24,7 +25,7 @@ def _run(blocked=None, roof_rain="ground", inflows=(), band_rows=7):
                      infiltration=GreenAmpt(ks=5e-6, psi=0.11, dtheta=0.3), blocked=blocked,
                      roof_rain=roof_rain, inflows=inflows,
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0, band_rows=band_rows))
-    ds = sim.run(2700.0, 300.0)
+    ds = run_simulation(sim, 2700.0, 300.0)
     return sim, ds
 
 

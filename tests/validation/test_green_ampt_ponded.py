@@ -11,6 +11,7 @@ import pytest
 from scipy.optimize import brentq
 
 from floodsim import GreenAmpt, Grid, Simulation, SolverParams
+from floodsim.run.recorder import run_simulation
 
 
 def green_ampt_F(t, ks, S):
@@ -26,7 +27,7 @@ def test_green_ampt_ponded_flat_basin():
     shape, dx = (12, 15), 10.0
     sim = Simulation(Grid.from_array(np.zeros(shape), dx), infiltration=soil, initial_depth=0.5,
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0))
-    ds = sim.run(7200.0, 600.0)
+    ds = run_simulation(sim, 7200.0, 600.0)
     area = shape[0] * shape[1] * dx * dx
     expected = np.array([area * green_ampt_F(t, ks, S) for t in ds["time"].values])
     got = ds["volume_infiltration"].values

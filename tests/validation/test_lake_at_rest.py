@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from floodsim import Boundary, Grid, Simulation, SolverParams
+from floodsim.run.recorder import run_simulation
 
 
 def _terrain(seed=11, shape=(24, 30)):
@@ -32,7 +33,7 @@ def test_lake_at_rest(with_level_boundary):
     bounds = [Boundary("west", "level", level=eta)] if with_level_boundary else []
     sim = Simulation(Grid.from_array(z, 5.0), manning=0.03, initial_depth=h0, boundaries=bounds,
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0, band_rows=5))
-    ds = sim.run(600.0, 300.0)
+    ds = run_simulation(sim, 600.0, 300.0)
     qmax = max(np.abs(sim.state.qx).max(), np.abs(sim.state.qy).max())
     dh = np.abs(sim.state.h - h0).max()
     print(f"lake at rest: max|q| = {qmax:.3e} m2/s, max|dh| = {dh:.3e} m, "

@@ -19,8 +19,16 @@ from floodsim.errors import InputDataError
 from floodsim.measures.storage import (ControlledStructure, DrainageTunnel, LevelRule, PondOutlet,
                                        StorageNetwork, TimeRule, TunnelIntake, UndergroundTank,
                                        group_linked)
+from floodsim.run.recorder import run_simulation
 
 G = 9.80665
+
+
+def _context(sim):
+    """The bind context a Simulation gives its operators."""
+    from floodsim.core.operator import BindContext
+
+    return BindContext(grid=sim.grid, z=sim.z, active=sim.active, g=sim.params.g, hmin=sim.params.hmin)
 
 
 def _mask(shape, *slices):
@@ -49,7 +57,7 @@ def test_orifice_at_fixed_level_hand_value():
     shape = (4, 4)
     sim = Simulation(Grid.from_array(np.zeros(shape), 1.0), initial_depth=0.0)
     op = PondOutlet("pond", _mask(shape, (slice(1, 3), slice(1, 3))), orifice=(0.6, 0.01, 0.0))
-    op.bind(sim)
+    op.bind(_context(sim))
     q_hand = 0.6 * 0.01 * math.sqrt(2 * G * 1.0)
     for dt in (0.5, 1.0, 2.0):
         h = np.zeros(shape)
@@ -74,7 +82,7 @@ def test_pond_orifice_and_weir_drain_large_pond_in_sim(with_weir, rtol):
     # grows into a large oscillation even without any measure (reported to the solver's owner).
     sim = Simulation(Grid.from_array(np.zeros(shape), 10.0), initial_depth=1.0, manning=0.03, operators=[op],
                      params=SolverParams(cfl=0.5))
-    ds = sim.run(600.0, 60.0)
+    ds = run_simulation(sim, 600.0, 60.0)
     expect = (0.6 * 0.005 * math.sqrt(2 * G) + (1.7 * 0.5 * 0.1 ** 1.5 if with_weir else 0.0)) * 600.0
     out = float(ds["volume_measure_outflow"][-1])
     print(f"pond outlet: {out:.4f} m3 vs hand {expect:.4f} m3 ({out / expect - 1:+.2e})")
@@ -126,7 +134,7 @@ def test_tank_pump_to_outside_or_surface_balance(where):
     shape = (10, 10)
     target = "outside" if where == "outside" else _mask(shape, (0, 9))
     sim, tank = _tank_run(target=target, pump=0.01)
-    ds = sim.run(600.0, 100.0)
+    ds = run_simulation(sim, 600.0, 100.0)
     _balance_ok(ds)
     _ledgers_ok(tank)
     left = float(ds["volume_measure_outflow"][-1])
@@ -151,7 +159,7 @@ def test_tunnel_capacities_never_exceeded_and_balance():
     shape = (14, 8)
     tun = _tunnel(shape)
     sim = Simulation(Grid.from_array(np.zeros(shape), 2.0), initial_depth=0.3, operators=[tun])
-    ds = sim.run(1200.0, 200.0)
+    ds = run_simulation(sim, 1200.0, 200.0)
     print(f"tunnel: max link rates {tun.max_link_rate}, outfall {tun.max_outfall_rate:.6f} m3/s, "
           f"segments {tun.segments}")
     assert np.all(tun.max_link_rate <= 0.05 * (1 + 1e-12))
@@ -193,7 +201,7 @@ def test_tank_pumps_into_tunnel_network_balance():
     assert len(net) == 1 and isinstance(net[0], StorageNetwork)
     assert net[0].members[0] is tank  # senders first
     sim = Simulation(Grid.from_array(np.zeros(shape), 2.0), initial_depth=0.3, operators=net)
-    ds = sim.run(900.0, 300.0)
+    ds = run_simulation(sim, 900.0, 300.0)
     _balance_ok(ds)
     _ledgers_ok(tun, tank)
     assert tank.ledger["sent"] == pytest.approx(tun.ledger["received"], rel=1e-15)
@@ -223,7 +231,7 @@ def test_controlled_pump_follows_time_rules():
     assert op.moved == pytest.approx(3.0, rel=1e-12)
     sim.advance_to(480.0)
     assert op.moved == pytest.approx(3.0, rel=1e-12)
-    ds = sim.run(300.0, 100.0)
+    ds = run_simulation(sim, 300.0, 100.0)
     assert op.moved == pytest.approx(5.4, rel=1e-12)
     assert float(sim.state.h[b].sum()) == pytest.approx(5.4, rel=1e-12)
     _balance_ok(ds)
@@ -266,7 +274,7 @@ def test_gate_moves_water_downhill_without_overshoot():
     sim = Simulation(Grid.from_array(z, 1.0), initial_depth=np.where(a, 0.5, 0.0), operators=[op])
     dt = sim.step()
     assert op.moved == pytest.approx(0.6 * 0.01 * math.sqrt(2 * G * 0.5) * dt, rel=1e-12)
-    ds = sim.run(3000.0, 500.0)
+    ds = run_simulation(sim, 3000.0, 500.0)
     assert float(sim.state.h[a].mean()) >= float(sim.state.h[b].mean()) - 1e-3
     _balance_ok(ds)
     _ledgers_ok(op)
@@ -276,8 +284,16 @@ def test_gate_moves_water_downhill_without_overshoot():
 MEREWETHER = __import__("pathlib").Path(__file__).resolve().parents[2] / "gis_data" / "merewether"
 
 
+def build_storage_measures(specs, grid):
+    """The operators of ``specs`` on ``grid``, built through the registry (as a scenario builds them)."""
+    from floodsim.build.context import BuildContext
+    from floodsim.build.measures import build_operators
+
+    return build_operators(specs, BuildContext(grid))[0]
+
+
 def _merewether_specs(gpkg):
-    from floodsim.scenario.measures_storage import StorageMeasureSpec
+    from floodsim.scenario.measures import MeasureSpec as StorageMeasureSpec
     from pydantic import TypeAdapter
 
     layer = lambda name, **kw: dict(path=gpkg, layer=name, **kw)  # noqa: E731
@@ -307,11 +323,10 @@ def test_merewether_layers_build_and_run_with_closed_balance():
     closes its volume balance to < 1e-10."""
     import floodsim
     from floodsim.io import vector
-    from floodsim.scenario.measures_storage import build_storage_measures
 
     gpkg = MEREWETHER / "measures_storage.gpkg"
     grid = floodsim.read_dem(MEREWETHER / "dem.tif")
-    ops = build_storage_measures(_merewether_specs(gpkg), grid, vector.read_layer)
+    ops = build_storage_measures(_merewether_specs(gpkg), grid)
     assert [type(o).__name__ for o in ops] == ["StorageNetwork", "ControlledStructure"]
     net = ops[0]
     assert [m.name for m in net.members][-1] == "Tunnel"
@@ -321,7 +336,7 @@ def test_merewether_layers_build_and_run_with_closed_balance():
         vector.read_layer(MEREWETHER / "merewether.gpkg", "buildings", grid).geometry, grid)
     sim = Simulation(grid, rainfall=floodsim.Hyetograph.block(100.0, 300.0), blocked=blocked, manning=0.03,
                      operators=ops)
-    ds = sim.run(300.0, 60.0)
+    ds = run_simulation(sim, 300.0, 60.0)
     _balance_ok(ds)
     _ledgers_ok(*net.members, ops[1])
     print({k: round(v, 3) for k, v in net.series().items()})
@@ -335,7 +350,7 @@ def test_scenario_errors_name_layer_feature_and_field(tmp_path):
     import floodsim
     from pydantic import ValidationError
     from floodsim.io import vector
-    from floodsim.scenario.measures_storage import PondOutletSpec, TankSpec, build_storage_measures
+    from floodsim.scenario.measures import PondOutletSpec, TankSpec
 
     bad = tmp_path / "bad.gpkg"
     gdf = gpd.read_file(MEREWETHER / "measures_storage.gpkg", layer="tunnel_intakes")
@@ -346,7 +361,7 @@ def test_scenario_errors_name_layer_feature_and_field(tmp_path):
     grid = floodsim.read_dem(MEREWETHER / "dem.tif")
     specs = _merewether_specs(bad)[:1]
     with pytest.raises(InputDataError) as e:
-        build_storage_measures(specs, grid, vector.read_layer)
+        build_storage_measures(specs, grid)
     msg = str(e.value)
     print(msg)
     assert "bad.gpkg" in msg and "tunnel_intakes" in msg and "'tunnel intake 3'" in msg and "capacity_m3_s" in msg
@@ -357,4 +372,4 @@ def test_scenario_errors_name_layer_feature_and_field(tmp_path):
         PondOutletSpec(type="pond_outlet", name="p", outlet=dict(path=bad, layer="x"), orifice_cd=0.6)
     missing = _merewether_specs(MEREWETHER / "measures_storage.gpkg")[1:2]
     with pytest.raises(InputDataError, match="target_measure 'Tunnel'"):
-        build_storage_measures(missing, grid, vector.read_layer)
+        build_storage_measures(missing, grid)

@@ -20,6 +20,7 @@ from shapely.geometry import LineString, box
 
 from floodsim import Boundary, GreenAmpt, Grid, Hyetograph, Simulation, SolverParams
 from floodsim.measures.terrain import CloudburstRoad, RainBed, SurfaceFields, apply_terrain_measures
+from floodsim.run.recorder import run_simulation
 
 PARAMS = SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0)
 
@@ -48,7 +49,7 @@ def test_cloudburst_road_carries_plane_runoff_to_its_outlet():
     def run(fields):
         sim = Simulation(fields.to_grid(grid), rainfall=Hyetograph.block(60.0, 1200.0), manning=fields.manning,
                          boundaries=[Boundary("north", "free", slope=0.01, cells=outlet)], params=PARAMS)
-        ds = sim.run(1800.0, 600.0)
+        ds = run_simulation(sim, 1800.0, 600.0)
         assert abs(ds.attrs["relative_volume_error"]) < 1e-10
         return float(ds["volume_boundary_out"][-1]), float(ds["volume_rain"][-1])
 
@@ -76,7 +77,7 @@ def test_rain_bed_stores_and_infiltrates_in_closed_basin():
     def run(fields):
         sim = Simulation(fields.to_grid(grid), rainfall=Hyetograph.block(50.0, 1800.0), manning=fields.manning,
                          infiltration=fields.green_ampt(), params=PARAMS)
-        ds = sim.run(3600.0, 900.0)
+        ds = run_simulation(sim, 3600.0, 900.0)
         return ds
 
     base, with_bed = run(f0), run(f1)
@@ -116,7 +117,7 @@ def test_pond_filled_over_a_drop_stays_smooth():
     sim = Simulation(grid, manning=0.03,            # default SolverParams (cfl 0.6, theta 0.8)
                      inflows=[Inflow("street", src, TimeSeries([0.0, 900.0, 900.001, 4000.0], [q, q, 0.0, 0.0],
                                                                "inflow"))])
-    ds = sim.run(3600.0, 600.0)
+    ds = run_simulation(sim, 3600.0, 600.0)
     drop = 22.0 + 0.01 * dx * 15 - 20.8
     v_max = float(np.nanmax(ds["max_speed"].values))
     assert v_max < np.sqrt(2 * 9.81 * (drop + 1.0)), v_max
@@ -149,7 +150,7 @@ def test_pond_fills_to_its_rim_then_spills():
     sim = Simulation(fields.to_grid(grid), manning=fields.manning,
                      inflows=[Inflow("street", src, 0.2)],
                      boundaries=[Boundary("east", "free", slope=0.01)])
-    ds = sim.run(3600.0, 30.0)
+    ds = run_simulation(sim, 3600.0, 30.0)
     area = dx * dx
     in_pond = (ds["depth"].where(xr.DataArray(cells, dims=("y", "x")), 0.0).sum(dim=("y", "x")) * area).values
     out = ds["volume_boundary_out"].values

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from floodsim import Boundary, Grid, Hyetograph, Simulation, SolverParams
+from floodsim.run.recorder import run_simulation
 from conftest import outflow_rate
 
 L_CELLS, ROWS, DX = 100, 3, 2.0
@@ -31,7 +32,7 @@ def test_tilted_plane_rising_limb_and_steady_state(kind):
     sim = Simulation(Grid.from_array(z, DX), rainfall=Hyetograph.block(RAIN_MM_H, duration + 60), manning=N,
                      boundaries=[Boundary("east", kind, slope=SLOPE)],
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=1e-4, dt_max=5.0))
-    ds = sim.run(duration, 20.0)
+    ds = run_simulation(sim, duration, 20.0)
     t, Q = outflow_rate(ds)
     q = Q / (ROWS * DX)                               # unit-width outflow [m²/s]
     q_kin = np.where(t < t_c, alpha * (i * t) ** m, i * L)

@@ -27,6 +27,7 @@ import pytest
 from scipy.optimize import brentq
 
 from floodsim import Boundary, Grid, Hyetograph, Simulation, SolverParams
+from floodsim.run.recorder import run_simulation
 from conftest import nash_sutcliffe, outflow_rate
 
 DX = 20.0
@@ -89,7 +90,7 @@ def test_v_catchment_hydrograph():
     sim = Simulation(Grid.from_array(z, DX), rainfall=Hyetograph(np.array([0.0]), np.array([RAIN]), T_RAIN),
                      manning=manning, boundaries=[Boundary("south", "free", slope=S_CHAN, cells=outlet)],
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=1e-4, dt_max=5.0))
-    ds = sim.run(T_END, 60.0)
+    ds = run_simulation(sim, T_END, 60.0)
     t, Q = outflow_rate(ds)
     Q_ref = channel_reference(t)
     nse = nash_sutcliffe(Q, Q_ref)

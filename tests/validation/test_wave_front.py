@@ -25,6 +25,7 @@ against this reference with an inertial scheme.
 import numpy as np
 
 from floodsim import Boundary, Grid, Simulation, SolverParams, TimeSeries
+from floodsim.run.recorder import run_simulation
 
 U, N, DX, LENGTH, T_END = 1.0, 0.01, 25.0, 5000.0, 3600.0
 
@@ -41,7 +42,7 @@ def test_wave_front_profile_and_position():
     sim = Simulation(Grid.from_array(np.zeros((3, nx)), DX), manning=N,
                      boundaries=[Boundary("west", "level", level=level)],
                      params=SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0))
-    ds = sim.run(T_END, 600.0)
+    ds = run_simulation(sim, T_END, 600.0)
     x = (np.arange(nx) + 0.5) * DX
     h = sim.state.h.mean(axis=0)
     ref = h_exact(x, T_END)

@@ -1,0 +1,100 @@
+"""``floodsim map`` (planner / resident web maps, PNG figures) and ``floodsim map-assets``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ExitCode, InputDataError
+
+
+def cmd_map(args) -> int:
+    from ..maps import figures
+    from ..maps.planner import planner_map
+    from ..maps.publish import write_map
+    from ..maps.resident import resident_map
+    from ..maps.rundata import map_run
+
+    if not args.resident and len(args.run_dirs) > 2:
+        raise InputDataError(
+            "the planner map compares at most two runs (before, after); give one or two run "
+            "folders, or use --resident to publish more scenarios."
+        )
+    runs = [map_run(p) for p in args.run_dirs]
+    kind = "resident" if args.resident else "planner"
+    out = args.out if args.out is not None else Path(args.run_dirs[0]) / f"{kind}_map.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputDataError(f"--out {out}: the map is an HTML page; give a file name ending in .html.")
+    m = resident_map(runs, offline=args.offline) if args.resident else planner_map(runs, offline=args.offline)
+    info = write_map(m, out, offline=args.offline)
+    extra = ""
+    if info["assets_dir"] is not None:
+        extra = f" + {info['assets_dir'].name}/ ({len(info['assets'])} asset files from the npm cache)"
+    print(f"written         {out}{extra}")
+    if args.png:
+        for path in figures.write_figures(runs, out.parent / out.stem):
+            print(f"written         {path}")
+    return ExitCode.OK
+
+
+def cmd_map_assets(args) -> int:
+    from ..maps import assets
+
+    root = assets.fetch_assets(args.dir, log=lambda msg: print(msg, flush=True))
+    print(f"offline map assets ready in {root} ({len(assets.releases())} npm releases)")
+    return ExitCode.OK
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``map`` and ``map-assets`` on the ``floodsim`` sub-command parser."""
+    p = sub.add_parser(
+        "map",
+        help="web map of finished runs: planner map (1 run, or before/after of 2) or resident map",
+        description="Write a Folium web map of one or more run folders (written by `floodsim run`). "
+        "The planner "
+        "map shows hillshade, max depth, hazard, buildings by hazard class, measures and a depth time "
+        "slider; with two runs it shows them side by side (before | after). --resident writes the "
+        "plain-language risk map with a building search, for one or more published scenarios.",
+    )
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder(s); for the planner map the first is 'before', the second 'after'",
+    )
+    p.add_argument("--resident", action="store_true", help="the resident risk map instead of the planner map")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="self-contained page: JS/CSS copied beside it (FILE_assets/) from the npm asset cache "
+        "(run `floodsim map-assets` once first); no online base map",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="HTML file to write (default: RUN_DIR/planner_map.html or RUN_DIR/resident_map.html)",
+    )
+    p.add_argument(
+        "--png",
+        action="store_true",
+        help="also write PNG figures for reports (max depth, hazard, buildings) beside the page",
+    )
+    p.set_defaults(func=cmd_map)
+    q = sub.add_parser(
+        "map-assets",
+        help="fetch the offline map assets (Leaflet, jQuery, …) from the npm registry with npm",
+        description="Download the pinned npm releases of the JS/CSS files folium's pages load "
+        "(`npm pack`) into "
+        "the asset cache used by `floodsim map --offline`: $FLOODSIM_ASSETS, else "
+        "~/.cache/floodsim/web-assets. Needs npm; safe to run again.",
+    )
+    q.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="cache folder (default: $FLOODSIM_ASSETS or ~/.cache/floodsim/web-assets)",
+    )
+    q.set_defaults(func=cmd_map_assets)
+    return p

@@ -1,0 +1,92 @@
+"""``floodsim run SCENARIO``: run a scenario and write its run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import ExitCode
+
+log = logging.getLogger("floodsim")
+
+
+def progress_bar(disable: bool):
+    """A tqdm progress callback ``update(t, duration)`` on stderr (a new bar when a new run starts)."""
+    from tqdm import tqdm
+
+    bar = {"obj": None}
+
+    def update(t, duration):
+        if bar["obj"] is None or t < bar["obj"].n:   # first call, or the next run (a baseline) starts
+            bar["obj"] = tqdm(total=round(duration), unit="s sim", disable=disable, file=sys.stderr,
+                              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s simulated [{elapsed}<{remaining}]")
+        bar["obj"].update(round(t) - bar["obj"].n)
+        if t >= duration:
+            bar["obj"].close()
+
+    return update
+
+
+def format_summary(s: dict, files: dict) -> str:
+    """The run summary as the lines ``floodsim run`` prints."""
+    vb = s["volume_balance_m3"]
+    lines = [
+        f"scenario        {s['scenario']}",
+        f"grid            {s['cells']:,} cells of {s['cell_size_m'][0]:.2f} × {s['cell_size_m'][1]:.2f} m, "
+        f"{s['duration_s']:.0f} s simulated in {s['steps']:,} steps ({s['wall_time_s']:.1f} s wall)",
+        f"flooded area    peak {s['peak_flooded_area_m2']:,.0f} m² at t = {s['peak_flooded_area_time_s']:.0f} s "
+        f"(depth ≥ {s['flood_threshold_m']} m); max extent {s['max_extent_area_m2']:,.0f} m²",
+        f"max depth       {s['max_depth_m']:.3f} m at ({s['max_depth_at'][0]:.1f}, {s['max_depth_at'][1]:.1f}); "
+        f"max speed {s['max_speed_m_s']:.2f} m/s",
+        "volume balance  rain {rain:,.1f} + inflow {inflow:,.1f} + boundary in {boundary_in:,.1f} "
+        "− boundary out {boundary_out:,.1f} − infiltration {infiltration:,.1f} − roof drainage "
+        "{roof_drainage:,.1f} − measures out {measure_outflow:,.1f} = Δstored {d:,.1f} m³ "
+        "(now {surface:,.1f} on the surface, {measures:,.1f} in measures)".format(
+            d=vb["stored"] - vb["initial"], **vb),
+        f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})",
+    ]
+    for name, g in s.get("gauges", {}).items():
+        lines.append(f"gauge           {name}: max {g['max_depth_m']:.3f} m at t = {g['time_of_max_depth_s']:.0f} s")
+    if "against_baseline" in s:
+        from ..analysis.measure_effects import format_effects
+
+        lines += format_effects(s["against_baseline"])
+    if files:
+        lines.append(f"written         {Path(files['summary']).parent}/ ({', '.join(p.name for p in files.values())})")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    from ..run.runner import run_scenario
+
+    log.info("running %s", args.scenario)
+    result = run_scenario(args.scenario, out_dir=args.out, progress=progress_bar(args.quiet),
+                          checkpoint_every=args.checkpoint_every, checkpoint_every_sim=args.checkpoint_every_sim,
+                          resume=args.resume, compare_to_baseline=False if args.no_baseline else None)
+    summary = result.summary.to_dict()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary, result.files))
+    return ExitCode.OK
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("run", help="run a scenario and write its results")
+    p.add_argument("scenario", type=Path, help="scenario file (.toml or .yaml)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<scenario name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="with measures: do not also run the scenario without them (no 'against baseline' report)")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS", default=None,
+                   help="write <out>/checkpoint.npz every SECONDS of wall-clock time")
+    p.add_argument("--checkpoint-every-sim", type=float, metavar="SECONDS", default=None,
+                   help="write <out>/checkpoint.npz every SECONDS of simulated time")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/checkpoint.npz (refused if the inputs changed)")
+    p.set_defaults(func=cmd_run)
+    return p

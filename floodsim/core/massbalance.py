@@ -1,0 +1,54 @@
+"""Volume accounting of a run: every way water enters, leaves or is held, and the closure error.
+
+Sign convention: all terms are non-negative volumes [m³]; ``net_in = rain + inflow + boundary_in -
+boundary_out - infiltration - roof_drainage - measure_outflow``. ``stored`` is the water on the
+surface plus the water held by measures (tanks, tunnels; :mod:`floodsim.core.operator`). The continuity
+error is ``stored - initial - net_in``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class VolumeBalance:
+    """Cumulative volumes [m³] since the start of the run."""
+
+    initial: float
+    rain: float = 0.0
+    inflow: float = 0.0
+    boundary_in: float = 0.0
+    boundary_out: float = 0.0
+    infiltration: float = 0.0
+    roof_drainage: float = 0.0
+    measure_outflow: float = 0.0
+
+    def add_step(self, *, rain, inflow, boundary_in, boundary_out, infiltration, roof_drainage,
+                 measure_outflow=0.0):
+        self.rain += rain
+        self.inflow += inflow
+        self.boundary_in += boundary_in
+        self.boundary_out += boundary_out
+        self.infiltration += infiltration
+        self.roof_drainage += roof_drainage
+        self.measure_outflow += measure_outflow
+
+    @property
+    def net_in(self) -> float:
+        return (self.rain + self.inflow + self.boundary_in - self.boundary_out - self.infiltration
+                - self.roof_drainage - self.measure_outflow)
+
+    def error(self, stored: float) -> float:
+        """Continuity error [m³]: water present minus water accounted for."""
+        return stored - self.initial - self.net_in
+
+    def relative_error(self, stored: float) -> float:
+        """Continuity error relative to the largest volume that passed through the system."""
+        scale = max(self.initial + self.rain + self.inflow + self.boundary_in, stored, 1e-300)
+        return self.error(stored) / scale
+
+    def as_dict(self, stored: float) -> dict:
+        d = asdict(self)
+        d.update(stored=stored, error=self.error(stored), relative_error=self.relative_error(stored))
+        return d

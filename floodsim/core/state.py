@@ -1,0 +1,99 @@
+"""The arrays the time loop works on, allocated once per simulation (nothing is allocated per step).
+
+:class:`State` is the physical state (depths, face discharges, running maxima, cumulative
+infiltration); :class:`BandWork` the per-band scratch and reductions of the band scheduler (which
+bands of rows are wet, their Courant speeds, buffers shared between neighbouring bands). Both are
+saved whole by checkpoints (:meth:`floodsim.core.simulation.Simulation.get_state`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels.inertial import WORK_ROWS
+
+
+@dataclass(eq=False)
+class State:
+    """Every array the time loop touches, allocated once. Arrays are float64 unless stated."""
+
+    h: np.ndarray                 # depth [m] (ny, nx)
+    qx: np.ndarray                # [m²/s] (ny, nx+1), positive east
+    qy: np.ndarray                # [m²/s] (ny+1, nx), positive south
+    h_max: np.ndarray             # float32 [m]
+    v2_max: np.ndarray            # float32, maximum squared speed [m²/s²]
+    t_hmax: np.ndarray            # float32 [s]
+    infil_F: np.ndarray           # cumulative infiltration [m] ((1,1) when no infiltration)
+    t: float = 0.0                # [s]
+    steps: int = 0
+
+    @classmethod
+    def allocate(cls, shape, infiltration: bool) -> "State":
+        ny, nx = shape
+        return cls(h=np.zeros(shape), qx=np.zeros((ny, nx + 1)), qy=np.zeros((ny + 1, nx)),
+                   h_max=np.zeros(shape, np.float32), v2_max=np.zeros(shape, np.float32),
+                   t_hmax=np.full(shape, np.nan, np.float32),
+                   infil_F=np.zeros(shape if infiltration else (1, 1)))
+
+
+@dataclass(eq=False)
+class BandWork:
+    """Per-band scratch and reductions."""
+
+    start: np.ndarray
+    edge_above: np.ndarray
+    edge_below: np.ndarray
+    rows: np.ndarray
+    wet: np.ndarray
+    wave: np.ndarray
+    infil: np.ndarray
+    negative: np.ndarray       # count of negative depths per row (not per band)
+    always: np.ndarray
+    need_prev: np.ndarray
+    stack: np.ndarray          # scratch of the positivity repair
+    touched: np.ndarray
+    visits: np.ndarray
+
+    @classmethod
+    def allocate(cls, shape, band_rows):
+        ny, nx = shape
+        start = np.append(np.arange(0, ny, band_rows), ny).astype(np.int64)
+        nb = start.size - 1
+        return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, WORK_ROWS, nx + 1)),
+                   np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(ny, np.int64),
+                   np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int32),
+                   np.zeros(ny * nx + 8, np.int32), np.zeros(ny * nx, np.uint8))
+
+    def band_of_rows(self, rows):
+        """Band index of each row in ``rows``."""
+        return np.searchsorted(self.start, rows, side="right") - 1
+
+    def mark_always(self, rows) -> None:
+        """Compute the bands of ``rows`` every step, dry or not (water can enter them from outside:
+        level boundaries, inflows, measures)."""
+        rows = np.asarray(rows, np.int64)
+        if rows.size:
+            self.always[np.unique(self.band_of_rows(rows))] = True
+
+    def prime(self, h, hmin: float, g: float) -> None:
+        """Wet flags and wave speeds of every band from depths ``h`` [m] (before the first step)."""
+        for b in range(self.start.size - 1):
+            hb = h[self.start[b]:self.start[b + 1]]
+            self.wet[b] = np.any(hb > hmin)
+            self.wave[b] = np.sqrt(g * hb.max()) if hb.max() > hmin else 0.0
+
+    def select(self) -> np.ndarray:
+        """Bands to compute this step (bool per band): the wet ones, their neighbours (water can flow
+        in) and the always-active ones, plus those selected last step (their faces must be brought
+        back to rest)."""
+        wet = self.wet.astype(bool)
+        need = wet | self.always
+        need[1:] |= wet[:-1]
+        need[:-1] |= wet[1:]
+        computed = need | self.need_prev
+        self.need_prev = need
+        return computed
+
+

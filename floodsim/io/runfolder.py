@@ -1,0 +1,286 @@
+"""The run folder: the one written contract between a run and everything that reads it.
+
+``floodsim run`` writes one folder per run; ``compare``, ``map``, ``sweep`` and the tests read it.
+This module is the single home of its file names (and of the folders ``compare`` and ``sweep``
+write), of the typed :class:`RunSummary` (``summary.json``) and of the one loader, :func:`load_run`.
+Nothing here computes physics or hazard: a reader that needs more derives it from what is loaded.
+
+A run folder holds:
+
+=========================  ===============================================================================
+``results.nc``             the run's dataset (depth frames, maxima, volume series; CF-1.8)
+``max_depth.tif`` …        ``max_depth``, ``max_speed``, ``time_of_max_depth`` as COGs
+``hazard_rating.tif``      UK hazard rating; ``hazard_class.tif`` its class codes; ``arrival_time.tif``
+``flood.gpkg``             layers ``flood_extent``, ``buildings`` (exposure), ``measures``
+``summary.json``           :class:`RunSummary`, written last: its presence marks a complete run
+``summary.csv``            the summary flattened, one metric a row
+``baseline/``              the same scenario without its measures (a run folder of its own)
+``checkpoint.npz``         while a run with checkpoints is under way (deleted when it completes)
+=========================  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..errors import InputDataError
+
+# ------------------------------------------------------------------------------------- file names
+RESULTS_NC = "results.nc"
+SUMMARY_JSON = "summary.json"
+SUMMARY_CSV = "summary.csv"
+FLOOD_GPKG = "flood.gpkg"
+HAZARD_RATING_TIF = "hazard_rating.tif"
+HAZARD_CLASS_TIF = "hazard_class.tif"
+ARRIVAL_TIME_TIF = "arrival_time.tif"
+#: The run maxima written as GeoTIFFs beside results.nc: dataset variable -> file name.
+MAXIMA_TIFS = {"max_depth": "max_depth.tif", "max_speed": "max_speed.tif",
+               "time_of_max_depth": "time_of_max_depth.tif"}
+BASELINE_DIR = "baseline"
+CHECKPOINT_NPZ = "checkpoint.npz"
+
+#: Layers of flood.gpkg.
+LAYER_FLOOD_EXTENT = "flood_extent"
+LAYER_BUILDINGS = "buildings"
+LAYER_MEASURES = "measures"
+
+# what `floodsim compare` writes into its folder
+COMPARISON_CSV = "comparison.csv"
+CHANGED_BUILDINGS_GPKG = "changed_buildings.gpkg"
+CHANGED_BUILDINGS_CSV = "changed_buildings.csv"
+LAYER_CHANGED_BUILDINGS = "changed_buildings"
+
+
+def difference_file(what: str, suffix: str = "", ext: str = "tif") -> str:
+    """``max_depth_diff.tif``, ``hazard_rating_diff_<label>.tif``, ``depth_diff.png``: a comparison file."""
+    return f"{what}_diff{suffix}.{ext}"
+
+
+# what `floodsim sweep` writes
+SWEEP_MEMBERS_DIR = "members"
+MEMBER_JSON = "member.json"
+MEMBER_ERROR_TXT = "error.txt"
+SWEEP_CSV = "sweep.csv"
+SWEEP_NC = "sweep.nc"
+EAD_CSV = "ead.csv"
+
+
+# ------------------------------------------------------------------------------------- the summary
+@dataclass
+class RunSummary:
+    """The headline numbers of a run (``summary.json``). SI units, named in each key.
+
+    The fields up to ``volume_balance_m3`` come from the run itself (:mod:`floodsim.run.runner`),
+    ``gauges`` from the gauge layer, ``against_baseline`` from the comparison with the run without
+    measures (:mod:`floodsim.analysis.measure_effects`), and the rest from the run products
+    (:mod:`floodsim.analysis.products`). Optional parts are ``None`` when they do not apply and are
+    then left out of the JSON.
+    """
+
+    scenario: str
+    cells: int
+    cell_size_m: list
+    duration_s: float
+    steps: int
+    wall_time_s: float
+    flood_threshold_m: float
+    peak_flooded_area_m2: float
+    peak_flooded_area_time_s: float
+    max_extent_area_m2: float
+    max_depth_m: float
+    max_depth_at: list
+    max_speed_m_s: float
+    #: Cumulative volumes [m³]: rain, inflow, boundary_in/out, infiltration, roof_drainage,
+    #: measure_outflow, initial, stored, surface, measures, error, relative_error.
+    volume_balance_m3: dict
+    gauges: dict | None = None
+    against_baseline: dict | None = None
+    flooded_area_m2_by_depth_class: dict | None = None
+    hazard_area_m2_by_class: dict | None = None
+    buildings: int | None = None
+    buildings_flooded: int | None = None
+    buildings_by_hazard_class: dict | None = None
+    peak_volume_m3_by_store: dict | None = None
+    peak_boundary_outflow_m3_s: float | None = None
+    peak_boundary_outflow_time_s: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict in field order, without the parts that do not apply."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def update(self, values: dict) -> None:
+        """Set several fields at once (unknown keys are a bug: they raise)."""
+        names = {f.name for f in fields(self)}
+        unknown = set(values) - names
+        if unknown:
+            raise KeyError(f"RunSummary has no field(s) {sorted(unknown)}")
+        for k, v in values.items():
+            setattr(self, k, v)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: Path | str = "summary.json") -> "RunSummary":
+        """Read a summary dict; keys this version does not know are ignored, missing ones are an error."""
+        names = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except TypeError as exc:
+            raise InputDataError(f"{source}: not a complete floodsim run summary ({exc}); run the scenario "
+                                 "again.") from None
+
+
+def write_summary_json(summary: RunSummary, path: Path) -> Path:
+    """Write ``summary.json`` atomically."""
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+    return path
+
+
+def read_summary(run_dir: Path) -> RunSummary | None:
+    """The summary of a complete run in ``run_dir``; None when there is none or it is unreadable."""
+    try:
+        data = json.loads((Path(run_dir) / SUMMARY_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "volume_balance_m3" not in data:
+        return None
+    try:
+        return RunSummary.from_dict(data, Path(run_dir) / SUMMARY_JSON)
+    except InputDataError:
+        return None
+
+
+# ------------------------------------------------------------------------------------- the loader
+@dataclass
+class Run:
+    """A finished run folder as its readers see it.
+
+    ``ds`` is the whole ``results.nc`` loaded into memory (with its CRS); ``buildings`` and
+    ``measures`` are the layers of ``flood.gpkg`` in the results' CRS (None when absent); ``summary``
+    is None for a folder without ``summary.json``. ``hazard_rating`` holds ``hazard_rating.tif``
+    (None when absent or on another grid: readers recompute it from the maxima).
+    """
+
+    path: Path
+    ds: object
+    summary: RunSummary | None
+    hazard_rating: object = None
+    buildings: object = None
+    measures: object = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The scenario's name (from the summary or the dataset), else the folder's name."""
+        if self.summary is not None:
+            return str(self.summary.scenario)
+        return str(self.ds.attrs.get("scenario") or self.path.name)
+
+    @property
+    def threshold_m(self) -> float:
+        """The flood threshold the run was summarised with [m] (0.1 m when unknown)."""
+        return float(self.summary.flood_threshold_m) if self.summary is not None else 0.1
+
+    @property
+    def max_depth(self):
+        return self.ds["max_depth"]
+
+    @property
+    def max_speed(self):
+        return self.ds["max_speed"]
+
+    @property
+    def crs(self):
+        return self.ds.rio.crs
+
+    @property
+    def transform(self):
+        return self.ds.rio.transform(recalc=False)
+
+
+def load_run(path: str | Path, *, need_crs: bool = False) -> Run:
+    """Load a run folder written by ``floodsim run``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The run folder.
+    need_crs : bool
+        Refuse results without a CRS (maps cannot place them).
+
+    Raises
+    ------
+    InputDataError
+        ``results.nc`` is missing or unreadable, ``summary.json`` is not valid JSON, or (with
+        ``need_crs``) the results have no CRS.
+    """
+    import geopandas as gpd
+    import pyogrio
+    import rioxarray  # noqa: F401  (registers .rio)
+    import xarray as xr
+
+    path = Path(path)
+    nc = path / RESULTS_NC
+    if not path.is_dir() or not nc.is_file():
+        raise InputDataError(f"{path}: not a finished floodsim run folder (no {RESULTS_NC}); give a folder "
+                             "written by `floodsim run SCENARIO --out FOLDER`.")
+    try:
+        with xr.open_dataset(nc, decode_coords="all") as src:
+            ds = src.load()
+        ds["max_depth"], ds["max_speed"]  # noqa: B018  (every reader needs them)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputDataError(f"{nc}: cannot read the run's maxima ({exc}); run the scenario again to "
+                             "rewrite it.") from None
+    if need_crs and ds.rio.crs is None:
+        raise InputDataError(f"{nc}: results have no CRS, so they cannot be placed on a map; set [domain] "
+                             "crs in the scenario and run it again.")
+    summary = None
+    if (path / SUMMARY_JSON).is_file():
+        try:
+            data = json.loads((path / SUMMARY_JSON).read_text())
+        except ValueError:
+            raise InputDataError(f"{path / SUMMARY_JSON}: not valid JSON; run the scenario again.") from None
+        summary = RunSummary.from_dict(data, path / SUMMARY_JSON)
+    run = Run(path=path, ds=ds, summary=summary, hazard_rating=_read_band(path / HAZARD_RATING_TIF,
+                                                                        ds["max_depth"].shape))
+    gpkg = path / FLOOD_GPKG
+    if gpkg.is_file():
+        layers = {row[0] for row in pyogrio.list_layers(gpkg)}
+        for attr, layer in (("buildings", LAYER_BUILDINGS), ("measures", LAYER_MEASURES)):
+            if layer in layers:
+                gdf = gpd.read_file(gpkg, layer=layer)
+                crs = ds.rio.crs
+                if crs is not None and gdf.crs is not None and not gdf.crs.equals(crs):
+                    gdf = gdf.to_crs(crs)
+                setattr(run, attr, gdf)
+    else:
+        run.notes.append(f"{path}: no {FLOOD_GPKG}, so there are no buildings or measures to show")
+    return run
+
+
+def _read_band(tif: Path, shape):
+    """Band 1 of a GeoTIFF as float64 with NaN for nodata; None when absent or of another shape."""
+    if not tif.is_file():
+        return None
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(tif) as src:
+        band = src.read(1, masked=True)
+    if band.shape != tuple(shape):
+        return None
+    return np.ma.filled(band.astype(np.float64), np.nan)
+
+
+def read_layer(run_dir: Path, layer: str):
+    """Layer ``layer`` of the run's ``flood.gpkg`` (a GeoDataFrame), or None when it is not there."""
+    import geopandas as gpd
+    import pyogrio
+
+    gpkg = Path(run_dir) / FLOOD_GPKG
+    if not gpkg.is_file() or layer not in {row[0] for row in pyogrio.list_layers(gpkg)}:
+        return None
+    return gpd.read_file(gpkg, layer=layer)

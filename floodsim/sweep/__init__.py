@@ -1,0 +1,50 @@
+"""Design sweeps: many variants of one scenario, run on dask.distributed, gathered into one table.
+
+A sweep file (TOML) names a base scenario and the parameters to vary::
+
+    base = "../merewether_cloudburst.toml"        # relative to this file; may use `extends`
+    [grid]                                         # every combination of the listed values
+    "rainfall.return_period_yr" = [5, 20, 100]
+    "rainfall.climate_factor" = [1.0, 1.3]
+
+    [[members]]                                    # and/or explicit members (tables of overrides)
+    label = "small tank"
+    "measures.0.volume_m3" = 400.0
+
+Keys are dotted paths into the scenario; list items are picked by index (``measures.0.volume_m3``,
+``boundaries.1.slope``). Unquoted dotted keys (TOML tables) are flattened into the same paths. An
+unknown path stops the sweep before anything runs, with a message naming it. With both ``[grid]`` and
+``[[members]]`` every member is combined with every grid point (where both set a key, the member's value
+wins). ``label`` names a member in the table.
+
+Each member is the base scenario's data with the overrides applied, validated again as a whole
+(paths in override values are relative to the sweep file). Members run as separate tasks on a Dask
+cluster, each writing its own run folder ``OUT/members/<id>/`` through
+:func:`floodsim.run.runner.run_scenario`. The id is the member's position plus a hash of its overrides, so a
+killed sweep started again skips every member whose folder holds a complete ``summary.json`` (written
+last and atomically by the runner) and reruns only the rest; editing a member's overrides gives it a
+new id. A member that fails is reported with its error in the table (the full message and traceback
+go to its folder's ``error.txt``); the others go on.
+
+**Threads.** The local cluster has N worker *processes* with one thread each, and each worker
+process starts with ``NUMBA_NUM_THREADS=1``: the members already use every core between them, and
+numba's own threads on top would oversubscribe the (shared, 2-core) machine and slow every member
+down. On an existing cluster, start the workers the same way (see the README).
+
+The gathered table (one row per member) holds the parameters and, per member: flooded buildings,
+hazard area, maximum stored volume in the measures, peak outflow, the volume-balance error and the
+building damage; see :data:`METRICS`. When the return period varies, the expected annual damage of
+each design (the other parameters held fixed) and its benefit against the first design are added.
+
+Modules: ``spec`` (the sweep file), ``members`` (the scenarios of a sweep), ``metrics`` (a member's
+numbers, read from its run folder), ``execute`` (Dask), ``tables`` (the gathered table, EAD, ranking).
+"""
+
+from .execute import SweepResult, make_client, process_member, run_sweep
+from .members import Member, expand_members
+from .metrics import METRICS, member_metrics
+from .spec import SweepSpec, load_sweep
+from .tables import format_ranking, ranked
+
+__all__ = ["METRICS", "Member", "SweepResult", "SweepSpec", "expand_members", "format_ranking", "load_sweep",
+           "make_client", "member_metrics", "process_member", "ranked", "run_sweep"]
