@@ -31,6 +31,18 @@ def _peak(series: xr.DataArray) -> float:
     return float(np.nanmax(series.values)) if series.size else 0.0
 
 
+def measure_series(ds: xr.Dataset, name: str) -> dict[str, xr.DataArray]:
+    """The recorded series of measure ``name``, keyed by quantity (``volume_m3``, ``moved_m3``…): the
+    variables whose ``series`` attribute is ``"<name> <quantity>"`` (:mod:`floodsim.run.recorder`)."""
+    prefix = f"{name} "
+    out = {}
+    for var in ds.data_vars.values():
+        key = var.attrs.get("series")
+        if isinstance(key, str) and key.startswith(prefix):
+            out[key[len(prefix):]] = var
+    return out
+
+
 def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
     """Per measure (``Model.measures`` entries): the volume it held or moved [m³], from the run's series.
 
@@ -45,9 +57,8 @@ def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
     for m in measures:
         entry = {"name": m["name"], "type": m["type"]}
-        series = {k[len("measure "):]: ds[k] for k in ds.data_vars if k.startswith(f"measure {m['name']} ")}
-        for key, value in series.items():
-            what = key[len(m["name"]) + 1:]
+        for key, value in measure_series(ds, m["name"]).items():
+            what = key
             if what == "volume_m3":
                 entry["peak_stored_m3"] = _peak(value)
                 entry["final_stored_m3"] = float(value.values[-1])

@@ -86,13 +86,30 @@ def build_rainfall(sc: Scenario, grid: Grid):
             raise InputDataError(f"{r.idf} (rainfall, kind = 'chicago'): {exc}") from None
     import xarray as xr
 
-    if not r.netcdf.exists():
+    if not r.netcdf.is_file():
         raise InputDataError(f"{r.netcdf} (rainfall raster): file not found.")
-    ds = xr.open_dataset(r.netcdf, decode_coords="all")
+    try:
+        ds = xr.open_dataset(r.netcdf, decode_coords="all")
+    except Exception as exc:  # noqa: BLE001 - xarray's engines raise many types for a file they cannot read
+        raise InputDataError(f"{r.netcdf} (rainfall raster): not a readable NetCDF file "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); give a NetCDF with a (time, y, x) "
+                             "variable in mm/h.") from None
     name = r.variable or next(iter(ds.data_vars))
     if name not in ds:
         raise InputDataError(f"{r.netcdf}: no variable '{name}'; it has {', '.join(ds.data_vars)}.")
     return raster.rainfall_from_dataarray(ds[name], grid, source=str(r.netcdf))
+
+
+#: Largest Manning's n accepted [s m^-1/3] (dense vegetation is ~0.2; beyond 1 it is a unit mistake).
+MAX_MANNING = 1.0
+
+
+def _number(value) -> float:
+    """A layer attribute as a float (NaN when it is not a number)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def build_manning(sc: Scenario, grid: Grid):
@@ -102,15 +119,25 @@ def build_manning(sc: Scenario, grid: Grid):
     n = np.full(grid.shape, s.manning)
     if s.manning_raster is not None:
         r = raster.read_raster_on_grid(s.manning_raster, grid)
+        inside = grid.valid & ~np.isnan(r)
+        bad = inside & (~np.isfinite(r) | (r <= 0) | (r > MAX_MANNING))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputDataError(f"{s.manning_raster} (Manning raster): {bad.sum()} cell(s) hold values outside "
+                                 f"(0, {MAX_MANNING:g}], e.g. {r[i, j]!r} at row {i}, col {j}; fix them or mark "
+                                 "them nodata (they then take [surface] manning).")
         n = np.where(np.isfinite(r), r, n)
     for zone in s.zones:
         gdf = _layer(zone, grid, "Manning zone", required=(zone.field,) if zone.field else ())
         if zone.field:
-            vals = vector.rasterize_values(gdf, zone.field, grid)
-            bad = gdf[zone.field].astype(float) <= 0
+            values = np.array([_number(v) for v in gdf[zone.field]])
+            bad = ~np.isfinite(values) | (values <= 0) | (values > MAX_MANNING)
             if bad.any():
-                raise InputDataError(f"{zone.path} layer '{zone.layer}': feature {int(np.argmax(bad))} has "
-                                     f"{zone.field} <= 0; Manning's n must be positive.")
+                k = int(np.argmax(bad))
+                raise InputDataError(f"{zone.path} layer '{zone.layer}': feature {k} has {zone.field} = "
+                                     f"{str(gdf[zone.field].iloc[k])[:40]!r}; Manning's n must be a number in "
+                                     f"(0, {MAX_MANNING:g}] s m^-1/3.")
+            vals = vector.rasterize_values(gdf.assign(**{zone.field: values}), zone.field, grid)
             n = np.where(np.isfinite(vals), vals, n)
         else:
             n[vector.rasterize_geometries(gdf.geometry, grid)] = zone.manning
@@ -233,6 +260,8 @@ def build_model(sc: Scenario) -> Model:
             sc, grid, manning, infiltration, impervious, blocked)
         params = SolverParams(cfl=sc.simulation.cfl, theta=sc.simulation.theta, hmin=sc.simulation.hmin_m,
                               dt_max=sc.simulation.dt_max_s)
+        duration = units.minutes_to_s(sc.simulation.duration_min)
+        interval = sc.simulation.output_interval_min
         operators, operator_entries = build_operators(operator_specs(sc.measures),
                                                       BuildContext(grid, sc.infiltration.initial_saturation))
         entries = {**terrain_entries, **operator_entries}
@@ -242,10 +271,17 @@ def build_model(sc: Scenario) -> Model:
                          roof_rain=sc.buildings.roof_rain if sc.buildings else "ground",
                          boundaries=build_boundaries(sc, grid), inflows=build_inflows(sc, grid),
                          operators=operators, params=params)
+        try:   # the output times a run will record (refused here, at validate, when there are too many)
+            sim.output_times(0.0, duration, None if interval is None else units.minutes_to_s(interval))
+        except InputDataError as exc:
+            raise InputDataError(f"[simulation] duration_min / output_interval_min: {exc}") from None
         gauges = {}
         if sc.output.gauges is not None:
             g = _layer(sc.output.gauges, grid, "gauges", required=(sc.output.gauge_name_field,))
             for name, geom in zip(g[sc.output.gauge_name_field].astype(str), g.geometry):
+                if name in gauges:
+                    raise InputDataError(f"{sc.output.gauges.path} (gauges): two gauges are named {name[:80]!r}; "
+                                         f"give each a unique '{sc.output.gauge_name_field}'.")
                 p = geom.representative_point()
                 grid.cell_of(p.x, p.y)
                 gauges[name] = (p.x, p.y)

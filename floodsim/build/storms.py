@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import units
 from ..errors import InputDataError
+from ..scenario.load import read_text
 from ..core.forcing import Hyetograph
 
 
@@ -137,7 +138,7 @@ class IDFCurve:
         suffix = path.suffix.lower()
         if suffix == ".toml":
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = tomllib.loads(read_text(path, "IDF curve"))
             except tomllib.TOMLDecodeError as exc:
                 raise InputDataError(f"{path} (IDF curve): not valid TOML ({exc}).") from None
             rows = data.get("curve")

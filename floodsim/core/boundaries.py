@@ -8,6 +8,7 @@ it to a stretch of the edge. Every edge not given a condition is a closed wall.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -61,8 +62,14 @@ class Boundary:
     cells: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "side", Side(self.side))
-        object.__setattr__(self, "kind", BoundaryKind(self.kind))
+        for name, enum in (("side", Side), ("kind", BoundaryKind)):
+            try:
+                object.__setattr__(self, name, enum(getattr(self, name)))
+            except ValueError:
+                raise InputDataError(f"boundary: {name} {str(getattr(self, name))[:40]!r} is not one of "
+                                     f"{', '.join(e.value for e in enum)}.") from None
+        if not isinstance(self.slope, (int, float)) or not math.isfinite(self.slope):
+            raise InputDataError(f"boundary {self.side}: slope must be a finite number, got {self.slope!r}.")
         if self.kind == BoundaryKind.FREE and not (self.slope > 0):
             raise InputDataError(f"boundary {self.side}: a free (normal depth) boundary needs slope > 0, "
                                  f"got {self.slope}.")

@@ -13,12 +13,18 @@ Conventions used by every kernel and array in floodsim
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from affine import Affine
 
 from ..errors import InputDataError
+
+
+#: Elevations beyond this magnitude [m] are taken for a lost nodata tag (Everest is 8,849 m; the
+#: Challenger Deep -10,935 m is not terrain a flood model meets).
+MAX_ABS_ELEVATION_M = 1.0e4
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +58,9 @@ class Grid:
         if t.b != 0 or t.d != 0:
             raise InputDataError(f"{self.source}: rotated rasters are not supported (transform {t}); "
                                  "warp the DEM to a north-up grid first (gdalwarp).")
+        if not all(math.isfinite(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f)):
+            raise InputDataError(f"{self.source}: the grid's transform is not finite ({t}); give a finite "
+                                 "cell size and origin.")
         if t.a <= 0 or t.e >= 0:
             raise InputDataError(f"{self.source}: the DEM must be north-up with positive cell width "
                                  f"(transform {t}).")
@@ -62,12 +71,24 @@ class Grid:
         object.__setattr__(self, "_valid", valid)
         if not valid.any():
             raise InputDataError(f"{self.source}: the DEM has no valid (non-nodata) cell.")
+        extreme = valid & (np.abs(np.where(valid, z, 0.0)) > MAX_ABS_ELEVATION_M)
+        if extreme.any():
+            i, j = (int(v) for v in np.argwhere(extreme)[0])
+            raise InputDataError(
+                f"{self.source}: {int(extreme.sum())} cell(s) have an elevation beyond ±{MAX_ABS_ELEVATION_M:g} m, "
+                f"e.g. {z[i, j]:.6g} m at row {i}, col {j}; this looks like a nodata value the file does not "
+                "declare. Declare it (e.g. `gdal_edit.py -a_nodata VALUE dem.tif`) or fix those cells.")
 
     @classmethod
     def from_array(cls, z, dx: float, dy: float | None = None, x0: float = 0.0, y0: float = 0.0,
                    crs=None) -> "Grid":
         """A grid from an elevation array; ``(x0, y0)`` is the north-west corner [m]."""
         dy = dx if dy is None else dy
+        for name, v in (("dx", dx), ("dy", dy), ("x0", x0), ("y0", y0)):
+            if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+                raise InputDataError(f"Grid.from_array: {name} = {v!r} must be a finite number [m].")
+        if not (dx > 0 and dy > 0):
+            raise InputDataError(f"Grid.from_array: cell size dx = {dx!r}, dy = {dy!r} must be > 0 [m].")
         return cls(np.asarray(z, dtype=np.float64), Affine(dx, 0.0, x0, 0.0, -dy, y0), crs)
 
     @property

@@ -6,14 +6,21 @@ setting below that users cannot set lives only here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 from ..errors import InputDataError
 
+#: Solver parameters a scenario sets, and their scenario keys (for messages).
+_SCENARIO_KEYS = {"cfl": "cfl", "theta": "theta", "hmin": "hmin_m", "dt_max": "dt_max_s"}
+
 #: Steps between checks that every depth is finite (one sum over the grid; ~0.5 % of a step's cost).
 #: The Courant condition catches a blow-up before NaN appears; this catches NaN from anywhere else.
 NAN_CHECK_STEPS = 16
+
+#: Most output times a run may record (each holds a depth frame).
+MAX_OUTPUT_TIMES = 100_000
 
 #: Negative depths shallower than this are round-off, set to zero by the positivity repair [m].
 REPAIR_TOLERANCE_M = 1e-15
@@ -47,6 +54,15 @@ class SolverParams:
         diagnosis (:class:`StabilityError`: time, cell, depth, speed, hint).
     stall_steps : int
         Consecutive steps with a Courant step below ``dt_min`` that count as a stall (1 = the first).
+    max_speed : float
+        A flow speed above this [m/s] is beyond physical sense for overland flow (free fall from
+        127 m); checked at every output time, it stops the run (:class:`StabilityError`).
+    max_depth : float
+        A depth above this [m] stops the run the same way (a lost nodata value in a pit, an inflow on
+        far too few cells).
+    max_relative_balance_error : float
+        The run stops (:class:`MassBalanceError`) when the volume balance's relative closure error
+        exceeds this at an output time; round-off is ~1e-15.
     g : float
         Gravitational acceleration [m/s²].
     band_rows : int
@@ -61,13 +77,20 @@ class SolverParams:
     g: float = 9.80665
     band_rows: int = 16
     stall_steps: int = 3
+    max_speed: float = 50.0
+    max_depth: float = 1000.0
+    max_relative_balance_error: float = 1e-6
 
     def __post_init__(self):
-        checks = {"cfl": 0 < self.cfl <= 1, "theta": 0 <= self.theta <= 1, "hmin": self.hmin > 0,
-                  "dt_max": self.dt_max > 0, "dt_min": 0 < self.dt_min < self.dt_max, "g": self.g > 0,
-                  "band_rows": self.band_rows >= 1, "stall_steps": self.stall_steps >= 1}
+        checks = {"cfl": 0 < self.cfl <= 1, "theta": 0 <= self.theta <= 1, "hmin": 0 < self.hmin < 10,
+                  "dt_max": self.dt_max > self.dt_min, "dt_min": 0 < self.dt_min, "g": self.g > 0,
+                  "band_rows": self.band_rows >= 1, "stall_steps": self.stall_steps >= 1,
+                  "max_speed": self.max_speed > 0, "max_depth": self.max_depth > 0,
+                  "max_relative_balance_error": self.max_relative_balance_error > 0}
         for name, ok in checks.items():
-            if not ok:
-                raise InputDataError(f"solver parameter {name}={getattr(self, name)} is out of range.")
-
-
+            value = getattr(self, name)
+            if not ok or not math.isfinite(value):
+                extra = f" (it must exceed dt_min = {self.dt_min:g} s)" if name == "dt_max" else ""
+                scenario = _SCENARIO_KEYS.get(name)
+                where = f" ([simulation] {scenario} in a scenario)" if scenario else ""
+                raise InputDataError(f"solver parameter {name}={value!r}{where} is out of range{extra}.")

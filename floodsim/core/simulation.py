@@ -33,7 +33,7 @@ from typing import Callable, Iterable
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputDataError, StabilityError
+from ..errors import InputDataError, MassBalanceError, StabilityError
 from ..kernels.boundary import apply_boundary_fluxes
 from ..kernels.continuity import record_max_state
 from ..kernels.fused import finish_bands, sweep_bands
@@ -47,7 +47,7 @@ from .grid import Grid
 from .inflows import Inflow
 from .massbalance import VolumeBalance
 from .operator import BindContext, Operator
-from .params import NAN_CHECK_STEPS, REPAIR_TOLERANCE_M, RoofRain, SolverParams
+from .params import MAX_OUTPUT_TIMES, NAN_CHECK_STEPS, REPAIR_TOLERANCE_M, RoofRain, SolverParams
 from .state import BandWork, State
 
 
@@ -114,6 +114,12 @@ class Simulation:
         self.grid = grid
         self.params = params
         shape = grid.shape
+        if rainfall is not None and not isinstance(rainfall, (Hyetograph, RainfallRaster)):
+            raise InputDataError(f"rainfall must be a Hyetograph, a RainfallRaster or None, not "
+                                 f"{type(rainfall).__name__} ({str(rainfall)[:40]!r}); e.g. "
+                                 "Hyetograph.block(intensity_mm_h, duration_s).")
+        if not isinstance(params, SolverParams):
+            raise InputDataError(f"params must be a SolverParams, not {type(params).__name__}.")
         self.rainfall = rainfall
         if isinstance(rainfall, RainfallRaster) and rainfall.intensity.shape[1:] != shape:
             raise InputDataError(f"rainfall raster frames are {rainfall.intensity.shape[1:]}, the grid is "
@@ -433,11 +439,15 @@ class Simulation:
 
     def output_times(self, t0: float, duration: float, output_interval: float | None) -> np.ndarray:
         """Output times [s] of a run of ``duration`` from ``t0`` (the last is ``t0 + duration``)."""
-        if not duration > 0:
-            raise InputDataError(f"duration must be > 0 s, got {duration}.")
-        interval = duration / 10.0 if output_interval is None else float(output_interval)
-        if not interval > 0:
-            raise InputDataError(f"output interval must be > 0 s, got {interval}.")
+        if not isinstance(duration, (int, float, np.integer, np.floating)) or not 0 < duration < math.inf:
+            raise InputDataError(f"duration must be a finite number of seconds > 0, got {duration!r}.")
+        interval = duration / 10.0 if output_interval is None else output_interval
+        if not isinstance(interval, (int, float, np.integer, np.floating)) or not 0 < interval < math.inf:
+            raise InputDataError(f"output interval must be a finite number of seconds > 0, got {interval!r}.")
+        interval = float(interval)
+        if duration / interval > MAX_OUTPUT_TIMES:
+            raise InputDataError(f"{duration / interval:,.0f} output times (duration {duration:g} s every "
+                                 f"{interval:g} s); at most {MAX_OUTPUT_TIMES:,}: give a longer interval.")
         times = np.arange(t0 + interval, t0 + duration + 1e-9 * duration, interval)
         if times.size == 0 or times[-1] < t0 + duration - 1e-9 * duration:
             times = np.append(times, t0 + duration)
@@ -459,6 +469,39 @@ class Simulation:
             raise StabilityError(self._diagnose("a depth became NaN or infinite"))
         if h.min() < 0.0:
             raise StabilityError(self._diagnose("a depth became negative", "negative"))
+
+    def check_plausible(self) -> None:
+        """Enforce the run's physical claims (called at every output time; O(cells)).
+
+        Raises
+        ------
+        StabilityError
+            A depth above ``params.max_depth`` or a speed above ``params.max_speed`` (running maxima):
+            beyond physical sense for overland flow (a lost nodata value, a far too large inflow).
+        MassBalanceError
+            The relative closure error of the volume balance exceeds
+            ``params.max_relative_balance_error``.
+        """
+        p, s = self.params, self.state
+        depth = float(s.h_max.max())
+        speed = math.sqrt(float(s.v2_max.max()))
+        for what, value, limit in (("depth", depth, p.max_depth), ("speed", speed, p.max_speed)):
+            if not value <= limit:
+                arr = s.h_max if what == "depth" else s.v2_max
+                i, j = (int(v) for v in np.unravel_index(int(np.argmax(arr)), arr.shape))
+                raise StabilityError(
+                    f"simulation stopped at t = {s.t:.3f} s after {s.steps} steps: a {what} of {value:.4g} "
+                    f"{'m' if what == 'depth' else 'm/s'} (limit {limit:g}) in cell (row {i}, col {j}), map point "
+                    f"({self.grid.x[j]:.1f}, {self.grid.y[i]:.1f}) is beyond physical sense. Hint: check the DEM "
+                    "there (an undeclared nodata value or a spike), and inflows or levels on few cells.")
+        total = self.total_volume()
+        rel = self.balance.relative_error(total)
+        if not abs(rel) <= p.max_relative_balance_error:
+            raise MassBalanceError(
+                f"simulation stopped at t = {s.t:.3f} s after {s.steps} steps: the volume balance does not close: "
+                f"error {self.balance.error(total):.4g} m³, relative {rel:.3g} (limit "
+                f"{p.max_relative_balance_error:g}). Hint: this follows an instability or a measure that does not "
+                "account for its water; check the DEM and inputs, or report it with the scenario.")
 
 
 _NO_FIELD = np.zeros((1, 1))

@@ -6,6 +6,7 @@ regridding uses rioxarray's ``reproject_match``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from ..errors import GridAlignmentError, InputDataError
 from ..core.forcing import RainfallRaster
 from ..core.grid import Grid
 from .atomic import atomic_path
+
+log = logging.getLogger("floodsim")
 
 
 def _check_crs(crs, source: str):
@@ -115,7 +118,13 @@ def rainfall_from_dataarray(da: xr.DataArray, grid: Grid, start=None, end_s: flo
     else:
         seconds = np.asarray(t, dtype=np.float64)
     frames = np.stack([align_to_grid(da.isel(time=k), grid, source=source) for k in range(t.size)])
-    frames = np.nan_to_num(frames, nan=0.0)
+    gaps = ~np.isfinite(frames) & grid.valid
+    if gaps.any():
+        k = int(np.argmax(gaps.any(axis=(1, 2))))
+        log.warning("%s: %d cell-frame(s) over the DEM have no rain data (NaN), first in frame %d of %d "
+                    "(%d cells); they get no rain. Fill the gaps before use if that is wrong.", source,
+                    int(gaps.sum()), k, t.size, int(gaps[k].sum()))
+    frames = np.where(np.isnan(frames), 0.0, frames)
     if end_s is None:
         end_s = seconds[-1] + (seconds[-1] - seconds[-2] if seconds.size > 1 else 3600.0)
     return RainfallRaster(seconds, units.mm_h_to_m_s(frames), float(end_s))

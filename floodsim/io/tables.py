@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
 
 
 def read_csv_columns(path, columns, what: str) -> pd.DataFrame:
-    """Read a CSV and check that ``columns`` exist and have no empty cells.
+    """Read a CSV and check that ``columns`` exist, hold finite numbers and have no empty cells.
 
     Errors name the file, what it is for (``what``), the missing columns or the first row (as a
-    spreadsheet row number, header = row 1) with a gap.
+    spreadsheet row number, header = row 1) with a gap or a value that is not a finite number.
     """
     try:
         df = pd.read_csv(path)
@@ -23,7 +24,17 @@ def read_csv_columns(path, columns, what: str) -> pd.DataFrame:
     if missing:
         raise InputDataError(f"{path} ({what}): missing column(s) {', '.join(missing)}; the file has "
                              f"{', '.join(map(str, df.columns))}.")
+    if len(df) == 0:
+        raise InputDataError(f"{path} ({what}): the file has a header but no rows; add the values.")
     gaps = df[list(columns)].isna().any(axis=1).to_numpy()
     if gaps.any():
         raise InputDataError(f"{path} ({what}): row {int(gaps.argmax()) + 2} has an empty value; fill the gap.")
+    for c in columns:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = (values.isna() | ~np.isfinite(values.to_numpy(float, na_value=np.nan))).to_numpy()
+        if bad.any():
+            k = int(bad.argmax())
+            shown = str(df[c].iloc[k])[:40]
+            raise InputDataError(f"{path} ({what}): row {k + 2}, column {c}: {shown!r} is not a finite number.")
+        df[c] = values.astype(float)
     return df

@@ -49,10 +49,12 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
     try:
         import pyogrio
 
-        if layer is not None:
-            names = [row[0] for row in pyogrio.list_layers(path)]
-            if layer not in names:
-                raise InputDataError(f"{label} ({what}): no such layer; the file has {', '.join(names)}.")
+        names = [row[0] for row in pyogrio.list_layers(path)]
+        if layer is not None and layer not in names:
+            raise InputDataError(f"{label} ({what}): no such layer; the file has {', '.join(names)}.")
+        if layer is None and len(names) > 1:
+            raise InputDataError(f"{label} ({what}): the file has {len(names)} layers ({', '.join(names[:10])}); "
+                                 "say which one with `layer = \"NAME\"`.")
         gdf = gpd.read_file(path, layer=layer)
     except InputDataError:
         raise

@@ -8,6 +8,7 @@ nothing of xarray.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -78,9 +79,12 @@ class Recorder:
         }
         for key in _BALANCE_KEYS:
             data[f"volume_{key}"] = (("time",), [b[key] for b in self.balance], attrs(f"volume_{key}"))
+        used: set[str] = set(data)
         for key in (self.measure_series[0] if self.measure_series else {}):
-            data[f"measure {key}"] = (("time",), [m[key] for m in self.measure_series],
-                                      {"long_name": f"{key} of a measure"})
+            name = measure_variable_name(key, used)
+            used.add(name)
+            data[name] = (("time",), [m[key] for m in self.measure_series],
+                          {"long_name": f"{key} of a measure", "series": key})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs.update(units="s", long_name="time since start of simulation", axis="T")
         ds["x"].attrs.update(units="m", long_name="x coordinate of cell centre", axis="X")
@@ -112,6 +116,22 @@ def balance_summary(ds: xr.Dataset) -> dict:
                error=float(ds["volume_error"].values[-1]),
                relative_error=float(ds.attrs["relative_volume_error"]))
     return out
+
+
+#: Characters NetCDF refuses in a variable name ("/" and control characters), replaced by "_".
+_NETCDF_FORBIDDEN = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def measure_variable_name(key: str, used: set[str]) -> str:
+    """The results.nc variable of a measure's series ``key`` (``"<measure name> <quantity>_<unit>"``):
+    ``"measure <key>"`` with the characters NetCDF refuses replaced, made unique among ``used``. The
+    key itself is kept in the variable's ``series`` attribute, so any measure name survives."""
+    base = _NETCDF_FORBIDDEN.sub("_", f"measure {key}").rstrip() or "measure"
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base} ({k})"
+    return name
 
 
 def run_simulation(sim, duration: float, output_interval: float | None = None,
@@ -154,6 +174,7 @@ def run_simulation(sim, duration: float, output_interval: float | None = None,
         sim.advance_to(float(t_out), after_step)
         sim.check_finite()
         recorder.record()
+        sim.check_plausible()
         if progress is not None:
             progress(sim.state.t - t0, duration)
     return recorder.to_dataset()

@@ -31,8 +31,47 @@ from .models import Infiltration, Rainfall, Scenario
 from .paths import resolve_paths
 
 
+#: Longest ``extends`` chain followed (a deeper one is almost certainly a mistake).
+MAX_EXTENDS_DEPTH = 32
+
+#: Largest scenario file read [bytes].
+MAX_FILE_BYTES = 10_000_000
+
+
+def shorten(value, limit: int = 120) -> str:
+    """A bounded ``repr`` of user input for messages (never the expansion of a huge or nested value)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother = 2, 4, 4, 4, limit, limit
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip(text: str, limit: int = 500) -> str:
+    """``text`` cut to ``limit`` characters (messages echo user input; keep them bounded)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_text(path: Path, what: str = "scenario") -> str:
+    """The text of a UTF-8 file, or a ScenarioError naming the file and the fix."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{path}: the {what} file is {size:,} bytes; a {what} is a short text file "
+                                f"(at most {MAX_FILE_BYTES:,} bytes).")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                            f"save the {what} file as UTF-8.") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a folder; give the {what} file.") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what} file ({exc.strerror}).") from None
+
+
 def _read_mapping(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if path.suffix.lower() == ".toml":
         try:
             return tomllib.loads(text)
@@ -63,7 +102,8 @@ def _location(loc) -> str:
 def format_validation_error(path: Path, exc: ValidationError) -> str:
     """One line per problem: file, field, what is wrong and how to fix it."""
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:20]:
         field = _location(err["loc"])
         if err["type"] == "extra_forbidden":
             msg = f"unknown key '{err['loc'][-1]}' — check its spelling against the scenario reference"
@@ -72,8 +112,10 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
         else:
             msg = err["msg"].removeprefix("Value error, ")
             if "input" in err and not isinstance(err["input"], dict):
-                msg += f" (got {err['input']!r})"
-        lines.append(f"{path}: {field}: {msg}")
+                msg += f" (got {shorten(err['input'])})"
+        lines.append(clip(f"{path}: {field}: {msg}", 500))
+    if len(errors) > 20:
+        lines.append(f"{path}: … and {len(errors) - 20} more problems")
     return "\n".join(lines)
 
 
@@ -116,6 +158,9 @@ def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Scenario]:
     """The merged raw mapping of ``path`` (paths absolute) and its validated scenario."""
     if not path.is_file():
         raise ScenarioError(f"{path}: scenario file not found.")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(f"{path}: the extends chain is more than {MAX_EXTENDS_DEPTH} files deep (from "
+                            f"{chain[0]}); make the base scenarios shallower.")
     here = path.resolve()
     data = _read_mapping(path)
     data.pop("source", None)
@@ -125,7 +170,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Scenario]:
     if extends is not None:
         if not isinstance(extends, str) or not extends.strip():
             raise ScenarioError(f"{path}: extends: give the base scenario as a file path, e.g. "
-                                f"extends = \"baseline.toml\" (got {extends!r}).")
+                                f"extends = \"baseline.toml\" (got {shorten(extends)}).")
         base_file = (here.parent / extends).resolve()
         if base_file in chain or base_file == here:
             loop = " -> ".join(str(p) for p in (*chain[chain.index(base_file):], here, base_file)) \

@@ -45,7 +45,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import LayerRef, LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .base import LayerRef, LevelPoint, Name, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
 
 #: USDA soil textures of Rawls et al. (1983); the parameters are in :mod:`floodsim.core.infiltration`.
 SOIL_TEXTURES = ("sand", "loamy sand", "sandy loam", "loam", "silt loam", "sandy clay loam", "clay loam",
@@ -67,7 +67,7 @@ class _TerrainSpec(_Model):
     #: Fields that may come from a layer attribute of the same name instead of the scenario.
     per_feature: ClassVar[tuple[str, ...]] = ()
 
-    name: str = Field(description="Name of the measure in reports.")
+    name: Name = Field(description="Name of the measure in reports.")
     layer: LayerRef = Field(description="Vector layer with the measure's features.")
     name_field: str = Field("name", description="Attribute naming each feature in reports and errors.")
     features: tuple[str, ...] | None = Field(None, description="Use only the features whose `name_field` "
@@ -151,7 +151,7 @@ class MeasureLayer(_Model):
 class _Target(_Model):
     per_feature: ClassVar[tuple[str, ...]] = ()
 
-    name: str = Field(description="Unique name of the measure, in reports and links between measures.")
+    name: Name = Field(description="Unique name of the measure, in reports and links between measures.")
     target: Literal["outside", "surface", "measure"] = Field(
         "outside", description="Where the water goes: out of the model, onto target_layer, or into "
                                "target_measure.")

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .base import LayerRef, LevelPoint, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .base import LayerRef, LevelPoint, Name, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
 from .measures import MeasureSpec
 
 
@@ -163,7 +163,7 @@ class BoundarySpec(_Model):
 class InflowSpec(_Model):
     """A discharge entering over an area (polygon layer) or at a point."""
 
-    name: str
+    name: Name
     area: LayerRef
     discharge_m3_s: NonNegativeFloat | None = None
     discharge_field: str | None = Field(None, description="Attribute of the layer holding m³/s.")
@@ -176,18 +176,24 @@ class InflowSpec(_Model):
         return self
 
 
+#: Longest run a scenario may ask for [min] (one year).
+MAX_DURATION_MIN = 525_600.0
+
+
 class SimulationSettings(_Model):
     """Run length, outputs and numerics (see :class:`floodsim.core.params.SolverParams`)."""
 
-    duration_min: PositiveFloat
+    duration_min: Annotated[float, Field(gt=0, le=MAX_DURATION_MIN)] = Field(
+        description=f"Simulated time [min], at most {MAX_DURATION_MIN:g} (one year).")
     output_interval_min: PositiveFloat | None = None
-    cfl: Annotated[float, Field(gt=0, le=1)] = Field(0.6, description="Courant number (0.6: see "
+    cfl: Annotated[float, Field(ge=0.01, le=1)] = Field(0.6, description="Courant number (0.6: see "
                                                                       "floodsim.core.simulation).")
     theta: Annotated[float, Field(ge=0, le=1)] = 0.8
-    hmin_m: PositiveFloat = 0.001
-    dt_max_s: PositiveFloat = 5.0
+    hmin_m: Annotated[float, Field(gt=0, le=1)] = Field(0.001, description="Dry threshold depth [m].")
+    dt_max_s: Annotated[float, Field(ge=0.001, le=3600)] = Field(5.0, description="Largest time step [s].")
     coarsen: Annotated[int, Field(ge=1)] = Field(1, description="Aggregate the DEM by this factor (tests, "
                                                                 "quick looks).")
+
 
 
 class Output(_Model):
@@ -205,7 +211,7 @@ class Output(_Model):
 class Scenario(_Model):
     """A complete simulation description."""
 
-    name: str
+    name: Name
     description: str = ""
     domain: Domain
     buildings: Buildings | None = None
