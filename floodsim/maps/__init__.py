@@ -3,6 +3,8 @@
 Presentation only: the maps read run folders (:func:`floodsim.maps.rundata.map_run`, over the one loader
 :func:`floodsim.io.runfolder.load_run`) and draw what the run and its products computed. Test harnesses
 (headless Chromium) live in ``tests/support/``; fetching the npm assets is ``floodsim map-assets``.
+Text from a run folder (names, ids, attributes) is shown, never interpreted: it reaches a page only
+through :mod:`floodsim.maps.safe`.
 
 =====================  ===================================================================================
 module                 what it does
@@ -14,6 +16,7 @@ module                 what it does
 ``resident``           the resident risk map (plain-language legend, building search, all scenarios)
 ``assets``             the npm releases behind folium's CDN files; fetch them; localise a page (offline)
 ``publish``            write a page atomically, optionally self-contained (``--offline``)
+``safe``               the one path for text from data: ``html_text`` (HTML, Jinja-inert), ``js_json``
 ``figures``            matplotlib PNG figures for reports
 =====================  ===================================================================================
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 from branca.element import MacroElement
 from folium.template import Template
 
+from .safe import js_json
+
 
 class HtmlControl(MacroElement):
     """A Leaflet control showing a block of HTML at a corner of the map.
 
-    ``html`` must already be safe: callers build it from constants and :func:`html.escape`-d data. It is
-    passed to the page as a JSON string (``<`` escaped by ``tojson``), never pasted into the script.
+    ``html`` must already be safe: callers build it from constants and
+    :func:`floodsim.maps.safe.html_text`-ed data. It is passed to the page as a
+    :func:`floodsim.maps.safe.js_json` string, never pasted into the script as it is.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+            var {{ this.get_name() }} = L.control({position: {{ this.position_js }}});
             {{ this.get_name() }}.onAdd = function (map) {
-                var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
+                var div = L.DomUtil.create('div', {{ this.css_class_js }});
+                div.innerHTML = {{ this.html_js }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
@@ -35,6 +38,7 @@ class HtmlControl(MacroElement):
         self.html = html
         self.position = position
         self.css_class = css_class
+        self.html_js, self.position_js, self.css_class_js = (js_json(v) for v in (html, position, css_class))
 
 
 CONTROL_CSS = """

@@ -1,14 +1,14 @@
 """Folium layers built from a run: hillshade, depth, hazard, buildings, measures, the depth time slider.
 
-Every string that comes from data (building ids and addresses, scenario and measure names) is passed
-through :func:`html.escape` before it reaches the page: Leaflet puts layer names, popups, tooltips and
-search tips into the page as HTML.
+Every string that comes from data (building ids, attributes and addresses, scenario and measure names
+and types) reaches the page only through :func:`floodsim.maps.safe.html_text` (Leaflet puts layer names,
+popups, tooltips and search tips into the page as HTML, and branca renders the page's script twice as a
+Jinja template); what our own templates paste into a script goes through
+:func:`floodsim.maps.safe.js_json`.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from datetime import UTC, datetime, timedelta
 
 import folium
@@ -20,6 +20,7 @@ from rasterio.enums import Resampling
 from shapely.geometry import mapping
 
 from .controls import HtmlControl
+from .safe import JsonPayload, html_text, js_json
 from .rasters import classify, grey_rgba, hillshade, paint_classes, png_data_uri, to_web_mercator
 from ..io.runfolder import Run
 from .style import (
@@ -38,11 +39,6 @@ from .style import (
 TIME_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def esc(value) -> str:
-    """HTML-escape a data-derived value (``None`` → empty)."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f} {unit}"
 
@@ -59,7 +55,12 @@ def add_hillshade(m, run: Run, name: str = "Terrain (hillshade)", overlay: bool 
     shade = hillshade(z, float(run.ds.attrs.get("dx_m", 1.0)), float(run.ds.attrs.get("dy_m", 1.0)))
     img, bounds = to_web_mercator(shade, run.transform, run.crs, Resampling.bilinear)
     folium.raster_layers.ImageOverlay(
-        png_data_uri(grey_rgba(img)), bounds=bounds, name=esc(name), overlay=overlay, control=True, zindex=1
+        png_data_uri(grey_rgba(img)),
+        bounds=bounds,
+        name=html_text(name),
+        overlay=overlay,
+        control=True,
+        zindex=1,
     ).add_to(m)
     return bounds
 
@@ -70,7 +71,7 @@ def add_depth(m, run: Run, name: str, show: bool = True, opacity: float = 0.8):
     img, bounds = to_web_mercator(codes.astype(np.float32), run.transform, run.crs)
     rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), depth_colours(run.threshold_m))
     folium.raster_layers.ImageOverlay(
-        png_data_uri(rgba), bounds=bounds, name=esc(name), opacity=opacity, show=show, zindex=3
+        png_data_uri(rgba), bounds=bounds, name=html_text(name), opacity=opacity, show=show, zindex=3
     ).add_to(m)
 
 
@@ -79,7 +80,7 @@ def add_hazard(m, run: Run, name: str, show: bool = False, opacity: float = 0.8)
     img, bounds = to_web_mercator(run.hazard_code.astype(np.float32), run.transform, run.crs)
     rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), hazard_colours())
     folium.raster_layers.ImageOverlay(
-        png_data_uri(rgba), bounds=bounds, name=esc(name), opacity=opacity, show=show, zindex=4
+        png_data_uri(rgba), bounds=bounds, name=html_text(name), opacity=opacity, show=show, zindex=4
     ).add_to(m)
 
 
@@ -104,7 +105,7 @@ def hazard_legend() -> HtmlControl:
 
     bounds = ["HR &lt; 0.75", "0.75 ≤ HR &lt; 1.25", "1.25 ≤ HR ≤ 2.0", "HR &gt; 2.0"]
     items = [
-        (HAZARD_COLOURS[c.code], f"{esc(c.name)}: {esc(c.label)} ({b})")
+        (HAZARD_COLOURS[c.code], f"{html_text(c.name)}: {html_text(c.label)} ({b})")
         for c, b in zip([c for c in HAZARD_CLASSES if c.code > 0], bounds)
     ]
     return HtmlControl(
@@ -147,27 +148,29 @@ def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
         code = int(row.get("hazard_code", 0) or 0)
         if mode == "planner":
             popup = (
-                f"<b>Building {esc(label)}</b><br>"
+                f"<b>Building {html_text(label)}</b><br>"
                 f"max depth next to it: {fmt_m(row.get('max_depth_m'))}<br>"
                 f"max speed: {fmt_m(row.get('max_speed_m_s'), 'm/s')}<br>"
                 f"hazard rating: {fmt_m(row.get('max_hazard_rating'), '')}<br>"
-                f"hazard class: {esc(hazard_name(code))} ({esc(hazard_label(code))})"
+                f"hazard class: {html_text(hazard_name(code))} ({html_text(hazard_label(code))})"
             )
         else:
             rows = []
             for run, table in zip(runs, lookup):
                 r = table.get(ident) if ident is not None else None
                 if r is None:
-                    rows.append(f"<tr><td>{esc(run.name)}</td><td colspan='2'>not in this scenario</td></tr>")
+                    rows.append(
+                        f"<tr><td>{html_text(run.name)}</td><td colspan='2'>not in this scenario</td></tr>"
+                    )
                     continue
                 c = int(r.get("hazard_code", 0) or 0)
                 rows.append(
-                    f"<tr><td>{esc(run.name)}</td><td>{fmt_m(r.get('max_depth_m'))}</td>"
+                    f"<tr><td>{html_text(run.name)}</td><td>{fmt_m(r.get('max_depth_m'))}</td>"
                     f"<td><span style='background:{HAZARD_COLOURS[c]};border:1px solid #555;"
-                    f"padding:0 6px'>&nbsp;</span> {esc(hazard_label(c))}</td></tr>"
+                    f"padding:0 6px'>&nbsp;</span> {html_text(hazard_label(c))}</td></tr>"
                 )
             popup = (
-                f"<b>{esc(label)}</b><table class='floodsim-popup'><tr><th>Scenario</th>"
+                f"<b>{html_text(label)}</b><table class='floodsim-popup'><tr><th>Scenario</th>"
                 f"<th>Deepest water next to the building</th><th>Danger to people</th></tr>"
                 + "".join(rows)
                 + "</table>"
@@ -175,9 +178,10 @@ def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
         features.append(
             {
                 "type": "Feature",
+                "id": str(len(features)),  # folium keys its styles by this, not by a data-derived label
                 "geometry": mapping(geom),
                 "properties": {
-                    "label": esc(label),
+                    "label": html_text(label),
                     "popup": popup,
                     "style": {
                         "fillColor": HAZARD_COLOURS[code],
@@ -198,7 +202,7 @@ def add_buildings(m, runs: list[Run], name: str, mode: str):
         return None
     layer = folium.GeoJson(
         fc,
-        name=esc(name),
+        name=html_text(name),
         style_function=lambda f: f["properties"]["style"],
         highlight_function=lambda f: {"weight": 3, "color": "#000000"},
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
@@ -221,17 +225,18 @@ def add_measures(m, run: Run, name: str = "Measures"):
         kind = row.get("type", "")
         peak = row.get("peak_stored_m3")
         text = (
-            f"<b>{esc(row.get('name', ''))}</b><br>type: {esc(kind)}<br>"
+            f"<b>{html_text(row.get('name', ''))}</b><br>type: {html_text(kind)}<br>"
             f"peak stored volume: {fmt_m(peak, 'm³', 1) if peak is not None else '–'}"
         )
         colour = measure_colour(kind)
         features.append(
             {
                 "type": "Feature",
+                "id": str(len(features)),
                 "geometry": mapping(row.geometry),
                 "properties": {
                     "popup": text,
-                    "label": esc(row.get("name", "")),
+                    "label": html_text(row.get("name", "")),
                     "style": {"color": colour, "fillColor": colour, "weight": 3, "fillOpacity": 0.35},
                 },
             }
@@ -240,7 +245,7 @@ def add_measures(m, run: Run, name: str = "Measures"):
         return None
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=esc(name),
+        name=html_text(name),
         style_function=lambda f: f["properties"]["style"],
         marker=folium.CircleMarker(radius=6),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
@@ -290,22 +295,12 @@ def depth_frames(run: Run, simplify_cells: float = 0.5) -> list[dict]:
                 "geometry": geom,
                 "properties": {
                     "times": [iso] * parts,
-                    "popup": f"depth {labels[int(r['code']) - 1]}",
+                    "popup": f"depth {html_text(labels[int(r['code']) - 1])}",
                     "style": {"color": colour, "fillColor": colour, "weight": 0, "fillOpacity": 0.75},
                 },
             }
         )
     return features
-
-
-class _JsonText:
-    """A file-like JSON payload with ``<`` escaped, so no string in it can close the page's script tag."""
-
-    def __init__(self, obj):
-        self._text = json.dumps(obj).replace("<", "\\u003c")
-
-    def read(self):
-        return self._text
 
 
 class DepthTimeSlider(TimestampedGeoJson):
@@ -320,11 +315,11 @@ class DepthTimeSlider(TimestampedGeoJson):
         {% macro script(this, kwargs) %}
             L.Control.TimeDimensionCustom = L.Control.TimeDimension.extend({
                 _getDisplayDateFormat: function(date){
-                    return moment.utc(date).format({{ this.date_options|tojson }});
+                    return moment.utc(date).format({{ this.date_options_js }});
                 }
             });
             {{this._parent.get_name()}}.timeDimension = L.timeDimension(
-                {period: {{ this.period|tojson }}}
+                {period: {{ this.period_js }}}
             );
             var {{ this.get_name() }}_control = new L.Control.TimeDimensionCustom(
                 {{ this.options|tojavascript }}
@@ -344,6 +339,10 @@ class DepthTimeSlider(TimestampedGeoJson):
         """
     )
 
+    def render(self, **kwargs):
+        self.date_options_js, self.period_js = js_json(self.date_options), js_json(self.period)
+        super().render(**kwargs)
+
 
 def add_time_slider(m, run: Run):
     """A time slider of depth classes (leaflet-timedimension via folium's TimestampedGeoJson)."""
@@ -353,7 +352,7 @@ def add_time_slider(m, run: Run):
     times = run.ds["time"].values
     step = float(np.min(np.diff(times))) if times.size > 1 else 60.0
     slider = DepthTimeSlider(
-        _JsonText({"type": "FeatureCollection", "features": features}),
+        JsonPayload({"type": "FeatureCollection", "features": features}),
         period=f"PT{max(1, round(step))}S",
         duration=f"PT{max(1, int(step // 2))}S",
         transition_time=400,
@@ -369,12 +368,14 @@ def add_time_slider(m, run: Run):
 
 
 class ToLayerControl(MacroElement):
-    """List a layer that folium does not know as one (e.g. the time slider's layer) in a layer control."""
+    """List a layer that folium does not know as one (e.g. the time slider's layer) in a layer control.
+
+    ``label`` is plain text (escaped here: Leaflet shows layer names as HTML)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            {{ this.control.get_name() }}.addOverlay({{ this.layer.get_name() }}, {{ this.label|tojson }});
+            {{ this.control.get_name() }}.addOverlay({{ this.layer.get_name() }}, {{ this.label_js }});
         {% endmacro %}
         """
     )
@@ -385,3 +386,4 @@ class ToLayerControl(MacroElement):
         self.control = control
         self.layer = layer
         self.label = label
+        self.label_js = js_json(html_text(label))

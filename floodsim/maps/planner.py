@@ -14,13 +14,15 @@ from folium.plugins import DualMap
 from ..errors import InputDataError
 from . import layers as L
 from .controls import CONTROL_CSS, HtmlControl
+from .safe import html_text
 from ..io.runfolder import Run
 
 OSM_TILES = "OpenStreetMap"
 
 
 def _title(text: str, position: str = "topright") -> HtmlControl:
-    return HtmlControl(f"<span class='floodsim-title'>{text}</span>", position=position)
+    """A title control showing ``text`` (plain text: escaped here, as it holds the scenario name)."""
+    return HtmlControl(f"<span class='floodsim-title'>{html_text(text)}</span>", position=position)
 
 
 def _add_run_layers(m, run: Run, offline: bool, time_slider: bool) -> list[list[float]]:
@@ -66,7 +68,7 @@ def planner_map(runs: list[Run], offline: bool = False, time_slider: bool = True
         m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
         m.get_root().header.add_child(folium.Element(CONTROL_CSS))
         bounds = _add_run_layers(m, run, offline, time_slider)
-        _title(f"floodsim — {L.esc(run.name)}", "bottomleft").add_to(m)
+        _title(f"floodsim — {run.name}", "bottomleft").add_to(m)
         m.fit_bounds(bounds)
         return m
     m = DualMap(tiles=None, control_scale=True, zoom_snap=0.25, layout="horizontal")
@@ -74,6 +76,6 @@ def planner_map(runs: list[Run], offline: bool = False, time_slider: bool = True
     bounds = None
     for side, run, word in zip((m.m1, m.m2), runs, ("Before", "After")):
         bounds = _add_run_layers(side, run, offline, time_slider)
-        _title(f"{word}: {L.esc(run.name)}", "bottomleft").add_to(side)
+        _title(f"{word}: {run.name}", "bottomleft").add_to(side)
     m.fit_bounds(bounds)
     return m

@@ -7,7 +7,7 @@
   scenario (one row per run folder given).
 * The danger map of each scenario as a layer (the first one shown).
 
-Every data-derived text is escaped (:func:`floodsim.maps.layers.esc`).
+Every data-derived text reaches the page through :func:`floodsim.maps.safe.html_text`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..errors import InputDataError
 from ..analysis.hazard import HAZARD_CLASSES
 from . import layers as L
 from .controls import CONTROL_CSS, HtmlControl
+from .safe import html_text
 from ..io.runfolder import Run
 from .style import HAZARD_ADVICE, HAZARD_COLOURS
 
@@ -53,7 +54,7 @@ def legend_html(threshold_m: float) -> str:
     """The plain-language hazard legend (constants and numbers only: nothing from data)."""
     rows = "".join(
         f"<tr><td><span class='swatch' style='background:{HAZARD_COLOURS[c.code]}'></span></td>"
-        f"<td><b>{L.esc(c.label)}</b><br>{L.esc(HAZARD_ADVICE[c.code])}</td></tr>"
+        f"<td><b>{html_text(c.label)}</b><br>{html_text(HAZARD_ADVICE[c.code])}</td></tr>"
         for c in HAZARD_CLASSES
     )
     return (
@@ -98,7 +99,7 @@ def resident_map(runs: list[Run], offline: bool = False) -> folium.Map:
         SearchOpensPopup(buildings).add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     HtmlControl(legend_html(base.threshold_m), position="bottomright").add_to(m)
-    names = ", ".join(L.esc(r.name) for r in runs)
+    names = ", ".join(html_text(r.name) for r in runs)
     HtmlControl(
         f"<span class='floodsim-title'>Flood risk map</span><br>{names}", position="bottomleft"
     ).add_to(m)

@@ -27,8 +27,10 @@ from floodsim.maps.planner import planner_map
 from floodsim.maps.publish import write_map
 from floodsim.maps.resident import resident_map
 from floodsim.maps.rundata import map_run as load_run
+from floodsim.maps.safe import html_text
 
 from .test_maps import EVIL_ID, asset_cache_or_skip, make_runs
+from .test_maps_security import ADDRESSES, HOSTILE, hostile_run
 
 _MISSING = browser_missing()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"no headless browser here: {_MISSING}")
@@ -140,6 +142,23 @@ def test_resident_page_search_click_and_escaping(runs, cache, tmp_path):
         assert evil.name in text
         assert d.execute_script("return window.__xss === undefined")  # … and nothing ran
         assert console_errors(d) == []
+
+
+def test_template_text_in_data_shows_literally(runs, cache, tmp_path, tmp_path_factory):
+    """Jinja/JS/HTML in a building id, an address and the scenario name show as typed; nothing runs."""
+    from selenium.webdriver.common.by import By
+
+    hostile = load_run(hostile_run(tmp_path_factory))
+    m = resident_map([hostile, load_run(runs["pond"])], offline=True)
+    write_map(m, tmp_path / "hostile.html", offline=True, assets_root=cache)
+    with serve_folder(tmp_path) as base, chromium() as d:
+        _open(d, base, "hostile.html")
+        _assert_clean(d, base)
+        text = click_building(d, html_text(f"{HOSTILE[0]} — {ADDRESSES[0]}"))  # id {{7*7}}
+        assert text is not None and f"{HOSTILE[0]} — {ADDRESSES[0]}" in text and HOSTILE[-2] in text
+        title = d.find_element(By.CSS_SELECTOR, ".leaflet-bottom.leaflet-left .floodsim-control").text
+        assert HOSTILE[1] in title and HOSTILE[-2] in title  # {% … %} and {{ cycler… }} as typed
+        assert console_errors(d) == []  # and no alert(1) (an open alert fails every later command)
 
 
 def test_before_after_maps_move_together(runs, cache, tmp_path):
