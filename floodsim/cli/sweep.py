@@ -25,9 +25,13 @@ def cmd_sweep(args) -> int:
     result = run_sweep(spec, out_dir=args.out, scheduler=args.scheduler, workers=args.workers,
                        progress=not args.quiet)
     table = result.table
+    status = table["status"].astype(str)
+    reran = status.str.startswith("rerun").sum()
     print(f"sweep           {args.sweep}: {len(table)} member(s) in {result.wall_s:.1f} s wall "
-          f"({(table['status'] == 'ok').sum()} run, {table['status'].str.startswith('skipped').sum()} "
-          f"already complete, {(table['status'] == 'failed').sum()} failed)")
+          f"({(status == 'ok').sum() + reran} run"
+          + (f", {reran} of them again as their inputs changed" if reran else "")
+          + f", {status.str.startswith('skipped').sum()} already complete, {(status == 'failed').sum()} "
+          f"failed)")
     print(f"ranked by       {spec.rank_by}")
     print(format_ranking(table, spec.rank_by))
     if result.ead is not None:
@@ -35,10 +39,16 @@ def cmd_sweep(args) -> int:
         money = {c: (lambda v: f"{v:,.0f}") for c in ("ead_eur_per_yr", "benefit_eur_per_yr")}
         print(result.ead.to_string(index=False, formatters=money))
     print(f"written         {', '.join(str(p) for p in result.files.values())}")
-    kinds = set(table.loc[table["status"] == "failed", "error_kind"])
-    if not kinds:
+    return exit_code_of_table(table)
+
+
+def exit_code_of_table(table) -> ExitCode:
+    """0 when no member failed, else the worst failure's code: 1 a bug, 3 unstable, 2 bad input."""
+    failed = table["status"] == "failed"
+    if not failed.any():
         return ExitCode.OK
-    if "bug" in kinds:
+    kinds = set(table.loc[failed, "error_kind"]) if "error_kind" in table.columns else {"bug"}
+    if not kinds <= {"input", "unstable"}:     # a bug, or a failure of unknown kind
         return ExitCode.BUG
     return ExitCode.UNSTABLE if "unstable" in kinds else ExitCode.INPUT
 

@@ -136,3 +136,43 @@ def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
                         node[part] = {}
                     node = node[part]
     return out
+
+
+def _holds_path(annotation) -> bool:
+    """True when a ``ScenarioPath`` appears anywhere in ``annotation`` (``ScenarioPath | None``,
+    ``tuple[ScenarioPath, ...]``, ...)."""
+    if _is_path(annotation):
+        return True
+    return any(_holds_path(a) for a in typing.get_args(annotation) if a is not type(None))
+
+
+def scenario_files(model: BaseModel, where: str = "") -> list[tuple[str, Path]]:
+    """Every path written in a validated scenario (``ScenarioPath`` fields: DEM, layers, IDF file, CSVs,
+    the output folder), as ``(dotted field path, path)`` pairs in schema order.
+
+    Pure: reads no file. The loader's own bookkeeping (``source``, ``extends``: plain ``Path`` fields)
+    is not included.
+
+    Examples
+    --------
+    >>> from floodsim.scenario.base import LayerRef
+    >>> scenario_files(LayerRef(path="a.gpkg", layer="roads"), "surface.zones.0")
+    [('surface.zones.0.path', PosixPath('a.gpkg'))]
+    """
+    out: list[tuple[str, Path]] = []
+    for key, field in type(model).model_fields.items():
+        _collect(getattr(model, key), field_annotation(field), f"{where}.{key}" if where else key, out)
+    return out
+
+
+def _collect(value, annotation, where: str, out: list) -> None:
+    if isinstance(value, BaseModel):
+        out.extend(scenario_files(value, where))
+    elif isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            _collect(item, annotation, f"{where}.{k}", out)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            _collect(item, annotation, f"{where}.{k}", out)
+    elif isinstance(value, Path) and _holds_path(annotation):
+        out.append((where, value))

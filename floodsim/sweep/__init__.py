@@ -18,13 +18,22 @@ unknown path stops the sweep before anything runs, with a message naming it. Wit
 wins). ``label`` names a member in the table.
 
 Each member is the base scenario's data with the overrides applied, validated again as a whole
-(paths in override values are relative to the sweep file). Members run as separate tasks on a Dask
-cluster, each writing its own run folder ``OUT/members/<id>/`` through
-:func:`floodsim.run.runner.run_scenario`. The id is the member's position plus a hash of its overrides, so a
-killed sweep started again skips every member whose folder holds a complete ``summary.json`` (written
-last and atomically by the runner) and reruns only the rest; editing a member's overrides gives it a
-new id. A member that fails is reported with its error in the table (the full message and traceback
-go to its folder's ``error.txt``); the others go on.
+(paths in override values are relative to the sweep file). Before anything runs or is written, every
+member is validated, every data file the members name is read (a missing one is named), and the
+damage curves, costs, country and building uses of ``[damage]`` are checked: a problem stops the sweep
+with exit code 2 and an empty output folder. Members then run as separate tasks on a Dask cluster, each
+writing its own run folder ``OUT/members/<id>/`` through :func:`floodsim.run.runner.run_scenario`.
+
+**Resume.** The id is the member's position plus a hash of its overrides; editing a member's overrides
+gives it a new id. Each member also has a *fingerprint* (:func:`~floodsim.sweep.members.input_hashes`):
+SHA-256 of its merged scenario plus the content of every data file it names (DEM, layers, IDF file,
+CSVs) and the floodsim version, written to ``member.json`` after the run. A sweep started again skips a
+member only when its folder holds a complete ``summary.json`` (written last and atomically by the
+runner) *and* a ``member.json`` with the current fingerprint; a member whose base scenario or data
+changed since is run again (status ``rerun (inputs changed: <what>)``), as is one that was killed. A
+member that fails is reported with its error in the table (the full message and traceback go to its
+folder's ``error.txt``); the others go on. When every member fails the table, ``ead.csv`` and the
+ranking are still written, and ``floodsim sweep`` exits with the worst failure's code.
 
 **Threads.** The local cluster has N worker *processes* with one thread each, and each worker
 process starts with ``NUMBA_NUM_THREADS=1``: the members already use every core between them, and

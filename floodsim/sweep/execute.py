@@ -12,18 +12,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import FloodsimError, OutputError, StabilityError
+from ..errors import FloodsimError, InputDataError, OutputError, StabilityError
 from ..io import runfolder as rf
 from ..io.atomic import atomic_path
-from .members import Member, expand_members
-from .metrics import member_metrics
-from .spec import DamageSettings, SweepSpec, load_sweep
+from .members import Member, changed_inputs, expand_members, input_hashes
+from .metrics import check_building_uses, damage_model, member_metrics
+from .spec import SweepSpec, load_sweep
 from .tables import ead_table, gather_table, write_tables
 
 
-def process_member(member: Member, out_root: str, damage: DamageSettings | None = None) -> dict:
-    """Run one member (unless its folder is complete) and return its table row. Never raises: a
-    failure is returned as ``status = "failed"`` with the error message. Runs on a Dask worker."""
+def process_member(member: Member, out_root: str, damage=None) -> dict:
+    """Run one member (unless its folder holds a complete run of the same inputs) and return its table
+    row. Never raises: a failure is returned as ``status = "failed"`` with the error message. Runs on a
+    Dask worker.
+
+    A member's folder is complete when it has ``summary.json`` (written last by the runner) and a
+    ``member.json`` whose ``fingerprint`` equals the member's current one (:attr:`Member.fingerprint`:
+    the scenario plus the bytes of every data file it names). A complete folder is skipped; one whose
+    inputs changed since is run again (status ``rerun (inputs changed: ...)``).
+
+    ``damage``: the :class:`~floodsim.analysis.damage.DamageModel` built by :func:`run_sweep` (or
+    :class:`~floodsim.sweep.spec.DamageSettings` to build it from).
+    """
     from ..run.runner import run_scenario
 
     run_dir = Path(out_root) / rf.SWEEP_MEMBERS_DIR / member.id
@@ -32,14 +42,21 @@ def process_member(member: Member, out_root: str, damage: DamageSettings | None 
            "run_dir": str(run_dir), **{f"param {k}": v for k, v in member.overrides.items()}}
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        if rf.read_summary(run_dir) is not None:
+        fingerprint = member.fingerprint
+        stored = read_member_record(run_dir)
+        complete = rf.read_summary(run_dir) is not None
+        if complete and stored.get("fingerprint") == fingerprint:
             row["status"] = "skipped (complete)"
         else:
-            (run_dir / rf.MEMBER_ERROR_TXT).unlink(missing_ok=True)
+            if complete:
+                row["status"] = _rerun_status(stored, member.inputs)
+            for name in (rf.SUMMARY_JSON, rf.MEMBER_JSON, rf.MEMBER_ERROR_TXT):   # stale: not complete now
+                (run_dir / name).unlink(missing_ok=True)
             run_scenario(member.scenario, out_dir=run_dir, write=True)
-            with atomic_path(run_dir / rf.MEMBER_JSON) as tmp:
+            with atomic_path(run_dir / rf.MEMBER_JSON) as tmp:      # last: marks the run as of these inputs
                 tmp.write_text(json.dumps({"id": member.id, "label": member.label,
-                                           "overrides": member.overrides}, indent=2, default=str))
+                                           "overrides": member.overrides, "fingerprint": fingerprint,
+                                           "inputs": member.inputs}, indent=2, default=str))
         row.update(member_metrics(run_dir, member.scenario, damage))
     except Exception as exc:  # noqa: BLE001 - every failure is reported per member, never raised
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500],
@@ -52,6 +69,24 @@ def process_member(member: Member, out_root: str, damage: DamageSettings | None 
     row["task_wall_s"] = time.perf_counter() - t0
     row["task_cpu_s"] = time.process_time() - c0      # CPU of the worker process during the task
     return row
+
+
+def read_member_record(run_dir: Path) -> dict:
+    """The member's ``member.json`` (id, label, overrides, fingerprint, inputs); {} when absent or
+    unreadable."""
+    try:
+        data = json.loads((Path(run_dir) / rf.MEMBER_JSON).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _rerun_status(stored: dict, inputs: dict) -> str:
+    if not stored.get("fingerprint") or not isinstance(stored.get("inputs"), dict):
+        return "rerun (inputs not recorded)"
+    names = list(dict.fromkeys(k.split(" ", 1)[-1] for k in changed_inputs(stored["inputs"], inputs)))
+    shown = ", ".join(names[:3]) + (f", +{len(names) - 3} more" if len(names) > 3 else "")
+    return f"rerun (inputs changed: {shown or 'unknown'})"
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -88,6 +123,33 @@ def make_client(scheduler: str | None = None, workers: int | None = None):
     return Client(cluster), cluster
 
 
+def prepare_sweep(spec: SweepSpec):
+    """Check everything a sweep needs before any member runs: every member's scenario (validated), every
+    data file the members name (read once, fingerprinted for resume), the damage curves and costs, and
+    the building uses. Writes nothing.
+
+    Returns
+    -------
+    (list of Member, DamageModel)
+        The members, with their input hashes, and the damage model their metrics use.
+
+    Raises
+    ------
+    ScenarioError, InputDataError
+        The first problem found, naming the file and the fix.
+    """
+    members = expand_members(spec)
+    cache: dict = {}
+    for m in members:
+        try:
+            m.inputs = input_hashes(m.scenario, cache)
+        except InputDataError as exc:
+            raise InputDataError(f"member {m.id} ({m.label}): {exc}") from None
+    damage = damage_model(spec.damage, spec.source)
+    check_building_uses(damage, [m.scenario for m in members], spec.source)
+    return members, damage
+
+
 def run_sweep(spec, out_dir=None, scheduler: str | None = None, workers: int | None = None,
               progress: bool = True, client=None) -> SweepResult:
     """Run every member of a sweep on Dask and gather the table.
@@ -111,7 +173,7 @@ def run_sweep(spec, out_dir=None, scheduler: str | None = None, workers: int | N
     from tqdm import tqdm
 
     spec = spec if isinstance(spec, SweepSpec) else load_sweep(spec)
-    members = expand_members(spec)
+    members, damage = prepare_sweep(spec)        # every input checked before anything is written
     stem = spec.source.stem if spec.source else "sweep"
     out = Path(out_dir) if out_dir is not None else Path("outputs") / stem
     try:
@@ -126,7 +188,7 @@ def run_sweep(spec, out_dir=None, scheduler: str | None = None, workers: int | N
         client, cluster = make_client(scheduler, workers or min(os.cpu_count() or 1, len(members)))
     rows = []
     try:
-        futures = {client.submit(process_member, m, str(out.resolve()), spec.damage, pure=False,
+        futures = {client.submit(process_member, m, str(out.resolve()), damage, pure=False,
                                  key=f"floodsim-member-{m.id}-{time.time_ns()}"): m for m in members}
         bar = tqdm(total=len(futures), unit="member", disable=not progress, desc="sweep")
         for fut in as_completed(futures):

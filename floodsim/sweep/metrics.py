@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import InputDataError, OutputError
 from ..io import runfolder as rf
 
 #: Metric columns of the gathered table: name -> (unit, meaning).
@@ -42,12 +42,10 @@ def member_metrics(run_dir: Path, scenario, damage=None) -> dict:
         The member's run folder.
     scenario : Scenario
         The member's scenario (its buildings layer gives each building's use).
-    damage : DamageSettings, optional
-        How buildings are valued (default: :class:`floodsim.sweep.spec.DamageSettings`).
+    damage : DamageModel or DamageSettings, optional
+        How buildings are valued: a model built once by :func:`damage_model`, or the settings to build
+        it from (default: :class:`floodsim.sweep.spec.DamageSettings`).
     """
-    from .spec import DamageSettings
-
-    damage = damage or DamageSettings()
     summary = rf.read_summary(run_dir)
     if summary is None:
         raise OutputError(f"{run_dir}: no complete {rf.SUMMARY_JSON}; the run did not finish.")
@@ -71,17 +69,114 @@ def member_metrics(run_dir: Path, scenario, damage=None) -> dict:
     return row
 
 
-def building_damage(exposure, scenario, damage) -> float:
+def building_damage(exposure, scenario, damage=None) -> float:
     """Damage [EUR 2010] of the buildings of a run's ``buildings`` layer (depth ≥ the flood threshold at a
-    wall; below it, none), each valued by its use attribute in the scenario's buildings layer."""
-    from ..analysis.damage import DEFAULT_COSTS, DEFAULT_CURVES, DamageModel
+    wall; below it, none), each valued by its use attribute in the scenario's buildings layer.
+    ``damage``: a :class:`~floodsim.analysis.damage.DamageModel` or the settings to build one from."""
     from ..io.vector import read_layer
 
+    model = _as_model(damage)
     b = scenario.buildings
     layer = read_layer(b.path, b.layer, what="buildings")
-    if damage.use_field in layer.columns:
-        exposure = exposure.assign(**{damage.use_field: layer[damage.use_field].to_numpy()})
-    model = DamageModel.jrc_europe(damage.country, damage.use_field, damage.default_use,
-                                   damage.curves or DEFAULT_CURVES, damage.costs or DEFAULT_COSTS)
+    if model.use_field in layer.columns:
+        exposure = exposure.assign(**{model.use_field: layer[model.use_field].to_numpy()})
     depth_at = exposure["max_depth_m"].where(exposure["flooded"], 0.0)
     return model.event_damage(exposure.assign(damage_depth_m=depth_at), "damage_depth_m")
+
+
+def _as_model(damage):
+    from ..analysis.damage import DamageModel
+
+    return damage if isinstance(damage, DamageModel) else damage_model(damage)
+
+
+def damage_model(settings=None, sweep_file: Path | None = None):
+    """The :class:`~floodsim.analysis.damage.DamageModel` of a sweep's ``[damage]`` settings, built once
+    (before any member runs) so that a bad curves or costs file, or an unknown country, stops the sweep
+    with a message naming the file and the fix.
+
+    Parameters
+    ----------
+    settings : DamageSettings, optional
+        The sweep's ``[damage]`` table (default: the shipped JRC Europe curves, EU costs).
+    sweep_file : Path, optional
+        The sweep file, named in messages.
+
+    Raises
+    ------
+    InputDataError
+        A curves or costs file is missing, unreadable or malformed, the country is unknown, or the
+        default use has no curve or maximum damage.
+    """
+    from ..analysis.damage import DEFAULT_COSTS, DEFAULT_CURVES, DamageModel, load_curves, max_damage_per_m2
+    from .spec import DamageSettings
+
+    s = settings or DamageSettings()
+    where = f"sweep file {sweep_file}, " if sweep_file else ""
+    files = {"curves": (Path(s.curves) if s.curves else DEFAULT_CURVES, s.curves is None),
+             "costs": (Path(s.costs) if s.costs else DEFAULT_COSTS, s.costs is None)}
+    what = {"curves": "depth-damage curves", "costs": "construction costs per country"}
+    need = {"curves": "region, use, depth_m, damage_factor",
+            "costs": "country, iso3 and one <use>_eur2010_m2 column per use"}
+
+    def fix(key):
+        if files[key][1]:
+            return ("the file ships inside floodsim (floodsim/data/damage); reinstall floodsim "
+                    "(`pip install --force-reinstall floodsim`), or give your own file with [damage] "
+                    f"{key} = \"FILE.csv\" in the sweep file")
+        return (f"fix the file or the path ({where}[damage] {key}, relative to the sweep file), or remove "
+                f"`{key}` to use the JRC table shipped with floodsim")
+
+    for key, (path, _) in files.items():
+        if not path.is_file():
+            raise InputDataError(f"{path}: {what[key]} file not found; {fix(key)}.")
+    curves_path, costs_path = files["curves"][0], files["costs"][0]
+    try:
+        curves = load_curves(curves_path, "europe")
+    except InputDataError as exc:
+        raise InputDataError(f"{str(exc).rstrip('.')}; {fix('curves')}.") from None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise InputDataError(f"{curves_path}: cannot read the {what['curves']} ({type(exc).__name__}: "
+                             f"{exc}); the file needs columns {need['curves']}; {fix('curves')}.") from None
+    try:
+        max_damage = max_damage_per_m2(s.country, costs_path)
+    except InputDataError as exc:        # an unknown country (the message names the file and the codes)
+        raise InputDataError(f"{where}[damage] country = {s.country!r}: {exc}") from None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        raise InputDataError(f"{costs_path}: cannot read the {what['costs']} ({type(exc).__name__}: {exc}); "
+                             f"the file needs columns {need['costs']}; {fix('costs')}.") from None
+    known = sorted(set(curves) & set(max_damage))
+    if not known:
+        raise InputDataError(f"{curves_path} and {costs_path}: no building use has both a depth-damage curve "
+                             f"(curves for {', '.join(sorted(curves)) or 'none'}) and a construction cost "
+                             f"(costs for {', '.join(sorted(max_damage)) or 'none'}); {fix('costs')}.")
+    if s.default_use not in known:
+        raise InputDataError(f"{where}[damage] default_use = {s.default_use!r}: no depth-damage curve or "
+                             f"maximum damage for it; use one of {', '.join(known)}.")
+    return DamageModel(curves, max_damage, s.use_field, s.default_use)
+
+
+def check_building_uses(model, scenarios, sweep_file: Path | None = None) -> None:
+    """Check that every building of the scenarios' buildings layers has a use ``model`` can value (read
+    once per layer), so that a member cannot fail on it after its run.
+
+    Raises
+    ------
+    InputDataError
+        A layer cannot be read, is not in a projected CRS, or has a use without a curve or maximum damage.
+    """
+    from ..io.vector import read_layer
+
+    seen = set()
+    for sc in scenarios:
+        b = sc.buildings
+        if b is None or (str(b.path), b.layer) in seen:
+            continue
+        seen.add((str(b.path), b.layer))
+        layer = read_layer(b.path, b.layer, what="buildings")
+        try:
+            model.building_damage(layer.assign(_floodsim_depth_m=0.0), "_floodsim_depth_m")
+        except InputDataError as exc:
+            where = f" (sweep file {sweep_file}: [damage] use_field, default_use)" if sweep_file else ""
+            raise InputDataError(f"{b.path}" + (f" layer '{b.layer}'" if b.layer else "")
+                                 + f": {exc}{where}") from None

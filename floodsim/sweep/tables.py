@@ -19,9 +19,16 @@ from .spec import RETURN_PERIOD_KEY, EADSettings, SweepSpec
 
 
 def gather_table(rows: list[dict], members: list[Member]) -> pd.DataFrame:
-    """One row per member in sweep order; parameter columns first, then status, metrics, error."""
+    """One row per member in sweep order; parameter columns first, then status, metrics, error. Every
+    metric of :data:`METRICS` has a column, empty (NaN) for members that failed, even when all did."""
     order = {m.id: i for i, m in enumerate(members)}
     df = pd.DataFrame(rows)
+    for c in ("status", "error", "error_kind"):
+        if c not in df.columns:
+            df[c] = ""
+    for c in METRICS:
+        if c not in df.columns:
+            df[c] = np.nan
     df = df.assign(_o=df["member"].map(order)).sort_values("_o").drop(columns="_o").reset_index(drop=True)
     params = [c for c in df.columns if c.startswith("param ")]
     first = ["member", "label", "design", *params, "status"]
@@ -57,14 +64,15 @@ def ead_table(table: pd.DataFrame, settings: EADSettings | None = None) -> pd.Da
         if grp[rp].astype(float).duplicated().any():
             row["ead_eur_per_yr"] = math.nan
             row["note"] = "a return period repeats within this design; EAD needs one event per return period"
-        elif ok.all():
+        elif ok.all() and "damage_eur" in grp.columns:
             row["ead_eur_per_yr"] = expected_annual_damage(grp[rp].astype(float), grp["damage_eur"],
                                                            settings.zero_damage_return_period_yr,
                                                            settings.rare_tail)
             row["note"] = ""
         else:
             row["ead_eur_per_yr"] = math.nan
-            row["note"] = f"{int((~ok).sum())} member(s) failed: " + ", ".join(grp.loc[~ok, "member"])
+            row["note"] = (f"{int((~ok).sum())} member(s) failed: " + ", ".join(grp.loc[~ok, "member"])
+                           if not ok.all() else "no damage_eur column")
         rows.append(row)
     ead = pd.DataFrame(rows)
     ead["benefit_eur_per_yr"] = ead["ead_eur_per_yr"].iloc[0] - ead["ead_eur_per_yr"]
@@ -115,8 +123,10 @@ def ranked(table: pd.DataFrame, rank_by: str = "damage_eur") -> pd.DataFrame:
     ``rank`` column; failed members last without a rank."""
     if rank_by not in METRICS:
         raise ScenarioError(f"--rank-by: unknown metric '{rank_by}'; use one of {', '.join(METRICS)}.")
+    if rank_by not in table.columns:          # no member ran (or a hand-made table): nothing to rank by
+        table = table.assign(**{rank_by: np.nan})
     ok = table[table["status"] != "failed"].sort_values(rank_by, ascending=rank_by in LOWER_IS_BETTER,
-                                                        kind="stable")
+                                                        kind="stable", na_position="last")
     ok = ok.assign(rank=np.arange(1, len(ok) + 1))
     failed = table[table["status"] == "failed"].assign(rank=pd.NA)
     return pd.concat([ok, failed], ignore_index=True) if len(failed) else ok.reset_index(drop=True)
@@ -129,5 +139,7 @@ def format_ranking(table: pd.DataFrame, rank_by: str = "damage_eur") -> str:
     cols = ["rank", "member", *params, *[c for c in METRICS if c in r.columns], "status"]
     view = r[cols].rename(columns={c: c.removeprefix("param ").rsplit(".", 1)[-1] for c in params})
     text = view.to_string(index=False, float_format=lambda v: f"{v:,.4g}" if abs(v) < 1e-2 else f"{v:,.2f}")
-    errors = [f"  {row.member}: {row.error}" for row in r.itertuples() if row.status == "failed"]
+    failed = r[r["status"] == "failed"]
+    messages = failed["error"] if "error" in failed.columns else pd.Series("", index=failed.index)
+    errors = [f"  {m}: {e}" for m, e in zip(failed["member"], messages)]
     return text + ("\nfailed members:\n" + "\n".join(errors) if errors else "")

@@ -4,11 +4,13 @@ sweep resumes and skips finished members, a failing member is reported and the r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from floodsim.errors import ScenarioError
@@ -187,3 +189,150 @@ def test_member_validation_errors_name_the_member(tmp_path):
 def test_worker_threads_are_limited(client):
     assert set(client.run(lambda: os.environ.get("NUMBA_NUM_THREADS")).values()) == {"1"}
     assert set(client.nthreads().values()) == {1}
+
+
+# ------------------------------------------------------------------------ inputs checked before anything runs
+@pytest.mark.parametrize("damage, match", [
+    ('curves = "no_such_curves.csv"', r"no_such_curves\.csv: depth-damage curves file not found.*remove "
+                                      r"`curves`"),
+    ('costs = "garbled.csv"', r"garbled\.csv: cannot read the construction costs.*iso3"),
+    ('curves = "garbled.csv"', r"garbled\.csv: cannot read the depth-damage curves.*region, use, depth_m"),
+    ('country = "ATLANTIS"', r"\[damage\] country = 'ATLANTIS'.*no construction cost.*ISO3 code"),
+    ('default_use = "castle"', r"default_use = 'castle'.*use one of commercial, residential"),
+    ('use_field = "building_id"', r"merewether\.gpkg layer 'buildings'.*use\(s\) house000"),
+])
+def test_bad_damage_data_stops_the_sweep_before_anything_is_written(tmp_path, capsys, damage, match):
+    from floodsim.cli import main
+    from floodsim.errors import ExitCode, InputDataError
+
+    (tmp_path / "garbled.csv").write_bytes(b"\x00\xff\xfe,,\n\x01")
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'base = "{BASE.as_posix()}"\n[grid]\n"rainfall.return_period_yr" = [5]\n'
+                     f'[damage]\n{damage}\n')
+    out = tmp_path / "out"
+    with pytest.raises(InputDataError, match=match):
+        run_sweep(sweep, out, client=object(), progress=False)     # never reaches the client
+    assert not out.exists()
+    assert main(["sweep", str(sweep), "--out", str(out), "--quiet"]) == ExitCode.INPUT
+    assert "floodsim: error:" in capsys.readouterr().err and not out.exists()
+
+
+def test_missing_shipped_curves_or_data_files_are_named_before_anything_runs(tmp_path, monkeypatch):
+    from floodsim.analysis import damage
+    from floodsim.errors import InputDataError
+
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'base = "{BASE.as_posix()}"\n[grid]\n"rainfall.return_period_yr" = [5]\n')
+    monkeypatch.setattr(damage, "DEFAULT_CURVES", tmp_path / "gone" / "curves.csv")
+    with pytest.raises(InputDataError, match=r"curves\.csv: depth-damage curves file not found; the file "
+                                             r"ships inside floodsim.*reinstall"):
+        run_sweep(sweep, tmp_path / "out", client=object(), progress=False)
+    monkeypatch.undo()
+    sweep.write_text(f'base = "{BASE.as_posix()}"\n[grid]\n"domain.dem" = ["dem.tif", "missing.tif"]\n')
+    (tmp_path / "dem.tif").write_bytes((ROOT / "gis_data" / "merewether" / "dem.tif").read_bytes())
+    with pytest.raises(InputDataError, match=r"member m001-\w+ \(dem=missing.tif\): .*missing\.tif "
+                                             r"\(domain\.dem\): file not found"):
+        run_sweep(sweep, tmp_path / "out", client=object(), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------ every member failing
+def test_tables_and_ranking_cope_when_every_member_failed(tmp_path):
+    from floodsim.cli.sweep import exit_code_of_table
+    from floodsim.errors import ExitCode
+    from floodsim.sweep import format_ranking
+    from floodsim.sweep.members import Member
+    from floodsim.sweep.tables import ead_table, gather_table, write_tables
+
+    members = [Member(f"m00{k}-x", f"T={t}", {"rainfall.return_period_yr": t}, None, "d")
+               for k, t in enumerate((5, 100))]
+    rows = [{"member": m.id, "label": m.label, "design": "d", "status": "failed", "error": f"boom {k}",
+             "error_kind": kind, "param rainfall.return_period_yr": t}
+            for k, (m, t, kind) in enumerate(zip(members, (5, 100), ("input", "unstable")))]
+    bare = pd.DataFrame(rows)                      # no metric column at all
+    for table in (bare, gather_table(rows, members)):
+        text = format_ranking(table, "damage_eur")
+        assert "failed members:" in text and "boom 0" in text and "boom 1" in text
+        ead = ead_table(table)
+        assert ead is not None and np.isnan(ead["ead_eur_per_yr"]).all()
+        assert "2 member(s) failed" in ead["note"].iloc[0]
+        files = write_tables(table, ead, tmp_path, load_sweep(_write_sweep(tmp_path)))
+        assert all(p.is_file() for p in files.values())
+        assert exit_code_of_table(table) == ExitCode.UNSTABLE            # worst of input and unstable
+    assert set(METRICS) <= set(gather_table(rows, members).columns)
+    assert exit_code_of_table(bare.assign(error_kind=["input", "bug"])) == ExitCode.BUG
+    assert exit_code_of_table(bare.assign(error_kind="input")) == ExitCode.INPUT
+    assert exit_code_of_table(bare.assign(status="ok")) == ExitCode.OK
+
+
+def _write_sweep(folder: Path) -> Path:
+    path = folder / "s.toml"
+    path.write_text(f'base = "{BASE.as_posix()}"\n[grid]\n"rainfall.return_period_yr" = [5, 100]\n')
+    return path
+
+
+def test_cli_when_every_member_fails_exits_with_the_input_code(client, tmp_path, capsys):
+    from floodsim.cli import main
+    from floodsim.errors import ExitCode
+
+    sweep = tmp_path / "all_fail.toml"        # the IDF file stops at 100 years: both members fail on input
+    sweep.write_text(f'base = "{BASE.as_posix()}"\n[grid]\n"rainfall.return_period_yr" = [500.0, 1000.0]\n'
+                     'simulation.coarsen = [8]\n')
+    code = main(["sweep", str(sweep), "--scheduler", client.scheduler.address, "--out", str(tmp_path / "o"),
+                 "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.INPUT, err
+    assert "0 run, 0 already complete, 2 failed" in out and "failed members:" in out
+    assert "Traceback" not in out + err
+    assert (tmp_path / "o" / "sweep.csv").is_file() and (tmp_path / "o" / "ead.csv").is_file()
+
+
+# ------------------------------------------------------------------------ resume: stale results are rerun
+def test_resume_reruns_members_whose_scenario_or_data_files_changed(client, tmp_path):
+    from floodsim.sweep.execute import _rerun_status
+
+    idf = tmp_path / "idf.toml"
+    shutil.copy(ROOT / "gis_data" / "idf" / "dahlstrom2010_sherman.toml", idf)
+    base = tmp_path / "base.toml"
+    base_text = (f'extends = "{BASE.as_posix()}"\nname = "resume test"\n'
+                 '[rainfall]\nidf = "idf.toml"\nreturn_period_yr = 20.0\n'
+                 '[simulation]\ncoarsen = 8\nduration_min = 10.0\noutput_interval_min = 5.0\n')
+    base.write_text(base_text)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('base = "base.toml"\n[grid]\n"rainfall.climate_factor" = [1.0]\n')
+    out = tmp_path / "out"
+
+    def run():
+        table = run_sweep(sweep, out, client=client, progress=False).table
+        assert len(table) == 1
+        row = table.iloc[0]
+        return row["status"], float(row["max_depth_m"]), Path(row["run_dir"])
+
+    status, depth0, run_dir = run()
+    assert status == "ok"
+    record = json.loads((run_dir / "member.json").read_text())
+    assert len(record["fingerprint"]) == 64 and "rainfall.idf idf.toml" in record["inputs"]
+    stamp = (run_dir / "results.nc").stat().st_mtime_ns
+    assert run()[:2] == ("skipped (complete)", depth0)                      # nothing changed: skipped
+    assert (run_dir / "results.nc").stat().st_mtime_ns == stamp
+
+    base.write_text(base_text.replace("return_period_yr = 20.0", "return_period_yr = 100.0"))   # more rain
+    status, depth1, _ = run()
+    assert status == "rerun (inputs changed: scenario)"
+    assert depth1 > depth0
+    assert run()[:2] == ("skipped (complete)", depth1)
+
+    text = idf.read_text()                             # the same file name, other numbers: a data file edit
+    idf.write_text("\n".join(_scaled(line) for line in text.splitlines()) + "\n")
+    status, depth2, _ = run()
+    assert status == "rerun (inputs changed: idf.toml)"
+    assert depth2 > depth1
+    assert run()[:2] == ("skipped (complete)", depth2)
+    assert _rerun_status({}, record["inputs"]) == "rerun (inputs not recorded)"
+
+
+def _scaled(line: str) -> str:
+    """An IDF curve line ``a = 467.1`` with 1.5 times the intensity."""
+    if line.startswith("a = "):
+        return f"a = {1.5 * float(line[4:]):.6f}"
+    return line
