@@ -17,7 +17,8 @@ class ExitCode(IntEnum):
     BUG = 1
     INPUT = 2
     UNSTABLE = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130   # Ctrl-C (SIGINT)
+    TERMINATED = 143    # SIGTERM
 
 
 class FloodsimError(Exception):

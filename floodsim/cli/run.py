@@ -1,4 +1,8 @@
-"""``floodsim run SCENARIO``: run a scenario and write its run folder."""
+"""``floodsim run SCENARIO``: run a scenario and write its run folder.
+
+The folder is replaced whole once every file is written, or left as it was
+(:mod:`floodsim.run.runner`).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,42 @@ from ..errors import ExitCode
 log = logging.getLogger("floodsim")
 
 
+class _Tolerant:
+    """A stream for the progress bar: a closed pipe or a console that cannot encode the bar stops the
+    bar, never the run."""
+
+    def __init__(self, stream):
+        self._stream, self._dead = stream, False
+
+    def write(self, text):
+        if not self._dead:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError, UnicodeError):
+                self._dead = True
+        return len(text)
+
+    def flush(self):
+        if not self._dead:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._dead = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def progress_bar(disable: bool):
     """A tqdm progress callback ``update(t, duration)`` on stderr (a new bar when a new run starts)."""
     from tqdm import tqdm
 
     bar = {"obj": None}
+    stream = _Tolerant(sys.stderr)
 
     def update(t, duration):
         if bar["obj"] is None or t < bar["obj"].n:   # first call, or the next run (a baseline) starts
-            bar["obj"] = tqdm(total=round(duration), unit="s sim", disable=disable, file=sys.stderr,
+            bar["obj"] = tqdm(total=round(duration), unit="s sim", disable=disable, file=stream,
                               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s simulated [{elapsed}<{remaining}]")
         bar["obj"].update(round(t) - bar["obj"].n)
         if t >= duration:
@@ -65,7 +96,8 @@ def cmd_run(args) -> int:
     log.info("running %s", args.scenario)
     result = run_scenario(args.scenario, out_dir=args.out, progress=progress_bar(args.quiet),
                           checkpoint_every=args.checkpoint_every, checkpoint_every_sim=args.checkpoint_every_sim,
-                          resume=args.resume, compare_to_baseline=False if args.no_baseline else None)
+                          resume=args.resume, restart=args.restart,
+                          compare_to_baseline=False if args.no_baseline else None)
     summary = result.summary.to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -88,5 +120,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="write <out>/checkpoint.npz every SECONDS of simulated time")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out>/checkpoint.npz (refused if the inputs changed)")
+    p.add_argument("--restart", action="store_true",
+                   help="delete <out>/checkpoint.npz and start from the beginning (without --resume or "
+                        "--restart, a run is refused where a checkpoint is)")
     p.set_defaults(func=cmd_run)
     return p

@@ -17,11 +17,16 @@ A run folder holds:
 ``baseline/``              the same scenario without its measures (a run folder of its own)
 ``checkpoint.npz``         while a run with checkpoints is under way (deleted when it completes)
 =========================  ===============================================================================
+
+``floodsim run`` writes a folder whole or not at all: the files go into a temporary sibling folder
+(:func:`staging_dir`) that replaces the run folder in one step once everything is written
+(:mod:`floodsim.run.runner`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -40,6 +45,12 @@ MAXIMA_TIFS = {"max_depth": "max_depth.tif", "max_speed": "max_speed.tif",
                "time_of_max_depth": "time_of_max_depth.tif"}
 BASELINE_DIR = "baseline"
 CHECKPOINT_NPZ = "checkpoint.npz"
+#: Any of these marks a folder as floodsim's (a run, or a run under way): it may be replaced by a new run.
+RUN_MARKERS = (SUMMARY_JSON, RESULTS_NC, CHECKPOINT_NPZ)
+#: Infix of the temporary siblings of a run folder: ``<out>.floodsim-tmp-<host>-<pid>`` (the new run
+#: being written) and ``<out>.floodsim-old-<host>-<pid>`` (the former run, during the swap).
+STAGING_INFIX = ".floodsim-tmp-"
+ASIDE_INFIX = ".floodsim-old-"
 
 #: Layers of flood.gpkg.
 LAYER_FLOOD_EXTENT = "flood_extent"
@@ -65,6 +76,53 @@ MEMBER_ERROR_TXT = "error.txt"
 SWEEP_CSV = "sweep.csv"
 SWEEP_NC = "sweep.nc"
 EAD_CSV = "ead.csv"
+
+
+def process_tag() -> str:
+    """``<host>-<pid>`` of this process, as the temporary siblings of a run folder are named."""
+    import socket
+
+    host = "".join(c if c.isalnum() or c in "._" else "_" for c in socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def staging_dir(run_dir: Path) -> Path:
+    """The temporary sibling a run is written into before it replaces ``run_dir``: same parent, so
+    the same file system, and named after this host and process."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}{STAGING_INFIX}{process_tag()}")
+
+
+def aside_dir(run_dir: Path) -> Path:
+    """Where the former run folder goes during the swap (only where folders cannot be exchanged)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}{ASIDE_INFIX}{process_tag()}")
+
+
+def is_run_folder(path: Path) -> bool:
+    """True for a folder floodsim may replace: empty, or holding one of :data:`RUN_MARKERS`."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    return not any(path.iterdir()) or any(os.path.lexists(path / name) for name in RUN_MARKERS)
+
+
+def unreadable_rasters(folder: Path) -> list[Path]:
+    """The GeoTIFFs under ``folder`` whose first band cannot be read back.
+
+    GDAL can drop a write error (a full disk) on a small raster and close the file as if it were
+    whole; reading it back is the only check.
+    """
+    import rasterio
+
+    bad = []
+    for tif in sorted(Path(folder).rglob("*.tif")):
+        try:
+            with rasterio.open(tif) as src:
+                src.read(1)
+        except Exception:  # noqa: BLE001 - rasterio/GDAL raise several types for a broken file
+            bad.append(tif)
+    return bad
 
 
 # ------------------------------------------------------------------------------------- the summary

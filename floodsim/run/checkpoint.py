@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputDataError
+from ..errors import InputDataError, OutputError
 from ..io.atomic import atomic_path
 from ..io.runfolder import CHECKPOINT_NPZ
 
@@ -148,11 +148,35 @@ def save(path, sim, recorder, fp: str, duration: float, output_interval: float |
             "t_s": float(sim.state.t), "steps": int(sim.state.steps),
             "numba_threads": int(numba.get_num_threads()), "written_unix": time.time(), "state": tree}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:     # a full disk, a quota, a read-only file system: the last checkpoint stays
+        import shutil
+
+        try:
+            free = f"; {shutil.disk_usage(path.parent).free / 2**20:,.0f} MiB free"
+        except OSError:
+            free = ""
+        raise OutputError(f"{path}: cannot write the checkpoint ({exc.strerror or exc}{free}); the previous "
+                          "checkpoint, if any, is intact. Free some space or choose another folder with "
+                          "--out.") from None
     return path
+
+
+def read_meta(path) -> dict | None:
+    """The metadata of a checkpoint without its arrays (None when the file is unreadable)."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as z:
+            meta = json.loads(z["__meta__"].tobytes().decode())
+    except Exception:  # noqa: BLE001 - truncated or foreign file
+        return None
+    if not isinstance(meta, dict):
+        return None
+    meta.pop("state", None)
+    return meta
 
 
 def read(path) -> tuple[dict, dict]:
@@ -167,7 +191,7 @@ def read(path) -> tuple[dict, dict]:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
     except Exception as exc:  # noqa: BLE001 - truncated or foreign file: zipfile, json, numpy raise various types
         raise InputDataError(f"{path}: not a readable floodsim checkpoint ({type(exc).__name__}: {exc}); "
-                             "delete it and run without --resume.") from None
+                             "delete it, or run with --restart to discard it and start again.") from None
     return meta, _unflatten(meta.pop("state"), arrays)
 
 
@@ -184,7 +208,7 @@ def restore(path, sim, recorder, fp: str, duration: float, output_interval: floa
 
     path = Path(path)
     meta, tree = read(path)
-    fix = "delete it (or run without --resume) to start again"
+    fix = "run with --restart (instead of --resume) to discard it and start again"
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputDataError(f"{path}: checkpoint format version {meta.get('format_version')} != "
                              f"{FORMAT_VERSION} of this floodsim; {fix}.")
@@ -292,6 +316,7 @@ __all__ = [
     "fingerprint",
     "prepare_run",
     "read",
+    "read_meta",
     "restore",
     "save",
 ]
