@@ -25,6 +25,8 @@ _VARS = [
     VarDef("max_speed", "m s-1", "maximum depth-averaged flow speed over the run (cells deeper than 10 hmin)",
            "flood_water_speed", cell_methods="time: maximum"),
     VarDef("time_of_max_depth", "s", "time since start at which the maximum depth was reached", None),
+    VarDef("measure_storage_depth", "m", "depth of water held by design in measures (a pond below its rim, a "
+           "rain bed's ponding zone, a cloudburst road's channel); flood depth = max(depth - this, 0)", None),
     VarDef("elevation", "m", "bed elevation used by the model (DEM, heights above the DEM's vertical datum)",
            "surface_altitude"),
     VarDef("hazard_rating", "1", "UK flood hazard rating HR = d (v + 0.5) + DF from max depth and max speed "
@@ -46,6 +48,37 @@ _VARS = [
     VarDef("volume_infiltration", "m3", "cumulative infiltrated volume", None, ("time",)),
     VarDef("volume_roof_drainage", "m3", "cumulative roof rain sent to the piped system", None, ("time",)),
     VarDef("volume_error", "m3", "continuity error: stored - initial - net inflow", None, ("time",)),
+    # fine time series (floodsim.run.series), on their own time axis
+    VarDef("series_time", "s", "time since start of simulation of the fine series", "time", ("series_time",)),
+    VarDef("gauge", "1", "gauge name", None, ("gauge",)),
+    VarDef("gauge_depth", "m", "water depth at the gauge", "flood_water_thickness", ("gauge", "series_time")),
+    VarDef("gauge_level", "m", "water surface level at the gauge (DEM datum)", "water_surface_height_above_reference_datum",
+           ("gauge", "series_time")),
+    VarDef("gauge_speed", "m s-1", "depth-averaged flow speed at the gauge (0 below 10 hmin)", "flood_water_speed",
+           ("gauge", "series_time")),
+    VarDef("gauge_unit_discharge", "m2 s-1", "discharge per unit width at the gauge", None, ("gauge", "series_time")),
+    *[VarDef(f"outflow_{side}", "m3 s-1", f"discharge out of the model through the {side} edge (positive out)",
+             None, ("series_time",)) for side in ("west", "east", "north", "south")],
+    VarDef("outflow_total", "m3 s-1", "discharge out of the model through all open edges (positive out)", None,
+           ("series_time",)),
+    VarDef("device", "1", "measure device name (tank, tunnel, pond outlet, pump, gate)", None, ("device",)),
+    VarDef("device_storage", "m3", "water held by the device", None, ("device", "series_time")),
+    VarDef("device_inflow_volume", "m3", "cumulative inflow into the device (from the surface and other measures)",
+           None, ("device", "series_time")),
+    VarDef("device_outflow_volume", "m3", "cumulative outflow of the device (to the surface, out of the model, to "
+           "other measures)", None, ("device", "series_time")),
+    VarDef("device_inflow", "m3 s-1", "inflow rate into the device, mean over the preceding series step", None,
+           ("device", "series_time")),
+    VarDef("device_outflow", "m3 s-1", "outflow rate of the device, mean over the preceding series step", None,
+           ("device", "series_time")),
+    VarDef("device_level", "m", "water level controlling the device (NaN for tanks and tunnels)", None,
+           ("device", "series_time")),
+    VarDef("store", "1", "name of a terrain measure that holds surface water by design", None, ("store",)),
+    VarDef("store_volume", "m3", "surface water held by design in the measure (below its rim or design depth)",
+           None, ("store", "series_time")),
+    VarDef("store_level", "m", "water level at the measure's lowest cell", None, ("store", "series_time")),
+    VarDef("store_volume_above_design", "m3", "water on the measure's cells above its design level (spilling)",
+           None, ("store", "series_time")),
 ]
 
 VARIABLES: dict[str, VarDef] = {v.key: v for v in _VARS}

@@ -12,7 +12,8 @@ Written into the output folder (each file atomically):
 
 * ``max_depth_diff.tif`` and ``hazard_rating_diff.tif`` (COG, float32) — with more than two runs one
   pair per later run, suffixed ``_<label>``;
-* ``comparison.csv``: every summary metric (``summary.json`` flattened), one column per run, plus a
+* ``comparison.csv``: every summary metric (``summary.json`` flattened: gauges, outflow and storage
+  measures included), one value per cell to 4 significant digits, one column per run, plus a
   ``<B> − <A>`` column for each later run where the values are numbers;
 * ``changed_buildings.gpkg`` (layer ``changed_buildings``) and ``changed_buildings.csv``: buildings whose
   hazard class differs between A and a later run, with both classes and depths;
@@ -38,8 +39,12 @@ from ..io.atomic import atomic_path
 from ..io.raster import write_geotiff
 from ..io.runfolder import Run, load_run
 from ..variables import attrs
+from .flooding import flood_depth, storage_depth_of
 from .hazard import hazard_rating
 from .products import flatten_summary, write_layers
+
+#: Significant digits of the numbers in the comparison's CSV files.
+SIGNIFICANT_DIGITS = 4
 
 #: Metrics printed in the side-by-side table (all of them go to comparison.csv).
 HEADLINE_METRICS = (
@@ -47,7 +52,8 @@ HEADLINE_METRICS = (
     "buildings_by_hazard_class.low", "buildings_by_hazard_class.moderate",
     "buildings_by_hazard_class.significant", "buildings_by_hazard_class.extreme",
     "hazard_area_m2_by_class.significant", "hazard_area_m2_by_class.extreme",
-    "peak_boundary_outflow_m3_s", "volume_balance_m3.boundary_out", "volume_balance_m3.infiltration",
+    "peak_boundary_outflow_m3_s", "outflow.peak_outflow_m3_s", "outflow.time_of_peak_outflow_s",
+    "volume_balance_m3.boundary_out", "volume_balance_m3.infiltration",
     "volume_balance_m3.measures", "volume_balance_m3.relative_error",
 )
 
@@ -64,8 +70,9 @@ class Comparison:
 
 
 def hazard_of(run: Run) -> np.ndarray:
-    """UK hazard rating of a run from its maxima (:func:`floodsim.analysis.hazard.hazard_rating`)."""
-    return hazard_rating(run.max_depth.values, run.max_speed.values)
+    """UK hazard rating of a run from its maxima (:func:`floodsim.analysis.hazard.hazard_rating`), with the
+    flood depth (water held by measures by design is not flooding, :mod:`floodsim.analysis.flooding`)."""
+    return hazard_rating(flood_depth(run.max_depth.values, storage_depth_of(run.ds)), run.max_speed.values)
 
 
 def check_same_grid(a: Run, b: Run) -> None:
@@ -105,7 +112,7 @@ def summary_table(runs: list[Run], labels: list[str]) -> pd.DataFrame:
     units = {}
     for r in runs:
         summary = r.summary.to_dict() if r.summary is not None else {}
-        rows = flatten_summary({k: v for k, v in summary.items() if k != "gauges"})
+        rows = flatten_summary(summary)
         per_run.append({m: v for m, v, _ in rows})
         units.update({m: u for m, _, u in rows})
     metrics = list(dict.fromkeys(m for d in per_run for m in d))
@@ -186,9 +193,16 @@ def depth_difference_png(diff: np.ndarray, like: xr.DataArray, path: Path, title
     return path
 
 
+def _significant(value):
+    """A float to :data:`SIGNIFICANT_DIGITS` significant digits (tidy tables); anything else as it is."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    return value
+
+
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
     buf = io.StringIO()
-    df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    df.map(_significant).to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
     return path
@@ -251,6 +265,7 @@ def format_table(cmp: Comparison) -> str:
     t = cmp.table.set_index("metric")
     cols = [c for c in t.columns if c != "unit"]
     rows = [m for m in HEADLINE_METRICS if m in t.index]
+    rows += [m for m in t.index if m.startswith("gauges.") and m.endswith(".max_depth_m")]   # peak at each gauge
     width = max([len(m) for m in rows] + [6]) + 8
     colw = max([len(c) for c in cols] + [12]) + 2
     lines = [f"{'metric':<{width}}" + "".join(f"{c:>{colw}}" for c in cols)]

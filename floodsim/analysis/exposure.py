@@ -24,6 +24,7 @@ from rasterio import features as rio_features
 
 from ..errors import InputDataError
 from ..core.grid import Grid
+from .flooding import flood_depth, storage_depth_of
 from .hazard import HAZARD_CLASSES, hazard_class, hazard_rating
 from ..io.vector import rasterize_geometries
 
@@ -136,7 +137,7 @@ def building_exposure(ds: xr.Dataset, buildings: gpd.GeoDataFrame, id_field: str
                              f"{', '.join(c for c in buildings.columns if c != 'geometry')}. Set "
                              "[buildings] id_field in the scenario.")
     grid = grid_of_dataset(ds)
-    depth = np.asarray(ds["max_depth"].values, dtype=np.float64)
+    depth = flood_depth(ds["max_depth"].values, storage_depth_of(ds))   # water held by measures is not flooding
     speed = np.asarray(ds["max_speed"].values, dtype=np.float64)
     if ds.rio.crs is not None and buildings.crs is not None and not buildings.crs.equals(ds.rio.crs):
         buildings = buildings.to_crs(ds.rio.crs)

@@ -31,24 +31,29 @@ def _peak(series: xr.DataArray) -> float:
     return float(np.nanmax(series.values)) if series.size else 0.0
 
 
-def measure_series(ds: xr.Dataset, name: str) -> dict[str, xr.DataArray]:
-    """The recorded series of measure ``name``, keyed by quantity (``volume_m3``, ``moved_m3``…): the
-    variables whose ``series`` attribute is ``"<name> <quantity>"`` (:mod:`floodsim.run.recorder`)."""
-    prefix = f"{name} "
-    out = {}
-    for var in ds.data_vars.values():
-        key = var.attrs.get("series")
-        if isinstance(key, str) and key.startswith(prefix):
-            out[key[len(prefix):]] = var
-    return out
+def holds_water(storage, outflow_volume) -> bool:
+    """True for a device that stores water (a tank, a tunnel), False for one that passes it on (an
+    outlet, a pump, a gate), judged from its series: what a pass-through device holds between steps is
+    round-off of what it moved."""
+    moved = float(np.nanmax(np.abs(outflow_volume))) if np.size(outflow_volume) else 0.0
+    return bool(np.nanmax(storage) > 1e-6 * max(1.0, moved))
+
+
+def device_index(ds: xr.Dataset, name: str) -> int | None:
+    """Position of measure ``name`` on the ``device`` axis of the fine series, or None."""
+    if "device" not in ds.coords:
+        return None
+    names = [str(v) for v in ds["device"].values]
+    return names.index(name) if name in names else None
 
 
 def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
     """Per measure (``Model.measures`` entries): the volume it held or moved [m³], from the run's series.
 
     * Storage measures (tanks, tunnels): ``peak_stored_m3`` and ``final_stored_m3`` from their
-      ``measure <name> volume_m3`` series (sampled at the output times).
-    * Pond outlets and controlled structures: ``moved_m3``, the volume discharged or pumped.
+      ``device_storage`` series (the fine series, :mod:`floodsim.run.series`).
+    * Pond outlets and controlled structures: ``moved_m3``, the volume discharged or pumped
+      (``device_outflow_volume`` at the end).
     * Terrain measures (ponds, rain beds, lowered roads, green areas): ``storage_created_m3`` (volume
       dug below the former ground, from the terrain report), ``storage_below_rim_m3`` for ponds, and
       ``peak_surface_volume_m3``, the largest water volume on the measure's cells at an output time.
@@ -57,13 +62,14 @@ def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
     for m in measures:
         entry = {"name": m["name"], "type": m["type"]}
-        for key, value in measure_series(ds, m["name"]).items():
-            what = key
-            if what == "volume_m3":
-                entry["peak_stored_m3"] = _peak(value)
-                entry["final_stored_m3"] = float(value.values[-1])
-            elif what in ("discharged_m3", "moved_m3"):
-                entry["moved_m3"] = float(value.values[-1])
+        k = device_index(ds, m["name"])
+        if k is not None:
+            volume = ds["device_storage"].values[k]
+            if holds_water(volume, ds["device_outflow_volume"].values[k]):
+                entry["peak_stored_m3"] = _peak(ds["device_storage"][k])
+                entry["final_stored_m3"] = float(volume[-1])
+            else:   # a pass-through device (outlet, pump, gate): what it moved
+                entry["moved_m3"] = float(ds["device_outflow_volume"].values[k][-1])
         report = m.get("report")
         if report is not None:
             entry["storage_created_m3"] = report["storage_created_m3"]
@@ -99,7 +105,8 @@ def effects_against_baseline(ds: xr.Dataset, base_ds: xr.Dataset, model, summary
     for name, g in (summary.gauges or {}).items():
         b = (base_summary.gauges or {}).get(name)
         if b is not None:
-            gauges[name] = {"max_depth_m": _pair(g["max_depth_m"], b["max_depth_m"])}
+            depth = (lambda x: 0.0 if x == "dry" else x["max_depth_m"])
+            gauges[name] = {"max_depth_m": _pair(depth(g), depth(b))}
     if gauges:
         out["gauges"] = gauges
     if model.buildings is not None and len(model.buildings):
@@ -115,6 +122,10 @@ def effects_against_baseline(ds: xr.Dataset, base_ds: xr.Dataset, model, summary
         out["buildings_made_dry"] = ids[before & ~now].tolist()
         out["buildings_newly_flooded"] = ids[now & ~before].tolist()
     out["measures"] = measure_volumes(ds, model.measures)
+    if "series_time" in ds.coords and "series_time" in base_ds.coords:
+        from .performance import peaks_against_baseline
+
+        out["peaks"] = peaks_against_baseline(ds, base_ds, model.scenario.output.wet_threshold_m)
     return out
 
 
@@ -134,6 +145,9 @@ def format_effects(e: dict) -> list[str]:
     lines.append(row("outflow over edges", e["boundary_out_m3"], "m³", "{:,.1f}"))
     for name, g in e.get("gauges", {}).items():
         lines.append(row(f"peak at {name}", g["max_depth_m"], "m"))
+    outflow = e.get("peaks", {}).get("outflow")
+    if outflow:
+        lines.append(row("peak outflow", outflow["peak_outflow_m3_s"], "m³/s"))
     for m in e["measures"]:
         parts = [f"{k[:-3].replace('_', ' ')} {v:,.1f} m³" for k, v in m.items() if k.endswith("_m3")]
         lines.append(f"  {m['name']} ({m['type']}): {', '.join(parts) or 'no volume series'}")

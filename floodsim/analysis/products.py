@@ -1,5 +1,8 @@
 """Products of a finished run, beside results.nc: hazard and arrival rasters, vector layers, tables.
 
+Every flood product uses the flood depth of :mod:`floodsim.analysis.flooding`: water that a measure
+holds by design (a pond below its rim) is storage, not flooding.
+
 :func:`write_products` is called by :func:`floodsim.run.runner.run_scenario` after the NetCDF and the
 max-depth/speed GeoTIFFs and before ``summary.json``. It writes, each file atomically
 (:func:`floodsim.io.atomic.atomic_path`; names from :mod:`floodsim.io.runfolder`):
@@ -45,6 +48,7 @@ from ..io.raster import write_geotiff
 from ..variables import attrs
 from .depth_classes import classify_depth, depth_class_edges, depth_class_label
 from .exposure import building_exposure, count_by_class, grid_of_dataset
+from .flooding import flood_depth, storage_depth_of
 from .hazard import HAZARD_CLASSES, hazard_class, hazard_rating
 
 def flood_extent_polygons(depth: np.ndarray, transform, crs, threshold_m: float, cell_area: float,
@@ -76,7 +80,8 @@ def flood_extent_polygons(depth: np.ndarray, transform, crs, threshold_m: float,
 def arrival_time(ds: xr.Dataset, threshold_m: float) -> np.ndarray:
     """Time [s] the depth first reaches ``threshold_m`` (NaN where it never does); see module doc."""
     t = np.asarray(ds["time"].values, dtype=np.float64)
-    h = np.asarray(ds["depth"].values, dtype=np.float64)
+    storage = storage_depth_of(ds)
+    h = flood_depth(ds["depth"].values, storage)
     wet = np.nan_to_num(h, nan=-1.0) >= threshold_m
     ever = wet.any(axis=0)
     k = np.argmax(wet, axis=0)                      # first output at or above the threshold
@@ -89,7 +94,7 @@ def arrival_time(ds: xr.Dataset, threshold_m: float) -> np.ndarray:
     interp = np.where(k > 0, t[prev] + frac * (t_k - t[prev]), t_k)
     out = np.where(ever, interp, np.nan)
     # a peak between two outputs: the depth was above the threshold by time_of_max_depth at the latest
-    max_depth = np.asarray(ds["max_depth"].values, dtype=np.float64)
+    max_depth = flood_depth(ds["max_depth"].values, storage)
     t_max = np.asarray(ds["time_of_max_depth"].values, dtype=np.float64)
     peak_only = ~ever & (np.nan_to_num(max_depth, nan=-1.0) >= threshold_m) & np.isfinite(t_max)
     out = np.where(peak_only, t_max, out)
@@ -179,7 +184,10 @@ def flatten_summary(summary: dict, prefix: str = "", unit: str = "") -> list[tup
             rows.extend(flatten_summary(value, name + ".", u))
         elif isinstance(value, (list, tuple)):
             for k, item in enumerate(value):
-                rows.append((f"{name}[{k}]", item, u))
+                if isinstance(item, dict):      # a list of records: one row per field, never a dict in a cell
+                    rows.extend(flatten_summary(item, f"{name}[{k}].", u))
+                else:
+                    rows.append((f"{name}[{k}]", item, u))
         else:
             rows.append((name, value, u))
     return rows
@@ -221,7 +229,7 @@ def write_products(ds: xr.Dataset, model, out_dir) -> tuple[dict[str, Path], dic
     thr = float(sc.output.flood_threshold_m)
     grid = grid_of_dataset(ds)
     cell_area = abs(grid.transform.a * grid.transform.e)
-    depth = np.asarray(ds["max_depth"].values, dtype=np.float64)
+    depth = flood_depth(ds["max_depth"].values, storage_depth_of(ds))   # water held by measures is not flooding
     speed = np.asarray(ds["max_speed"].values, dtype=np.float64)
     coords = {"y": ds["y"], "x": ds["x"]}
     files: dict[str, Path] = {}

@@ -13,7 +13,7 @@ import numpy as np
 from .. import units
 from ..core.boundaries import Boundary
 from ..core.forcing import Hyetograph, TimeSeries
-from ..core.grid import Grid
+from ..core.grid import MAX_ABS_ELEVATION_M, Grid
 from ..core.infiltration import GreenAmpt, Horton
 from ..core.inflows import Inflow
 from ..core.params import SolverParams
@@ -22,10 +22,11 @@ from ..errors import InputDataError, ScenarioError
 from ..io import raster, vector
 from ..io.tables import read_csv_columns
 from ..measures.terrain import SurfaceFields
+from ..scenario.base import MAX_MAGNITUDE, MAX_MANNING   # bounds: one home, the schema
 from ..scenario.models import LayerRef, Scenario
 from . import storms
 from .context import BuildContext
-from .measures import build_operators, build_terrain, operator_specs, terrain_specs
+from .measures import build_operators, build_terrain, operator_specs, storage_depth, terrain_specs
 
 
 @dataclass
@@ -36,6 +37,9 @@ class Model:
     simulation: Simulation
     gauges: dict[str, tuple[float, float]] = field(default_factory=dict)
     buildings: object = None        # GeoDataFrame in the grid CRS, or None
+    #: Depth [m] per cell stored by design in terrain measures (ponds, rain beds, cloudburst roads): water
+    #: up to it is "stored in measures", not flooding (:func:`floodsim.build.measures.storage_depth`).
+    storage_depth: object = None
     #: One dict per scenario measure: ``name``, ``type``, ``gdf`` (its features, grid CRS) and, for
     #: terrain measures, ``report`` (what it changed: see
     #: :func:`floodsim.measures.terrain.apply_terrain_measures`).
@@ -94,14 +98,15 @@ def build_rainfall(sc: Scenario, grid: Grid):
         raise InputDataError(f"{r.netcdf} (rainfall raster): not a readable NetCDF file "
                              f"({type(exc).__name__}: {str(exc)[:200]}); give a NetCDF with a (time, y, x) "
                              "variable in mm/h.") from None
+    if r.variable is None and not ds.data_vars:
+        raise InputDataError(f"{r.netcdf} (rainfall raster): the file holds no variable; give a NetCDF with a "
+                             "(time, y, x) variable in mm/h.")
     name = r.variable or next(iter(ds.data_vars))
-    if name not in ds:
-        raise InputDataError(f"{r.netcdf}: no variable '{name}'; it has {', '.join(ds.data_vars)}.")
+    if name not in ds.data_vars:
+        raise InputDataError(f"{r.netcdf}: no variable {name[:80]!r}; it has "
+                             f"{', '.join(repr(str(v)[:40]) for v in list(ds.data_vars)[:10]) or 'none'}; set "
+                             "[rainfall] variable to one of them.")
     return raster.rainfall_from_dataarray(ds[name], grid, source=str(r.netcdf))
-
-
-#: Largest Manning's n accepted [s m^-1/3] (dense vegetation is ~0.2; beyond 1 it is a unit mistake).
-MAX_MANNING = 1.0
 
 
 def _number(value) -> float:
@@ -208,10 +213,23 @@ def build_inflows(sc: Scenario, grid: Grid):
         cells = vector.rasterize_geometries(gdf.geometry, grid)
         if spec.hydrograph_csv is not None:
             df = read_csv_columns(spec.hydrograph_csv, ("time_min", "discharge_m3_s"), f"inflow '{spec.name}'")
-            q = TimeSeries(units.minutes_to_s(df["time_min"].to_numpy(float)),
-                           df["discharge_m3_s"].to_numpy(float), f"inflow '{spec.name}'")
+            label = f"{spec.hydrograph_csv} (inflow '{spec.name}')"
+            values = df["discharge_m3_s"].to_numpy(float)
+            if (values < 0).any():
+                k = int(np.argmax(values < 0))
+                raise InputDataError(f"{label}: row {k + 2}, column discharge_m3_s: {values[k]:g}; a discharge "
+                                     "must be >= 0 [m³/s].")
+            q = TimeSeries(units.minutes_to_s(df["time_min"].to_numpy(float)), values, label)
         elif spec.discharge_field:
-            q = float(gdf[spec.discharge_field].astype(float).sum())
+            values = np.array([_number(v) for v in gdf[spec.discharge_field]])
+            bad = ~np.isfinite(values) | (values < 0) | (values > MAX_MAGNITUDE)
+            if bad.any():
+                k = int(np.argmax(bad))
+                label = f"{spec.area.path}" + (f" layer '{spec.area.layer}'" if spec.area.layer else "")
+                raise InputDataError(f"{label} (inflow '{spec.name}'): feature {k} has {spec.discharge_field} = "
+                                     f"{str(gdf[spec.discharge_field].iloc[k])[:40]!r}; a discharge must be a "
+                                     f"number in [0, {MAX_MAGNITUDE:g}] m³/s.")
+            q = float(values.sum())
         else:
             q = spec.discharge_m3_s
         out.append(Inflow(spec.name, cells, q))
@@ -241,6 +259,15 @@ def surface_with_terrain_measures(sc: Scenario, grid: Grid, manning, infiltratio
     fields = SurfaceFields.from_inputs(grid, manning, infiltration, impervious, blocked)
     fields, measures = build_terrain(specs, ctx, fields)
     infiltration = fields.green_ampt() if np.any(fields.ks > 0) else None
+    beyond = grid.valid & ~(np.abs(fields.z) <= MAX_ABS_ELEVATION_M)
+    if beyond.any():   # a lowering from a layer attribute (the schema bounds the scenario's own values)
+        i, j = (int(v) for v in np.argwhere(beyond)[0])
+        mask = [e["report"].get("cells_mask") for e in measures.values()]
+        names = ", ".join(repr(e["name"]) for e, m in zip(measures.values(), mask) if m is not None and m[i, j])
+        raise InputDataError(f"terrain measure(s) {names or ', '.join(map(repr, measures))} put the ground at "
+                             f"{fields.z[i, j]:.6g} m at row {i}, col {j}, beyond ±{MAX_ABS_ELEVATION_M:g} m; "
+                             "check their depths and levels (depth_m, storage_depth_m, bottom_level_m, "
+                             "depression_storage_mm) in the scenario and in their layers' attributes.")
     return fields.to_grid(grid), fields.manning, infiltration, None, measures
 
 
@@ -287,4 +314,4 @@ def build_model(sc: Scenario) -> Model:
                 gauges[name] = (p.x, p.y)
     except InputDataError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
-    return Model(sc, sim, gauges, buildings, measures)
+    return Model(sc, sim, gauges, buildings, storage_depth=storage_depth(terrain_entries, grid.z), measures=measures)

@@ -61,6 +61,30 @@ def progress_bar(disable: bool):
     return update
 
 
+def format_storage(m: dict) -> str:
+    """One line of a storage measure's performance (:func:`floodsim.analysis.performance.storage_performance`)."""
+    parts = []
+    if "peak_volume_m3" in m:
+        parts.append(f"held up to {m['peak_volume_m3']:,.1f} m³ at t = {m['time_of_peak_volume_s']:.0f} s")
+    if "peak_level_m" in m and m["peak_level_m"] == m["peak_level_m"]:
+        parts.append(f"peak level {m['peak_level_m']:.2f} m")
+    if "freeboard_m" in m:
+        parts.append(f"freeboard {m['freeboard_m']:.2f} m")
+    if m.get("spilled"):
+        parts.append(f"spilled from t = {m['spill_start_s']:.0f} s (up to {m['peak_volume_above_design_m3']:,.1f} m³ "
+                     "above its design level)")
+    elif "spilled" in m:
+        parts.append("did not spill")
+    if "peak_inflow_m3_s" in m:
+        parts.append(f"peak inflow {m['peak_inflow_m3_s']:.3f} m³/s, peak outflow {m['peak_outflow_m3_s']:.3f} m³/s")
+    empty = m.get("time_to_empty_10pct_s")
+    if isinstance(empty, (int, float)):
+        parts.append(f"empty to 10 % in {empty / 60:.0f} min")
+    elif empty:
+        parts.append(str(empty))
+    return "; ".join(parts)
+
+
 def format_summary(s: dict, files: dict) -> str:
     """The run summary as the lines ``floodsim run`` prints."""
     vb = s["volume_balance_m3"]
@@ -80,7 +104,15 @@ def format_summary(s: dict, files: dict) -> str:
         f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})",
     ]
     for name, g in s.get("gauges", {}).items():
-        lines.append(f"gauge           {name}: max {g['max_depth_m']:.3f} m at t = {g['time_of_max_depth_s']:.0f} s")
+        if g == "dry":
+            lines.append(f"gauge           {name}: dry")
+        else:
+            lines.append(f"gauge           {name}: max {g['max_depth_m']:.3f} m at t = {g['time_of_max_depth_s']:.0f} s")
+    o = s.get("outflow")
+    if o and o.get("peak_outflow_m3_s") == o.get("peak_outflow_m3_s"):
+        lines.append(f"outflow         peak {o['peak_outflow_m3_s']:.3f} m³/s at t = {o['time_of_peak_outflow_s']:.0f} s")
+    for name, m in (s.get("storage_measures") or {}).items():
+        lines.append(f"storage         {name}: {format_storage(m)}")
     if "against_baseline" in s:
         from ..analysis.measure_effects import format_effects
 
@@ -97,7 +129,7 @@ def cmd_run(args) -> int:
     result = run_scenario(args.scenario, out_dir=args.out, progress=progress_bar(args.quiet),
                           checkpoint_every=args.checkpoint_every, checkpoint_every_sim=args.checkpoint_every_sim,
                           resume=args.resume, restart=args.restart,
-                          compare_to_baseline=False if args.no_baseline else None)
+                          compare_to_baseline=False if args.no_baseline else None, plots=args.png)
     summary = result.summary.to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -112,6 +144,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<scenario name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--png", action="store_true",
+                   help="also write the engineering figures (hydrographs, outflow, balance, storage) as PNGs")
     p.add_argument("--no-baseline", action="store_true",
                    help="with measures: do not also run the scenario without them (no 'against baseline' report)")
     p.add_argument("--checkpoint-every", type=float, metavar="SECONDS", default=None,

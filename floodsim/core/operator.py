@@ -90,11 +90,6 @@ class Operator(ABC):
         """Next time after ``t`` at which the operator's behaviour changes abruptly (a rule) [s]."""
         return np.inf
 
-    def series(self) -> dict[str, float]:
-        """Per-store values to record at output times, keyed ``"<measure name> <quantity>_<unit>"``
-        (e.g. ``{"Tank A volume_m3": ...}``)."""
-        return {f"{self.name} volume_m3": self.stored_volume}
-
     def get_state(self) -> dict:
         """Everything the operator carries from one step to the next (volumes held, ledgers,
         controller on/off), as a dict of floats, ints, bools, strings, lists and numpy arrays, for

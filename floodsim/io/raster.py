@@ -23,13 +23,23 @@ from .atomic import atomic_path
 
 log = logging.getLogger("floodsim")
 
+#: What rasterio and GDAL raise for a file they cannot open or read (missing, not a raster, truncated).
+_READ_ERRORS = (rasterio.errors.RasterioError, OSError)
 
-def _check_crs(crs, source: str):
+
+def _check_crs(crs, source: str, given: bool = False):
+    """``crs`` as a projected rasterio CRS; ``given``: it came from the caller (the scenario's
+    ``[domain] crs``), not from the file."""
     if crs is None:
         raise InputDataError(f"{source}: the raster has no coordinate reference system. Add one (for an "
                              "ESRI ASCII grid, a .prj file beside it) or set `crs` in the scenario's "
                              "[domain] table, e.g. crs = \"EPSG:28356\".")
-    crs = CRS.from_user_input(crs)
+    try:
+        crs = CRS.from_user_input(crs)
+    except Exception as exc:  # noqa: BLE001 - rasterio raises CRSError, ValueError or TypeError for a bad CRS
+        where = "[domain] crs" if given else "its CRS"
+        raise InputDataError(f"{source}: {where} {str(crs)[:80]!r} is not a coordinate reference system "
+                             f"({type(exc).__name__}: {str(exc)[:120]}); give one such as \"EPSG:28356\".") from None
     if crs.is_geographic:
         raise InputDataError(f"{source}: the CRS {crs.to_string()} is geographic (degrees); floodsim needs "
                              "cells in metres. Reproject the DEM to a projected CRS first, e.g. "
@@ -63,9 +73,9 @@ def read_dem(path, crs=None, band: int = 1) -> Grid:
             z = src.read(band, masked=True).astype(np.float64)
             transform = src.transform
             file_crs = src.crs
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputDataError(f"{path}: not a readable raster ({exc}).") from None
-    crs = _check_crs(crs if crs is not None else file_crs, str(path))
+    except _READ_ERRORS as exc:
+        raise InputDataError(f"{path}: not a readable raster ({str(exc)[:200]}).") from None
+    crs = _check_crs(crs if crs is not None else file_crs, str(path), given=crs is not None)
     data = z.filled(np.nan)
     if transform.b != 0 or transform.d != 0:
         raise InputDataError(f"{path}: rotated rasters are not supported; warp to north-up first.")
@@ -76,13 +86,19 @@ def align_to_grid(da: xr.DataArray, grid: Grid, resampling: Resampling = Resampl
                   source: str = "raster") -> np.ndarray:
     """Regrid a georeferenced DataArray onto the model grid and return a float64 array (ny, nx)."""
     import rioxarray  # noqa: F401
+    from rioxarray.exceptions import RioXarrayError
 
     if da.rio.crs is None:
-        raise GridAlignmentError(f"{source}: the raster has no CRS; cannot align it to the DEM.")
+        raise GridAlignmentError(f"{source}: the raster has no CRS; cannot align it to the DEM. Write one into "
+                                 "the file (e.g. rioxarray's .rio.write_crs, or gdal_edit.py -a_srs).")
     template = xr.DataArray(np.zeros(grid.shape), dims=("y", "x"),
                             coords={"y": grid.y, "x": grid.x}).rio.write_crs(grid.crs)
     template = template.rio.write_transform(grid.transform)
-    out = da.rio.reproject_match(template, resampling=resampling)
+    try:
+        out = da.rio.reproject_match(template, resampling=resampling)
+    except RioXarrayError as exc:   # no x/y dimensions, a transform it cannot work out
+        raise GridAlignmentError(f"{source}: cannot place it on the DEM ({str(exc)[:160]}); give the array "
+                                 f"dimensions (y, x) in map coordinates (it has {', '.join(map(str, da.dims))}).") from None
     values = np.asarray(out.values, dtype=np.float64)
     nodata = out.rio.nodata
     if nodata is not None and not np.isnan(nodata):
@@ -97,7 +113,13 @@ def read_raster_on_grid(path, grid: Grid, resampling: Resampling = Resampling.bi
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{path}: raster file not found.")
-    da = rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)
+    try:
+        da = rioxarray.open_rasterio(path, masked=True)
+    except _READ_ERRORS as exc:
+        raise InputDataError(f"{path}: not a readable raster ({str(exc)[:200]}).") from None
+    if da.ndim != 3 or da.sizes.get("band") != 1:
+        raise InputDataError(f"{path}: the raster has {da.sizes.get('band', 0)} bands; give a single-band raster.")
+    da = da.squeeze("band", drop=True)
     return align_to_grid(da, grid, resampling, source=str(path))
 
 
@@ -127,7 +149,10 @@ def rainfall_from_dataarray(da: xr.DataArray, grid: Grid, start=None, end_s: flo
     frames = np.where(np.isnan(frames), 0.0, frames)
     if end_s is None:
         end_s = seconds[-1] + (seconds[-1] - seconds[-2] if seconds.size > 1 else 3600.0)
-    return RainfallRaster(seconds, units.mm_h_to_m_s(frames), float(end_s))
+    try:
+        return RainfallRaster(seconds, units.mm_h_to_m_s(frames), float(end_s))
+    except InputDataError as exc:
+        raise InputDataError(f"{source}: {exc}") from None
 
 
 def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0, dtype=np.float32) -> Path:

@@ -163,6 +163,11 @@ class RunSummary:
     peak_volume_m3_by_store: dict | None = None
     peak_boundary_outflow_m3_s: float | None = None
     peak_boundary_outflow_time_s: float | None = None
+    #: Peak outflow over the open edges from the fine series (:func:`floodsim.analysis.performance.outflow_peaks`).
+    outflow: dict | None = None
+    #: Per storage measure: volume held, levels, freeboard, spill, inflow/outflow peaks, emptying
+    #: (:func:`floodsim.analysis.performance.storage_performance`).
+    storage_measures: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict in field order, without the parts that do not apply."""

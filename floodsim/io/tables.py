@@ -7,9 +7,15 @@ import pandas as pd
 
 from ..errors import InputDataError
 
+#: Largest magnitude of a value in a table (as for every number of a scenario,
+#: :data:`floodsim.scenario.base.MAX_MAGNITUDE`): beyond it a value is a typo or a unit mistake, and
+#: converting it to SI (minutes to seconds) could overflow.
+MAX_MAGNITUDE = 1.0e12
+
 
 def read_csv_columns(path, columns, what: str) -> pd.DataFrame:
-    """Read a CSV and check that ``columns`` exist, hold finite numbers and have no empty cells.
+    """Read a CSV and check that ``columns`` exist, hold finite numbers (within ±:data:`MAX_MAGNITUDE`)
+    and have no empty cells.
 
     Errors name the file, what it is for (``what``), the missing columns or the first row (as a
     spreadsheet row number, header = row 1) with a gap or a value that is not a finite number.
@@ -36,5 +42,10 @@ def read_csv_columns(path, columns, what: str) -> pd.DataFrame:
             k = int(bad.argmax())
             shown = str(df[c].iloc[k])[:40]
             raise InputDataError(f"{path} ({what}): row {k + 2}, column {c}: {shown!r} is not a finite number.")
+        huge = (values.abs() > MAX_MAGNITUDE).to_numpy()
+        if huge.any():
+            k = int(huge.argmax())
+            raise InputDataError(f"{path} ({what}): row {k + 2}, column {c}: {values.iloc[k]:g} is beyond "
+                                 f"±{MAX_MAGNITUDE:g}, a typo or a unit mistake; check the value and its unit.")
         df[c] = values.astype(float)
     return df

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from rasterio import features as rio_features
 from shapely.geometry import box
 
 from ..errors import InputDataError
 from ..core.grid import Grid
+from .tables import MAX_MAGNITUDE
 
 
 def read_layer(path, layer: str | None = None, grid: Grid | None = None, required: tuple[str, ...] = (),
@@ -35,7 +37,8 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
     grid : Grid, optional
         When given, the layer is reprojected to its CRS and must overlap it.
     required : tuple of str
-        Attribute columns that must exist and have no missing values.
+        Attribute columns that must exist and have no missing values; their numbers (numeric columns,
+        and text that reads as a number) must be finite and within ±:data:`MAX_MAGNITUDE`.
     id_field : str, optional
         Column used to name features in error messages (default: the row number).
     what : str
@@ -74,6 +77,16 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
         if missing.any():
             raise InputDataError(f"{label} ({what}): {fid(int(np.argmax(missing)))} has no value for "
                                  f"'{col}'.")
+        # numbers: a numeric column, or a text column whose every value reads as a number (names are not)
+        numbers = pd.to_numeric(gdf[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if not pd.api.types.is_numeric_dtype(gdf[col]) and np.isnan(numbers).any():
+            numbers = np.zeros(len(gdf))
+        huge = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_MAGNITUDE)
+        if huge.any():
+            k = int(np.argmax(huge))
+            raise InputDataError(f"{label} ({what}): {fid(k)} has '{col}' = {str(gdf[col].iloc[k])[:40]!r}; give a "
+                                 f"finite number within ±{MAX_MAGNITUDE:g} (a larger one is a typo or a unit "
+                                 "mistake).")
     empty = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
     if empty.any():
         raise InputDataError(f"{label} ({what}): {fid(int(np.argmax(empty)))} has an empty geometry; "
@@ -109,7 +122,7 @@ def _shapes(geoms):
 
 def rasterize_geometries(geoms, grid: Grid) -> np.ndarray:
     """Boolean mask (ny, nx) of cells covered by ``geoms`` under the rules in the module docstring."""
-    geoms = [g for g in geoms]
+    geoms = [g for g in geoms if g is not None and not g.is_empty]   # empty (e.g. a line buffered by ~0): no cell
     mask = np.zeros(grid.shape, bool)
     polys = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
     lines = [g for g in geoms if g.geom_type in ("LineString", "MultiLineString", "LinearRing")]
@@ -134,6 +147,8 @@ def rasterize_geometries(geoms, grid: Grid) -> np.ndarray:
                                        fill=0, all_touched=True, dtype="uint8").astype(bool)
     for g in points:
         for p in getattr(g, "geoms", [g]):
+            if p.is_empty:
+                continue
             try:
                 i, j = grid.cell_of(p.x, p.y)
             except InputDataError:
@@ -155,6 +170,9 @@ def select_features(gdf: gpd.GeoDataFrame, features, name_field: str, label: str
     (``features`` None: all of them). ``label`` names the layer in errors."""
     if features is None:
         return gdf
+    if len(features) == 0:
+        raise InputDataError(f"{label}: 'features' is empty, so it selects nothing; list the names of the features "
+                             "to use, or leave it out to use them all.")
     if name_field not in gdf.columns:
         raise InputDataError(f"{label}: 'features' selects by attribute '{name_field}', which the layer lacks; "
                              f"set name_field to one of {', '.join(c for c in gdf.columns if c != 'geometry')}.")

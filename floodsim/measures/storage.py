@@ -32,7 +32,6 @@ The numerical work (taking and spreading water, discharge laws) is in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +40,7 @@ from .. import units
 from ..core.forcing import TimeSeries
 from ..core.operator import BindContext, Operator, OperatorFlows
 from ..errors import InputDataError
-from ..kernels.exchange import (orifice_discharge, spread_volume, take_volume, water_on_cells,
-                                weir_discharge)
+from ..kernels.exchange import (orifice_discharge, spread_volume, take_volume, weir_discharge)
 from ..scenario import measures as schema
 from .base import MeasureType
 
@@ -167,6 +165,10 @@ class StorageMeasure(Operator):
         """Room left in the store [m³] (infinite for pass-through measures, which never receive)."""
         return 0.0
 
+    def device_level(self, h) -> float:
+        """The water level that controls the device [m] (NaN for stores without one: tanks, tunnels)."""
+        return float("nan")
+
     def apply(self, h, t, dt) -> OperatorFlows:
         flows = self._act(h, t, dt)
         self.ledger["from_surface"] += flows.from_surface
@@ -278,10 +280,6 @@ class UndergroundTank(StorageMeasure):
         taken = take_volume(h, self._inlets, want, self._area)
         self._held += taken
         return OperatorFlows(taken, to_surface, left)
-
-    def series(self):
-        return {f"{self.name} volume_m3": self._held,
-                f"{self.name} fill_fraction": self._held / self.volume}
 
 
 @dataclass(frozen=True)
@@ -411,13 +409,6 @@ class DrainageTunnel(StorageMeasure):
             taken_total += taken
         return OperatorFlows(taken_total, to_surface, left)
 
-    def series(self):
-        out = {f"{self.name} volume_m3": self.stored_volume,
-               f"{self.name} outfall_volume_m3": float(self.outfall_volume)}
-        for k, v in enumerate(self.segments):
-            out[f"{self.name} segment {k + 1} volume_m3"] = float(v)
-        return out
-
 
 class PondOutlet(StorageMeasure):
     """The outlet of a buffer pond: an orifice and/or a weir draining the pond to a target.
@@ -466,6 +457,9 @@ class PondOutlet(StorageMeasure):
     def touched_cells(self):
         return np.union1d(self._target_cells, self._outlet)
 
+    def device_level(self, h) -> float:
+        return self.level(h)
+
     def level(self, h) -> float:
         """Water level in the outlet cell [m]."""
         c = self._sump_cell
@@ -491,9 +485,6 @@ class PondOutlet(StorageMeasure):
         self.last_discharge = (taken - returned) / dt
         self.discharged += taken
         return OperatorFlows(taken, to_surface, left)
-
-    def series(self):
-        return {f"{self.name} discharged_m3": self.discharged}
 
 
 @dataclass(frozen=True)
@@ -596,6 +587,10 @@ class ControlledStructure(StorageMeasure):
         edges = [e for r in self.time_rules for e in (r.start, r.end) if e > t]
         return float(min(edges)) if edges else np.inf
 
+    def device_level(self, h) -> float:
+        """Water level at the source's lowest cell [m]."""
+        return self._eta(h, self._source_sump)
+
     def _eta(self, h, c):
         return float(self._z.ravel()[c] + h.ravel()[c])
 
@@ -636,9 +631,6 @@ class ControlledStructure(StorageMeasure):
         to_surface, left = self._deliver(h, taken, return_cells=self._source)
         self.moved += taken - (to_surface if isinstance(self.target, Operator) else 0.0)
         return OperatorFlows(taken, to_surface, left)
-
-    def series(self):
-        return {f"{self.name} setting": self.setting, f"{self.name} moved_m3": self.moved}
 
 
 class StorageNetwork(Operator):
@@ -714,12 +706,6 @@ class StorageNetwork(Operator):
 
     def next_change(self, t):
         return min(m.next_change(t) for m in self.members)
-
-    def series(self):
-        out = {f"{self.name} volume_m3": self.stored_volume}
-        for m in self.members:
-            out.update(m.series())
-        return out
 
 
 def group_linked(measures) -> list[Operator]:

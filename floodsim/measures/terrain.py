@@ -202,6 +202,9 @@ class _TerrainMeasure:
 
     kind: ClassVar[str] = ""
     geometry_types: ClassVar[tuple[str, ...]] = _POLYGONS
+    #: Water up to the ground level the measure found (the dug volume) is stored by design, not flooding
+    #: (a cloudburst road's channel up to its design depth, a rain bed's ponding zone).
+    stores_to_former_ground: ClassVar[bool] = False
 
     name: str
     geometries: Sequence[BaseGeometry]
@@ -284,6 +287,7 @@ class CloudburstRoad(_TerrainMeasure):
 
     kind: ClassVar[str] = "cloudburst_road"
     geometry_types: ClassVar[tuple[str, ...]] = _LINES
+    stores_to_former_ground: ClassVar[bool] = True
 
     width: object = 6.0
     depth: object = 0.3
@@ -346,6 +350,7 @@ class RainBed(_TerrainMeasure):
     """
 
     kind: ClassVar[str] = "rain_bed"
+    stores_to_former_ground: ClassVar[bool] = True
 
     storage_depth: object = 0.2
     ks: float = 100.0 / 3.6e6
@@ -417,7 +422,6 @@ class GreenArea(_TerrainMeasure):
 
     def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
         """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
-        n = len(names)
         per_feature: list[dict] = []
         skipped = 0
         extra: dict = {}
@@ -471,7 +475,6 @@ class HardSurfaceLimit(_TerrainMeasure):
 
     def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
         """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
-        n = len(names)
         per_feature: list[dict] = []
         skipped = 0
         extra: dict = {}
@@ -567,7 +570,11 @@ class Pond(_TerrainMeasure):
                 "storage_below_rim_m3": float(np.maximum(rim - out.z[cells], 0.0).sum() * area),
                 "storage_below_rim_before_m3": float(np.maximum(rim - before.z[cells], 0.0).sum() * area),
             })
-        extra = {"storage_below_rim_m3": float(sum(p["storage_below_rim_m3"] for p in per_feature)),
+        top = np.full(grid.shape, np.nan)
+        for cells, pf in zip(cells_list, per_feature):
+            top = np.where(cells, np.fmax(top, pf["rim_level_m"]), top)
+        extra = {"storage_top": top,
+                 "storage_below_rim_m3": float(sum(p["storage_below_rim_m3"] for p in per_feature)),
                  "storage_below_rim_before_m3": float(sum(p["storage_below_rim_before_m3"] for p in per_feature))}
         return touched, per_feature, skipped, extra
 
@@ -644,7 +651,10 @@ def apply_terrain_measures(measures, fields: SurfaceFields, grid: Grid) -> tuple
         (ponds: ``rim_level_m``, ``bottom_level_m``, ``storage_below_rim_m3``,
         ``storage_below_rim_before_m3``, per feature; hard-surface limits: ``sealed_cells``,
         ``cells_converted``, ``share_converted``), ``per_feature``, a list of dicts per feature, and
-        ``cells_mask``, the (ny, nx) bool array of the cells the measure changed.
+        ``cells_mask``, the (ny, nx) bool array of the cells the measure changed, and ``storage_top``,
+        the (ny, nx) level [m] up to which water on its cells is stored by design, not flooding (a
+        pond's rim; the former ground over a cloudburst road's channel or a rain bed; NaN elsewhere;
+        None for measures that store no surface water).
 
     Raises
     ------
@@ -690,9 +700,14 @@ def _report(measure, before: SurfaceFields, after: SurfaceFields, touched, skipp
         "area_made_pervious_m2": float(((before.ks == 0.0) & (after.ks > 0.0) & ground).sum() * area),
         "manning_changed_cells": int((ground & (after.manning != before.manning)).sum()),
     }
+    top = extra.pop("storage_top", None)
+    if top is None and measure.stores_to_former_ground:
+        top = np.where(touched, before.z, np.nan)
     rep.update(extra)
     rep["per_feature"] = per_feature
     rep["cells_mask"] = touched.copy()
+    #: (ny, nx) level [m] up to which water on the measure's cells is stored by design (NaN elsewhere)
+    rep["storage_top"] = top
     return rep
 
 
@@ -765,9 +780,9 @@ def build_pond(spec, ctx) -> Pond:
 #: Registry entries of the terrain measures (:mod:`floodsim.measures.registry`).
 MEASURE_TYPES = (
     MeasureType("cloudburst_road", schema.CloudburstRoadSpec, "terrain", build_cloudburst_road, "#e7298a",
-                stores_surface_water=False, description="street lowered to carry surface water"),
+                stores_surface_water=True, description="street lowered to carry surface water"),
     MeasureType("channel", schema.ChannelSpec, "terrain", build_cloudburst_road, "#e7298a",
-                stores_surface_water=False, description="open channel (swale) cut along a line"),
+                stores_surface_water=True, description="open channel (swale) cut along a line"),
     MeasureType("rain_bed", schema.RainBedSpec, "terrain", build_rain_bed, "#e7298a",
                 stores_surface_water=True, description="bioretention hollow with a filter soil"),
     MeasureType("green_area", schema.GreenAreaSpec, "terrain", build_green_area, "#66a61e",

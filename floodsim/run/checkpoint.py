@@ -40,7 +40,7 @@ from ..io.atomic import atomic_path
 from ..io.runfolder import CHECKPOINT_NPZ
 
 #: Bumped whenever the layout of a checkpoint changes; other versions are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Default file name, in the run's output folder.
 DEFAULT_NAME = CHECKPOINT_NPZ
@@ -283,7 +283,7 @@ class Checkpointer:
 
 
 def prepare_run(sim, duration: float, output_interval: float | None, path, *, every_wall_s=None,
-                every_sim_s=None, resume: bool = False):
+                every_sim_s=None, resume: bool = False, series=None):
     """Set up checkpointing (and resuming) for ``sim.run``: return ``(recorder, after_step, info)``.
 
     ``recorder`` and ``after_step`` go to :meth:`floodsim.core.simulation.Simulation.run`; ``after_step`` is
@@ -293,7 +293,7 @@ def prepare_run(sim, duration: float, output_interval: float | None, path, *, ev
     """
     from .recorder import Recorder
 
-    recorder = Recorder(sim)
+    recorder = Recorder(sim, series)
     info: dict = {"resumed_from_s": None, "thread_mismatch": False, "checkpointer": None}
     wanted = every_wall_s is not None or every_sim_s is not None
     if not (resume or wanted):

@@ -8,7 +8,6 @@ nothing of xarray.
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import numpy as np
@@ -23,12 +22,13 @@ _BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration"
 class Recorder:
     """Snapshots of depth and the volume balance at output times."""
 
-    def __init__(self, sim):
+    def __init__(self, sim, series=None):
         self.sim = sim
+        #: the fine time series (:class:`floodsim.run.series.SeriesRecorder`), or None
+        self.series = series
         self.times: list[float] = []
         self.depths: list[np.ndarray] = []
         self.balance: list[dict] = []
-        self.measure_series: list[dict] = []
 
     def record(self) -> None:
         sim = self.sim
@@ -39,15 +39,17 @@ class Recorder:
         entry["surface"] = sim.stored_volume()
         entry["measures"] = sim.measures_volume()
         self.balance.append(entry)
-        self.measure_series.append({k: v for op in sim.operators for k, v in op.series().items()})
 
     def get_state(self) -> dict:
         """The snapshots recorded so far (for checkpoints): times [s], depths (n, ny, nx) float32, and
         the balance and per-measure values at each output time."""
         depths = np.stack(self.depths) if self.depths else np.zeros((0,) + self.sim.grid.shape, np.float32)
-        return {"times": [float(t) for t in self.times], "depths": depths,
-                "balance": [{k: float(v) for k, v in b.items()} for b in self.balance],
-                "measure_series": [{k: float(v) for k, v in m.items()} for m in self.measure_series]}
+        out = {"times": [float(t) for t in self.times], "depths": depths,
+               "balance": [{k: float(v) for k, v in b.items()} for b in self.balance],
+               }
+        if self.series is not None:
+            out["series"] = self.series.get_state()
+        return out
 
     def set_state(self, state: dict) -> None:
         """Restore snapshots from :meth:`get_state` (replaces anything recorded)."""
@@ -55,7 +57,8 @@ class Recorder:
         self.times = [float(t) for t in state["times"]]
         self.depths = [depths[k].copy() for k in range(depths.shape[0])]
         self.balance = [dict(b) for b in state["balance"]]
-        self.measure_series = [dict(m) for m in state["measure_series"]]
+        if self.series is not None:
+            self.series.set_state(state["series"])
 
     def to_dataset(self) -> xr.Dataset:
         sim = self.sim
@@ -79,12 +82,10 @@ class Recorder:
         }
         for key in _BALANCE_KEYS:
             data[f"volume_{key}"] = (("time",), [b[key] for b in self.balance], attrs(f"volume_{key}"))
-        used: set[str] = set(data)
-        for key in (self.measure_series[0] if self.measure_series else {}):
-            name = measure_variable_name(key, used)
-            used.add(name)
-            data[name] = (("time",), [m[key] for m in self.measure_series],
-                          {"long_name": f"{key} of a measure", "series": key})
+        if self.series is not None and self.series.times:
+            extra, extra_coords = self.series.to_variables()
+            data.update(extra)
+            coords.update(extra_coords)
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs.update(units="s", long_name="time since start of simulation", axis="T")
         ds["x"].attrs.update(units="m", long_name="x coordinate of cell centre", axis="X")
@@ -116,22 +117,6 @@ def balance_summary(ds: xr.Dataset) -> dict:
                error=float(ds["volume_error"].values[-1]),
                relative_error=float(ds.attrs["relative_volume_error"]))
     return out
-
-
-#: Characters NetCDF refuses in a variable name ("/" and control characters), replaced by "_".
-_NETCDF_FORBIDDEN = re.compile(r"[/\x00-\x1f\x7f]")
-
-
-def measure_variable_name(key: str, used: set[str]) -> str:
-    """The results.nc variable of a measure's series ``key`` (``"<measure name> <quantity>_<unit>"``):
-    ``"measure <key>"`` with the characters NetCDF refuses replaced, made unique among ``used``. The
-    key itself is kept in the variable's ``series`` attribute, so any measure name survives."""
-    base = _NETCDF_FORBIDDEN.sub("_", f"measure {key}").rstrip() or "measure"
-    name, k = base, 1
-    while name in used:
-        k += 1
-        name = f"{base} ({k})"
-    return name
 
 
 def run_simulation(sim, duration: float, output_interval: float | None = None,
@@ -166,6 +151,9 @@ def run_simulation(sim, duration: float, output_interval: float | None = None,
     0.01
     """
     recorder = Recorder(sim) if recorder is None else recorder
+    if recorder.series is not None:   # the fine series samples after every step, before any checkpoint
+        sample, user = recorder.series.after_step, after_step
+        after_step = sample if user is None else (lambda: (sample(), user()))
     t0 = recorder.times[0] if recorder.times else sim.state.t
     times = sim.output_times(t0, duration, output_interval)
     if not recorder.times:

@@ -56,7 +56,8 @@ from ..io.raster import write_geotiff, write_netcdf
 from ..scenario.load import load_scenario
 from ..scenario.models import Scenario
 from . import checkpoint
-from .recorder import balance_summary, run_simulation
+from .recorder import Recorder, balance_summary, run_simulation
+from .series import SeriesRecorder
 
 log = logging.getLogger("floodsim")
 
@@ -79,11 +80,23 @@ def default_output_dir(sc: Scenario) -> Path:
     return Path("outputs") / stem
 
 
-def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float) -> rf.RunSummary:
-    """Headline numbers of a run (SI): area, depth, speed, the volume balance and each gauge."""
+def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float,
+              design_levels: dict | None = None) -> rf.RunSummary:
+    """Headline numbers of a run (SI): area, depth, speed, the volume balance, each gauge, the outflow
+    and each storage measure.
+
+    Flooded areas use the flood depth (:mod:`floodsim.analysis.flooding`: water held by design in
+    measures is not flooding). A gauge whose depth never exceeded ``output.wet_threshold_m`` is "dry".
+    """
+    from ..analysis.flooding import flood_depth, storage_depth_of
+    from ..analysis.performance import outflow_peaks, storage_performance
+
     thr = sc.output.flood_threshold_m
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
-    wet_per_time = (ds["depth"] >= thr).sum(dim=("y", "x")).values * cell_area
+    storage = storage_depth_of(ds)
+    flood = flood_depth(ds["depth"].values, storage)
+    wet_per_time = (np.nan_to_num(flood, nan=-1.0) >= thr).sum(axis=(1, 2)) * cell_area
+    max_flood = flood_depth(ds["max_depth"].values, storage)
     max_depth = ds["max_depth"]
     k = int(np.nanargmax(max_depth.values))
     iy, ix = np.unravel_index(k, max_depth.shape)
@@ -97,7 +110,7 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float) -> rf.R
         flood_threshold_m=thr,
         peak_flooded_area_m2=float(wet_per_time.max()),
         peak_flooded_area_time_s=float(ds["time"].values[int(np.argmax(wet_per_time))]),
-        max_extent_area_m2=float((max_depth >= thr).sum()) * cell_area,
+        max_extent_area_m2=float((np.nan_to_num(max_flood, nan=-1.0) >= thr).sum()) * cell_area,
         max_depth_m=float(max_depth.values[iy, ix]),
         max_depth_at=[float(ds["x"].values[ix]), float(ds["y"].values[iy])],
         max_speed_m_s=float(np.nanmax(ds["max_speed"].values)),
@@ -105,20 +118,51 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float) -> rf.R
     )
     if gauges:
         out.gauges = {}
+        wet = sc.output.wet_threshold_m
         for name, (x, y) in gauges.items():
+            peak = float(ds["max_depth"].sel(x=x, y=y, method="nearest"))
+            if not peak > wet:
+                out.gauges[name] = "dry"
+                continue
             series = ds["depth"].sel(x=x, y=y, method="nearest")
             out.gauges[name] = {
                 "x": x, "y": y,
-                "max_depth_m": float(ds["max_depth"].sel(x=x, y=y, method="nearest")),
+                "max_depth_m": peak,
                 "time_of_max_depth_s": float(ds["time_of_max_depth"].sel(x=x, y=y, method="nearest")),
                 "final_depth_m": float(series.values[-1]),
             }
+    if "series_time" in ds.coords:
+        out.outflow = outflow_peaks(ds)
+        out.storage_measures = storage_performance(ds, design_levels) or None
+    return out
+
+
+def make_series(sc: Scenario, model) -> SeriesRecorder:
+    """The fine-series recorder of a built model: its gauges, outflow, devices and surface stores."""
+    stores = {}
+    if model.storage_depth is not None:
+        for m in model.measures:
+            report = m.get("report") or {}
+            if report.get("storage_top") is not None:
+                stores[m["name"]] = (report["cells_mask"], model.storage_depth)
+    return SeriesRecorder(model.simulation, model.gauges, sc.output.series_step_s, stores)
+
+
+def design_levels(model) -> dict:
+    """Measure name -> the level above which it spills [m], where one level holds for the whole measure
+    (a pond of one basin: its rim)."""
+    out = {}
+    for m in model.measures:
+        per_feature = (m.get("report") or {}).get("per_feature") or []
+        rims = {pf["rim_level_m"] for pf in per_feature if "rim_level_m" in pf}
+        if len(rims) == 1:
+            out[m["name"]] = rims.pop()
     return out
 
 
 def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, checkpoint_every=None,
                  checkpoint_every_sim=None, resume: bool = False, restart: bool = False, checkpoint_path=None,
-                 compare_to_baseline: bool | None = None) -> RunOutput:
+                 compare_to_baseline: bool | None = None, plots: bool = False) -> RunOutput:
     """Load (if a path), build, run and write a scenario.
 
     The output folder ends up holding the whole new run or stays as it was (module docstring).
@@ -147,6 +191,8 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
         Also run the scenario without its measures (into ``<out>/baseline``) and add what the
         measures changed to the summary (``against_baseline``, :mod:`floodsim.analysis.measure_effects`).
         Default: the scenario's ``output.compare_to_baseline``, when it has measures.
+    plots : bool
+        Also write the engineering figures (:mod:`floodsim.plots`) into the run folder.
 
     Raises
     ------
@@ -171,7 +217,7 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
     duration, interval = _times(sc)
     recorder, after_step, _ = checkpoint.prepare_run(model.simulation, duration, interval, ckpt_file,
                                                      resume=resume, every_wall_s=checkpoint_every,
-                                                     every_sim_s=checkpoint_every_sim)
+                                                     every_sim_s=checkpoint_every_sim, series=make_series(sc, model))
     if restart:
         _discard_checkpoint(ckpt_file)
     ds, summary = _simulate(sc, model, progress, recorder=recorder, after_step=after_step)
@@ -191,7 +237,7 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
     runs = {".": (ds, summary, model)}
     if base is not None:
         runs[rf.BASELINE_DIR] = base
-    files = _write_run_folder(out, runs)
+    files = _write_run_folder(out, runs, plots)
     if (after_step is not None or resume) and ckpt_file.exists():
         ckpt_file.unlink()   # (one kept elsewhere than <out>) the results are complete: it could only mislead
     base_out = None if base is None else RunOutput(base[0], base[1], files[rf.BASELINE_DIR])
@@ -210,12 +256,21 @@ def _simulate(sc: Scenario, model, progress, recorder=None,
               after_step=None) -> tuple[xr.Dataset, rf.RunSummary]:
     """Run a built model's time loop; return its dataset and summary (without the products)."""
     duration, interval = _times(sc)
+    if recorder is None:
+        recorder = Recorder(model.simulation, make_series(sc, model))
     wall0 = time.perf_counter()
     ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
                         after_step=after_step)
     wall = time.perf_counter() - wall0
     ds.attrs["scenario"] = sc.name
-    return ds, summarize(ds, sc, model.gauges, wall)
+    if model.storage_depth is not None:
+        from ..analysis.flooding import STORAGE_DEPTH_VAR
+        from ..variables import attrs
+
+        valid = model.simulation.grid.valid
+        ds[STORAGE_DEPTH_VAR] = (("y", "x"), np.where(valid, model.storage_depth, np.nan).astype(np.float32),
+                                 attrs(STORAGE_DEPTH_VAR))
+    return ds, summarize(ds, sc, model.gauges, wall, design_levels(model))
 
 
 # ------------------------------------------------------------------------------------- checkpoints
@@ -337,7 +392,7 @@ def _write_files(folder: Path, ds: xr.Dataset, summary: rf.RunSummary, model) ->
     return files
 
 
-def _write_run_folder(out: Path, runs: dict[str, tuple]) -> dict[str, dict[str, Path]]:
+def _write_run_folder(out: Path, runs: dict[str, tuple], plots: bool = False) -> dict[str, dict[str, Path]]:
     """Write ``runs`` (sub-folder -> (dataset, summary, model); "." is the run itself) into a temporary
     sibling of ``out`` and put it in place of ``out`` whole; return each run's files (under ``out``)."""
     target = out.resolve()
@@ -349,6 +404,13 @@ def _write_run_folder(out: Path, runs: dict[str, tuple]) -> dict[str, dict[str, 
         staging.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         written = {sub: _write_files(staging / sub, *run) for sub, run in runs.items()}
+        if plots:   # the engineering figures of the run, against its baseline when there is one
+            from ..plots import write_plots
+
+            ds, summary, model = runs["."]
+            base = runs.get(rf.BASELINE_DIR, (None,))[0]
+            for k, path in enumerate(write_plots(ds, staging, base, design_levels(model))):
+                written["."][f"plot_{k}"] = path
         bad = rf.unreadable_rasters(staging)
         if bad:
             raise _Unreadable(", ".join(str(p.relative_to(staging)) for p in bad))

@@ -3,7 +3,10 @@
 Kept apart from :mod:`floodsim.scenario.models` so the measure schemas (:mod:`floodsim.scenario.measures`)
 and the scenario itself can all use them without importing each other.
 
-Every number in a scenario must be finite (``inf`` and ``nan`` are refused by every model). Names
+Every number in a scenario must be finite (``inf`` and ``nan`` are refused by every model) and within
+±:data:`MAX_MAGNITUDE` (a larger number is a typo or a unit mistake, and converting it to SI could
+overflow to infinity); water levels are within ±:data:`MAX_ABS_LEVEL_M` (the DEM's bound), times in
+minutes within [0, :data:`MAX_DURATION_MIN`] (one year) and Manning's n within (0, :data:`MAX_MANNING`]. Names
 (scenario, measures, inflows) may hold any printable text, ``/``, quotes and braces included: whatever
 is derived from them (NetCDF variables, map labels) is made safe where it is derived. Control
 characters and names longer than :data:`MAX_NAME_LENGTH` are refused.
@@ -14,10 +17,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+#: Largest magnitude of any number in a scenario.
+MAX_MAGNITUDE = 1.0e12
+
+#: Largest magnitude of a water or ground level [m]: the DEM's bound
+#: (:data:`floodsim.core.grid.MAX_ABS_ELEVATION_M`; the scenario layer does not import the engine).
+MAX_ABS_LEVEL_M = 1.0e4
+
+#: Longest time a scenario may name [min] (one year): run length, storm start and length, series times.
+MAX_DURATION_MIN = 525_600.0
+
+#: Largest Manning's n accepted [s m^-1/3] (dense vegetation is ~0.2; beyond 1 it is a unit mistake).
+MAX_MANNING = 1.0
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+#: A water or ground level [m].
+Level = Annotated[float, Field(ge=-MAX_ABS_LEVEL_M, le=MAX_ABS_LEVEL_M)]
+#: A time from the start of the run, or a length of time [min].
+Minutes = Annotated[float, Field(ge=0, le=MAX_DURATION_MIN)]
+#: Manning's n [s m^-1/3].
+Manning = Annotated[float, Field(gt=0, le=MAX_MANNING)]
 
 #: Longest name accepted for a scenario, a measure or an inflow [characters].
 MAX_NAME_LENGTH = 200
@@ -48,8 +70,24 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
 ScenarioPath = Annotated[Path, AfterValidator(_resolve)]
 
 
+def _bounded(value):
+    """``value`` (a number, or a tuple/list of them) when every number is within ±MAX_MAGNITUDE."""
+    if isinstance(value, float) and abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"a number beyond ±{MAX_MAGNITUDE:g} is a typo or a unit mistake; check its value "
+                         "and unit")
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _bounded(v)
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _magnitude(cls, value):
+        return _bounded(value)
 
 
 class LayerRef(_Model):
@@ -60,5 +98,5 @@ class LayerRef(_Model):
 
 
 class LevelPoint(_Model):
-    time_min: NonNegativeFloat
-    level_m: float
+    time_min: Minutes
+    level_m: Level

@@ -70,13 +70,20 @@ def read_text(path: Path, what: str = "scenario") -> str:
         raise ScenarioError(f"{path}: cannot read the {what} file ({exc.strerror}).") from None
 
 
+def _too_deep(path: Path) -> str:
+    return (f"{path}: arrays or tables nested too deeply to read; a scenario nests a few levels (e.g. "
+            "measures[0].level_rule.sensor): remove the extra brackets.")
+
+
 def _read_mapping(path: Path) -> dict:
     text = read_text(path)
     if path.suffix.lower() == ".toml":
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{path}: not valid TOML ({exc}).") from None
+            raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
+        except RecursionError:
+            raise ScenarioError(_too_deep(path)) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
@@ -85,7 +92,9 @@ def _read_mapping(path: Path) -> dict:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ScenarioError(f"{path}: not valid YAML ({exc}).") from None
+            raise ScenarioError(f"{path}: not valid YAML ({clip(' '.join(str(exc).split()), 300)}).") from None
+        except RecursionError:
+            raise ScenarioError(_too_deep(path)) from None
         if not isinstance(data, dict):
             raise ScenarioError(f"{path}: the file must hold a mapping of settings.")
         return data
@@ -99,23 +108,39 @@ def _location(loc) -> str:
     return out or "(top level)"
 
 
+#: Most characters of the problem lines of one validation message (the rest are counted, not shown).
+MAX_MESSAGE_CHARS = 1500
+
+
 def format_validation_error(path: Path, exc: ValidationError) -> str:
-    """One line per problem: file, field, what is wrong and how to fix it."""
-    lines = []
+    """One line per problem: file, field, what is wrong and how to fix it.
+
+    At most 20 lines and about :data:`MAX_MESSAGE_CHARS` characters: the problems beyond are counted
+    in a last line (a file with thousands of errors, or a nested value repeated by YAML aliases, gives
+    a short message).
+    """
+    lines: list[str] = []
     errors = exc.errors()
+    used = 0
     for err in errors[:20]:
-        field = _location(err["loc"])
+        field = clip(_location(err["loc"]), 120)
         if err["type"] == "extra_forbidden":
-            msg = f"unknown key '{err['loc'][-1]}' — check its spelling against the scenario reference"
+            msg = (f"unknown key {shorten(str(err['loc'][-1]), 60)} — check its spelling against the scenario "
+                   "reference")
         elif err["type"] == "missing":
             msg = "required but missing — add it"
         else:
             msg = err["msg"].removeprefix("Value error, ")
             if "input" in err and not isinstance(err["input"], dict):
-                msg += f" (got {shorten(err['input'])})"
-        lines.append(clip(f"{path}: {field}: {msg}", 500))
-    if len(errors) > 20:
-        lines.append(f"{path}: … and {len(errors) - 20} more problems")
+                nested = isinstance(err["input"], (list, tuple, set))
+                msg += f" (got {shorten(err['input'], 60 if nested else 120)})"
+        line = clip(f"{path}: {field}: {msg}", 500)
+        if lines and used + len(line) > MAX_MESSAGE_CHARS:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    if len(errors) > len(lines):
+        lines.append(f"{path}: … and {len(errors) - len(lines)} more problems")
     return "\n".join(lines)
 
 

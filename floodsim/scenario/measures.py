@@ -45,7 +45,8 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import LayerRef, LevelPoint, Name, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .base import (MAX_ABS_LEVEL_M, LayerRef, Level, LevelPoint, Manning, Minutes, Name, NonNegativeFloat,
+                   PositiveFloat, ScenarioPath, _Model)
 
 #: USDA soil textures of Rawls et al. (1983); the parameters are in :mod:`floodsim.core.infiltration`.
 SOIL_TEXTURES = ("sand", "loamy sand", "sandy loam", "loam", "silt loam", "sandy clay loam", "clay loam",
@@ -53,7 +54,8 @@ SOIL_TEXTURES = ("sand", "loamy sand", "sandy loam", "loam", "silt loam", "sandy
 
 
 # ---------------------------------------------------------------------------------- terrain measures
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+#: How far a measure lowers the ground [m] (bounded like levels: the result must stay a DEM elevation).
+Lowering = Annotated[float, Field(gt=0, le=MAX_ABS_LEVEL_M)]
 Saturation = Annotated[float, Field(ge=0, lt=1)]
 
 
@@ -70,8 +72,8 @@ class _TerrainSpec(_Model):
     name: Name = Field(description="Name of the measure in reports.")
     layer: LayerRef = Field(description="Vector layer with the measure's features.")
     name_field: str = Field("name", description="Attribute naming each feature in reports and errors.")
-    features: tuple[str, ...] | None = Field(None, description="Use only the features whose `name_field` "
-                                             "attribute is one of these (default: all).")
+    features: tuple[str, ...] | None = Field(None, min_length=1, description="Use only the features whose "
+                                             "`name_field` attribute is one of these (default: all).")
 
 
 class _SoilSpec(_TerrainSpec):
@@ -87,9 +89,9 @@ class CloudburstRoadSpec(_TerrainSpec):
     per_feature: ClassVar[tuple[str, ...]] = ("width_m", "depth_m")
     type: Literal["cloudburst_road"] = "cloudburst_road"
     width_m: PositiveFloat | None = Field(None, description="Strip width [m]; or the attribute `width_m`.")
-    depth_m: PositiveFloat | None = Field(None, description="Lowering below the local ground [m]; or the "
-                                                            "attribute `depth_m`.")
-    manning: PositiveFloat | None = Field(None, description="Manning's n of the lowered surface [s m^-1/3].")
+    depth_m: Lowering | None = Field(None, description="Lowering below the local ground [m]; or the "
+                                                       "attribute `depth_m`.")
+    manning: Manning | None = Field(None, description="Manning's n of the lowered surface [s m^-1/3].")
 
 
 class ChannelSpec(CloudburstRoadSpec):
@@ -103,10 +105,10 @@ class RainBedSpec(_SoilSpec):
 
     per_feature: ClassVar[tuple[str, ...]] = ("storage_depth_m",)
     type: Literal["rain_bed"] = "rain_bed"
-    storage_depth_m: PositiveFloat | None = Field(None, description="Ponding depth [m]; or the attribute.")
+    storage_depth_m: Lowering | None = Field(None, description="Ponding depth [m]; or the attribute.")
     ks_mm_h: PositiveFloat = Field(100.0, description="Filter media Ks [mm/h] (FAWB 2009: 100-300).")
     soil: str | None = Field(None, description="USDA texture for suction and moisture deficit.")
-    manning: PositiveFloat | None = None
+    manning: Manning | None = None
 
 
 class GreenAreaSpec(_SoilSpec):
@@ -114,9 +116,9 @@ class GreenAreaSpec(_SoilSpec):
 
     type: Literal["green_area"] = "green_area"
     soil: str = Field(description="USDA texture (Rawls et al. 1983).")
-    manning: PositiveFloat | None = Field(None, description="Manning's n [s m^-1/3]; default: unchanged.")
-    depression_storage_mm: NonNegativeFloat = Field(0.0, description="Depression storage [mm], modelled as "
-                                                                     "a uniform lowering.")
+    manning: Manning | None = Field(None, description="Manning's n [s m^-1/3]; default: unchanged.")
+    depression_storage_mm: Annotated[float, Field(ge=0, le=MAX_ABS_LEVEL_M * 1000)] = Field(
+        0.0, description="Depression storage [mm], modelled as a uniform lowering.")
 
 
 class HardSurfaceLimitSpec(_SoilSpec):
@@ -125,7 +127,7 @@ class HardSurfaceLimitSpec(_SoilSpec):
     type: Literal["hard_surface_limit"] = "hard_surface_limit"
     soil: str = Field(description="USDA texture of the new pervious surface.")
     share: Annotated[float, Field(ge=0, le=1)] = Field(1.0, description="Fraction of the sealed cells converted.")
-    manning: PositiveFloat | None = None
+    manning: Manning | None = None
 
 
 class PondSpec(_TerrainSpec):
@@ -133,8 +135,8 @@ class PondSpec(_TerrainSpec):
 
     per_feature: ClassVar[tuple[str, ...]] = ("bottom_level_m",)
     type: Literal["pond"] = "pond"
-    bottom_level_m: FiniteFloat | None = Field(None, description="Absolute bottom level [m]; or the attribute.")
-    manning: PositiveFloat | None = None
+    bottom_level_m: Level | None = Field(None, description="Absolute bottom level [m]; or the attribute.")
+    manning: Manning | None = None
 
 
 
@@ -144,7 +146,8 @@ class MeasureLayer(_Model):
 
     path: ScenarioPath
     layer: str | None = None
-    features: tuple[str, ...] | None = Field(None, description="Names of the features to use (default all).")
+    features: tuple[str, ...] | None = Field(None, min_length=1, description="Names of the features to use "
+                                             "(default all).")
     name_field: str = Field("name", description="Attribute naming each feature.")
 
 
@@ -179,7 +182,7 @@ class TankSpec(_Target):
     inflow_capacity_m3_s: NonNegativeFloat = Field(description="Total inflow capacity of all inlets.")
     volume_m3: PositiveFloat
     pump_rate_m3_s: NonNegativeFloat = 0.0
-    pump_start_min: NonNegativeFloat = 0.0
+    pump_start_min: Minutes = 0.0
     initial_volume_m3: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
@@ -199,9 +202,9 @@ class TunnelSpec(_Target):
     segment_volumes_m3: tuple[PositiveFloat, ...] = Field(min_length=1)
     conveyance_m3_s: NonNegativeFloat
     outfall_capacity_m3_s: NonNegativeFloat
-    outfall_invert_m: float = Field(description="Level at which the tunnel discharges; the outfall runs "
+    outfall_invert_m: Level = Field(description="Level at which the tunnel discharges; the outfall runs "
                                                 "while the receiving level is below it.")
-    outfall_level_m: float | None = Field(None, description="Constant receiving water level.")
+    outfall_level_m: Level | None = Field(None, description="Constant receiving water level.")
     outfall_level_series: tuple[LevelPoint, ...] = Field((), description="(time_min, level_m) points.")
 
     @model_validator(mode="after")
@@ -218,10 +221,10 @@ class PondOutletSpec(_Target):
     outlet: MeasureLayer
     orifice_cd: PositiveFloat | None = None
     orifice_area_m2: PositiveFloat | None = None
-    orifice_level_m: float | None = None
+    orifice_level_m: Level | None = None
     weir_cw: PositiveFloat | None = Field(None, description="Weir coefficient [m^0.5/s].")
     weir_length_m: PositiveFloat | None = None
-    weir_crest_m: float | None = None
+    weir_crest_m: Level | None = None
 
     @model_validator(mode="after")
     def _laws(self):
@@ -239,8 +242,8 @@ class PondOutletSpec(_Target):
 class TimeRuleSpec(_Model):
     """Setting from start_min to end_min: rate_m3_s (pump) or opening_fraction (gate)."""
 
-    start_min: NonNegativeFloat
-    end_min: NonNegativeFloat
+    start_min: Minutes
+    end_min: Minutes
     rate_m3_s: NonNegativeFloat | None = None
     opening_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
 
@@ -255,8 +258,8 @@ class LevelRuleSpec(_Model):
     """Start when the level at the sensor exceeds start_level_m, stop when below stop_level_m."""
 
     sensor: MeasureLayer
-    start_level_m: float
-    stop_level_m: float
+    start_level_m: Level
+    stop_level_m: Level
     rate_m3_s: NonNegativeFloat | None = None
     opening_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
 
@@ -277,7 +280,7 @@ class ControlledStructureSpec(_Target):
     level_rule: LevelRuleSpec | None = None
     gate_cd: PositiveFloat = 0.6
     gate_area_m2: PositiveFloat | None = None
-    sill_level_m: float | None = None
+    sill_level_m: Level | None = None
 
     @model_validator(mode="after")
     def _settings(self):

@@ -9,11 +9,12 @@ are in :mod:`floodsim.scenario.measures`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import LayerRef, LevelPoint, Name, NonNegativeFloat, PositiveFloat, ScenarioPath, _Model
+from .base import (MAX_DURATION_MIN, LayerRef, Level, LevelPoint, Manning, Minutes, Name, NonNegativeFloat,
+                   PositiveFloat, ScenarioPath, _Model)
 from .measures import MeasureSpec
 
 
@@ -34,7 +35,7 @@ class Buildings(LayerRef):
 class ManningZone(LayerRef):
     """Polygons with their own Manning's n (e.g. roads)."""
 
-    manning: PositiveFloat | None = Field(None, description="n for every feature [s m^-1/3]; or use `field`.")
+    manning: Manning | None = Field(None, description="n for every feature [s m^-1/3]; or use `field`.")
     field: str | None = Field(None, description="Attribute holding n per feature.")
 
     @model_validator(mode="after")
@@ -47,7 +48,7 @@ class ManningZone(LayerRef):
 class Surface(_Model):
     """Roughness of the ground."""
 
-    manning: PositiveFloat = Field(0.04, description="Default Manning's n [s m^-1/3].")
+    manning: Manning = Field(0.04, description="Default Manning's n [s m^-1/3].")
     manning_raster: ScenarioPath | None = Field(None, description="Raster of n; overrides the default where set.")
     zones: tuple[ManningZone, ...] = ()
 
@@ -59,8 +60,9 @@ class Rainfall(_Model):
     kind: Literal["block", "hyetograph", "raster", "chicago"] = "block"
     intensity_mm_h: NonNegativeFloat | None = Field(None, description="block: intensity [mm/h].")
     depth_mm: NonNegativeFloat | None = Field(None, description="block: total depth [mm] (alternative).")
-    duration_min: PositiveFloat | None = Field(None, description="block, chicago: duration [min].")
-    start_min: NonNegativeFloat = 0.0
+    duration_min: Annotated[Minutes, Field(gt=0)] | None = Field(None, description="block, chicago: duration "
+                                                                                   "[min].")
+    start_min: Minutes = 0.0
     csv: ScenarioPath | None = Field(None, description="hyetograph: CSV with columns time_min, intensity_mm_h.")
     netcdf: ScenarioPath | None = Field(None, description="raster: NetCDF with a (time, y, x) variable in mm/h.")
     variable: str | None = Field(None, description="raster: name of the variable in the NetCDF.")
@@ -70,7 +72,8 @@ class Rainfall(_Model):
                                                                      "the IDF file's tabulated range.")
     peak_position: Annotated[float, Field(ge=0, le=1)] = Field(0.4, description="chicago: fraction of the "
                                                                                  "duration before the peak.")
-    step_min: PositiveFloat = Field(5.0, description="chicago: block length of the hyetograph [min].")
+    step_min: Annotated[Minutes, Field(gt=0)] = Field(5.0, description="chicago: block length of the "
+                                                                        "hyetograph [min].")
     climate_factor: PositiveFloat = Field(1.0, description="chicago: multiplies all intensities (e.g. 1.2-1.4 "
                                                            "for a 100-year horizon).")
 
@@ -148,8 +151,9 @@ class BoundarySpec(_Model):
 
     side: Literal["north", "south", "east", "west"]
     kind: Literal["free", "critical", "level", "closed"]
-    slope: PositiveFloat = Field(0.001, description="free: energy slope beyond the edge [-].")
-    level_m: float | None = Field(None, description="level: constant water level [m].")
+    slope: Annotated[float, Field(gt=0, le=1)] = Field(0.001, description="free: energy slope beyond the "
+                                                                          "edge [-], at most 1 (45°).")
+    level_m: Level | None = Field(None, description="level: constant water level [m].")
     level_series: tuple[LevelPoint, ...] = Field((), description="level: (time_min, level_m) points.")
     area: LayerRef | None = Field(None, description="Limit the boundary to edge cells in these polygons.")
 
@@ -176,16 +180,12 @@ class InflowSpec(_Model):
         return self
 
 
-#: Longest run a scenario may ask for [min] (one year).
-MAX_DURATION_MIN = 525_600.0
-
-
 class SimulationSettings(_Model):
     """Run length, outputs and numerics (see :class:`floodsim.core.params.SolverParams`)."""
 
     duration_min: Annotated[float, Field(gt=0, le=MAX_DURATION_MIN)] = Field(
         description=f"Simulated time [min], at most {MAX_DURATION_MIN:g} (one year).")
-    output_interval_min: PositiveFloat | None = None
+    output_interval_min: Annotated[Minutes, Field(gt=0)] | None = None
     cfl: Annotated[float, Field(ge=0.01, le=1)] = Field(0.6, description="Courant number (0.6: see "
                                                                       "floodsim.core.simulation).")
     theta: Annotated[float, Field(ge=0, le=1)] = 0.8
@@ -204,6 +204,11 @@ class Output(_Model):
     flood_threshold_m: PositiveFloat = Field(0.10, description="Depth counted as flooded [m].")
     gauges: LayerRef | None = Field(None, description="Points at which depth series are reported.")
     gauge_name_field: str = "name"
+    series_step_s: Annotated[float, Field(ge=0.1, le=3600)] = Field(
+        10.0, description="Step of the fine time series (gauges, outflow, measure devices) [s], independent of "
+                          "the map output interval.")
+    wet_threshold_m: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.01, description="A gauge whose depth never exceeds this [m] is reported as dry (a film is not a peak).")
     compare_to_baseline: bool = Field(True, description="When the scenario has measures, also run it without "
                                       "them and report what the measures changed (doubles the run time).")
 

@@ -15,7 +15,7 @@ RETURN_PERIOD_KEY = "rainfall.return_period_yr"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class DamageSettings(_Strict):

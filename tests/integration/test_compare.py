@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 
 import geopandas as gpd
@@ -16,6 +18,7 @@ from floodsim.cli import main
 from floodsim.errors import ExitCode
 from floodsim.analysis.compare import compare_runs
 from floodsim.errors import GridAlignmentError, InputDataError
+from floodsim.analysis.flooding import flood_depth, storage_depth_of
 from floodsim.analysis.hazard import hazard_rating
 from floodsim.run.runner import run_scenario
 
@@ -49,7 +52,11 @@ def test_difference_rasters_sign_and_values(runs, tmp_path):
     assert diff.data[valid].max() > 0.1          # the pond is dug into the park: deeper in B
     with rasterio.open(tmp_path / "cmp" / "hazard_rating_diff.tif") as src:
         dhr = src.read(1, masked=True)
-    hr = lambda p: hazard_rating(_max(p, "max_depth"), _max(p, "max_speed"))
+    def hr(p):   # hazard from the flood depth: water a pond holds by design is not flooding
+        with xr.open_dataset(p / "results.nc") as ds:
+            storage = storage_depth_of(ds)
+        return hazard_rating(flood_depth(_max(p, "max_depth"), storage), _max(p, "max_speed"))
+
     np.testing.assert_allclose(dhr.data[valid], (hr(b) - hr(a))[valid], atol=1e-5)
     assert (tmp_path / "cmp" / "depth_diff.png").stat().st_size > 10_000
     assert set(cmp.files) >= {"max_depth_diff", "hazard_rating_diff", "comparison_csv", "depth_diff_png"}
@@ -61,7 +68,12 @@ def test_side_by_side_table_and_changed_buildings(runs, tmp_path):
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert list(table.columns) == ["metric", "unit", "baseline", "pond", "pond − baseline"]
     row = table.set_index("metric").loc["max_depth_m"]
-    assert float(row["pond − baseline"]) == pytest.approx(float(row["pond"]) - float(row["baseline"]))
+    exact = [json.loads((p / "summary.json").read_text())["max_depth_m"] for p in (a, b)]
+    # one number per cell, to 4 significant digits; the difference is taken before rounding
+    assert float(row["baseline"]) == float(f"{exact[0]:.4g}") and float(row["pond"]) == float(f"{exact[1]:.4g}")
+    assert float(row["pond − baseline"]) == float(f"{exact[1] - exact[0]:.4g}")
+    assert not table.astype(str).apply(lambda c: c.str.startswith("{")).any().any()   # no dicts in cells
+    assert any(m.startswith("gauges.") for m in table["metric"])
     # changed buildings = those whose class differs between the two buildings layers
     la = gpd.read_file(a / "flood.gpkg", layer="buildings").set_index("building_id")
     lb = gpd.read_file(b / "flood.gpkg", layer="buildings").set_index("building_id")

@@ -22,9 +22,8 @@ def test_measure_named_with_slash_and_markup_runs_and_writes(tmp_path):
     sc = sc.model_copy(update={"measures": (tank,)})
     out = run_scenario(sc, out_dir=tmp_path / "run", compare_to_baseline=True)
     with xr.open_dataset(tmp_path / "run" / "results.nc") as ds:
-        series = {v.attrs.get("series"): name for name, v in ds.data_vars.items() if "series" in v.attrs}
-    assert f"{HOSTILE} volume_m3" in series                  # the name survives, in an attribute
-    assert all("/" not in name for name in series.values())
+        assert list(ds["device"].values.astype(str)) == [HOSTILE]   # the name survives, as data
+        assert all("/" not in name and " " not in name for name in ds.data_vars)
     effects = out.summary.against_baseline["measures"]
     assert effects[0]["name"] == HOSTILE and effects[0]["peak_stored_m3"] > 0
 

@@ -12,6 +12,7 @@ import rasterio
 import xarray as xr
 
 from floodsim.errors import OutputError
+from floodsim.analysis.flooding import flood_depth, storage_depth_of
 from floodsim.analysis.hazard import HAZARD_CLASSES, hazard_class, hazard_rating
 from floodsim.analysis.products import flatten_summary, write_products
 from floodsim.run.runner import run_scenario
@@ -46,13 +47,14 @@ def test_hazard_raster_matches_the_method(pond_run):
     sc, out, result = pond_run
     ds = result.dataset
     hr, _, _ = _read(out / "hazard_rating.tif")
-    expected = hazard_rating(ds["max_depth"].values, ds["max_speed"].values)
+    flood = flood_depth(ds["max_depth"].values, storage_depth_of(ds))   # the pond's stored water is not flooding
+    expected = hazard_rating(flood, ds["max_speed"].values)
     valid = np.isfinite(ds["max_depth"].values)
     assert np.array_equal(~hr.mask, valid)
     np.testing.assert_allclose(hr.data[valid], expected[valid], rtol=1e-6, atol=1e-6)
     codes, _, _ = _read(out / "hazard_class.tif")
     thr = sc.output.flood_threshold_m
-    np.testing.assert_array_equal(codes.data[valid], hazard_class(expected, ds["max_depth"].values, thr)[valid])
+    np.testing.assert_array_equal(codes.data[valid], hazard_class(expected, flood, thr)[valid])
     assert codes.data[valid].max() >= 2          # the storm makes some moderate hazard somewhere
 
 
@@ -62,11 +64,12 @@ def test_arrival_time_is_consistent_with_depths(pond_run):
     thr = sc.output.flood_threshold_m
     arrival, _, _ = _read(out / "arrival_time.tif")
     a = arrival.filled(np.nan)
-    flooded = ds["max_depth"].values >= thr
+    storage = storage_depth_of(ds)
+    flooded = np.nan_to_num(flood_depth(ds["max_depth"].values, storage), nan=-1) >= thr
     assert np.array_equal(np.isfinite(a), flooded)
     t_max = ds["time_of_max_depth"].values
     assert np.all(a[flooded] <= t_max[flooded] + 1e-3) and np.all(a[flooded] >= 0)
-    depth = ds["depth"].values
+    depth = flood_depth(ds["depth"].values, storage)
     times = ds["time"].values
     for k, t in enumerate(times):                 # wet at output k -> arrived by t_k
         wet = np.nan_to_num(depth[k], nan=0) >= thr

@@ -339,7 +339,6 @@ def test_merewether_layers_build_and_run_with_closed_balance():
     ds = run_simulation(sim, 300.0, 60.0)
     _balance_ok(ds)
     _ledgers_ok(*net.members, ops[1])
-    print({k: round(v, 3) for k, v in net.series().items()})
     assert tunnel.ledger["received"] > 0 and tunnel.stored_volume > 0
 
 
