@@ -38,6 +38,8 @@ def cmd_sweep(args) -> int:
         print("expected annual damage (EUR 2010 / year) per design; benefit against the first design:")
         money = {c: (lambda v: f"{v:,.0f}") for c in ("ead_eur_per_yr", "benefit_eur_per_yr")}
         print(result.ead.to_string(index=False, formatters=money))
+    for line in result.notes or []:
+        print(line)
     print(f"written         {', '.join(str(p) for p in result.files.values())}")
     return exit_code_of_table(table)
 

@@ -18,7 +18,8 @@ from ..io.atomic import atomic_path
 from .members import Member, changed_inputs, expand_members, input_hashes
 from .metrics import check_building_uses, damage_model, member_metrics
 from .spec import SweepSpec, load_sweep
-from .tables import ead_table, gather_table, write_tables
+from .risk import risk_outputs, storm_descriptions
+from .tables import MATRIX_CSV, ead_table, gather_table, matrix_table, write_tables
 
 
 def process_member(member: Member, out_root: str, damage=None) -> dict:
@@ -39,7 +40,7 @@ def process_member(member: Member, out_root: str, damage=None) -> dict:
     run_dir = Path(out_root) / rf.SWEEP_MEMBERS_DIR / member.id
     row = {"member": member.id, "label": member.label, "design": member.design, "status": "ok", "error": "",
            "error_kind": "",
-           "run_dir": str(run_dir), **{f"param {k}": v for k, v in member.overrides.items()}}
+           "run_dir": str(run_dir), **{f"param {k}": v for k, v in member.params.items()}}
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         fingerprint = member.fingerprint
@@ -103,6 +104,12 @@ class SweepResult:
     ead: pd.DataFrame | None
     files: dict[str, Path]
     wall_s: float
+    matrix: pd.DataFrame | None = None
+    """Designs × return periods with % change against the member without measures (``matrix.csv``)."""
+    service_goal: pd.DataFrame | None = None
+    """Per design: area breaking the service goal, buildings next to it, pass/fail."""
+    notes: list = None
+    """Lines for the printed output (matrix reference, likelihood bands, first flooding, service goal)."""
 
 
 def make_client(scheduler: str | None = None, workers: int | None = None):
@@ -200,7 +207,7 @@ def run_sweep(spec, out_dir=None, scheduler: str | None = None, workers: int | N
                              "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500],
                              "error_kind": "bug",
                              "run_dir": str(out / rf.SWEEP_MEMBERS_DIR / m.id),
-                             **{f"param {k}": v for k, v in m.overrides.items()}})
+                             **{f"param {k}": v for k, v in m.params.items()}})
             bar.update(1)
         bar.close()
     finally:
@@ -209,6 +216,19 @@ def run_sweep(spec, out_dir=None, scheduler: str | None = None, workers: int | N
             if cluster is not None:
                 cluster.close()
     table = gather_table(rows, members)
+    storms = storm_descriptions(members)
+    if storms:
+        table["storm"] = table["member"].map(storms).fillna("")
     ead = ead_table(table, spec.ead)
     files = write_tables(table, ead, out, spec)
-    return SweepResult(table, ead, files, time.perf_counter() - t0)
+    notes = []
+    matrix, note = matrix_table(table, members)
+    if matrix is not None:
+        with atomic_path(out / MATRIX_CSV) as tmp:
+            matrix.to_csv(tmp, index=False)
+        files["matrix"] = out / MATRIX_CSV
+        notes.append(f"matrix.csv: designs × return periods; {note}")
+    risk_files, lines, goal = risk_outputs(table, members, out, spec, damage)
+    files.update(risk_files)
+    notes += lines
+    return SweepResult(table, ead, files, time.perf_counter() - t0, matrix, goal, notes)

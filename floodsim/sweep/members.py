@@ -28,6 +28,12 @@ class Member:
     scenario: Any = field(repr=False)
     design: str = ""
     """The member's label without the return period: members of one design share it (EAD)."""
+    params: dict = field(default_factory=dict)
+    """Every parameter the sweep sets in any member -> this member's value: its override, else the value
+    in its merged scenario (the base scenario's, defaults included), else ``"n/a"`` where the path does
+    not exist in this member (e.g. ``measures.1.orifice_area_m2`` of a member with ``measures = []``)."""
+    has_measures: bool = True
+    """Whether the member's scenario has any measure (the reference of ``matrix.csv`` has none)."""
     inputs: dict = field(default_factory=dict, repr=False)
     """What the member's results depend on: ``{"scenario": sha256, "<field> <file>": sha256, ...}``
     (:func:`input_hashes`); empty until computed."""
@@ -118,6 +124,52 @@ def _describe(overrides: dict) -> str:
     return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
 
 
+#: Shown for a parameter whose path does not exist in a member (e.g. a measure it removed).
+NOT_APPLICABLE = "n/a"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(_scalar(value))
+
+
+def _scalar(value):
+    """A table cell: numbers, text and booleans as they are; lists and tables in short words."""
+    if isinstance(value, (list, tuple)):
+        return "none" if not value else f"{len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"table of {len(value)}"
+    return value
+
+
+def lookup(data, path: str):
+    """The value at a dotted ``path`` in nested dicts/lists (list items by index); :data:`NOT_APPLICABLE`
+    when the path does not exist."""
+    node = data
+    for part in path.split("."):
+        if isinstance(node, (list, tuple)):
+            if not part.isdigit() or int(part) >= len(node):
+                return NOT_APPLICABLE
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return NOT_APPLICABLE
+    return node
+
+
+def readable_label(label: str, varied: dict, return_period=None) -> str:
+    """An engineer's label: the member's ``label``, then each varied parameter as ``<last path part>
+    <value>``, then the return period as ``N-yr``, joined by " · " (e.g. ``pond, 0.3 m pipe · 20-yr``,
+    ``climate_factor 1.3 · 100-yr``)."""
+    parts = [label] if label else []
+    parts += [f"{k.rsplit('.', 1)[-1]} {_fmt(v)}" for k, v in varied.items()]
+    if return_period is not None:
+        parts.append(f"{_fmt(float(return_period))}-yr")
+    return " · ".join(parts) or "base scenario"
+
+
 def expand_members(spec: SweepSpec) -> list[Member]:
     """Every member of the sweep, built from the base scenario and validated.
 
@@ -137,13 +189,26 @@ def expand_members(spec: SweepSpec) -> list[Member]:
     explicit = spec.members or [{}]
     folder = spec.source.parent if spec.source else Path.cwd()
     members = []
-    for index, (m, g) in enumerate(itertools.product(explicit, grid_points)):
-        overrides = {**g, **{k: v for k, v in m.items() if k != "label"}}     # the member's own value wins
+    combos = [(m, g, {**g, **{k: v for k, v in m.items() if k != "label"}})      # the member's own value wins
+              for m, g in itertools.product(explicit, grid_points)]
+    keys = list(dict.fromkeys(k for _, _, o in combos for k in o))
+    missing = object()
+
+    def varies(key):
+        return len({json.dumps(o.get(key, "\0missing"), sort_keys=True, default=str) for _, _, o in combos}) > 1
+
+    varying = [k for k in keys if varies(k)]
+    for index, (m, g, overrides) in enumerate(combos):
         digest = hashlib.sha1(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:8]
         mid = f"m{index:03d}-{digest}"
-        design = str(m.get("label", "")) or _describe({k: v for k, v in overrides.items()
-                                                       if k != RETURN_PERIOD_KEY})
-        label = ", ".join(p for p in (str(m.get("label", "")), _describe(g)) if p) or _describe(overrides)
+        own = str(m.get("label", ""))
+        # a labelled member names its own overrides; the grid's varied values (and an unlabelled member's
+        # own overrides) are spelled out; the return period comes last as N-yr
+        shown = {k: overrides[k] for k in varying if k != RETURN_PERIOD_KEY and k in overrides
+                 and (not own or (k in g and k not in m))}
+        rp = overrides.get(RETURN_PERIOD_KEY, missing)
+        design = readable_label(own, shown)
+        label = readable_label(own, shown, None if rp is missing or RETURN_PERIOD_KEY not in varying else rp)
         raw = apply_overrides(data, overrides)
         raw["name"] = f"{base.name} [{mid}]"
         if "compare_to_baseline" in Output.model_fields and "output.compare_to_baseline" not in overrides:
@@ -155,5 +220,8 @@ def expand_members(spec: SweepSpec) -> list[Member]:
             where = spec.source or Path("sweep")
             raise ScenarioError(f"member {mid} ({label}):\n"
                                 + format_validation_error(where, exc)) from None
-        members.append(Member(mid, label, overrides, sc.model_copy(update={"source": base.source}), design))
+        merged = sc.model_dump(mode="json")
+        params = {k: _scalar(overrides[k] if k in overrides else lookup(merged, k)) for k in keys}
+        members.append(Member(mid, label, overrides, sc.model_copy(update={"source": base.source}), design,
+                              params=params, has_measures=bool(getattr(sc, "measures", None))))
     return members

@@ -19,6 +19,11 @@ METRICS: dict[str, tuple[str, str]] = {
     "max_depth_m": ("m", "largest depth anywhere"),
     "max_stored_volume_m3": ("m3", "peak volume held by each measure store (ponds, tanks, tunnels, ...), "
                                    "summed over the stores"),
+    "min_freeboard_m": ("m", "smallest freeboard (design level − peak level) over the storage measures that "
+                             "have a design level (rim or crest), from summary.json storage_measures; NaN "
+                             "when none has one"),
+    "spilled": ("1", "1 when any storage measure spilled (water above its design level), 0 when none did, "
+                     "NaN without storage measures (summary.json storage_measures)"),
     "peak_outflow_m3_s": ("m3 s-1", "peak outflow over the open boundaries (mean over an output interval)"),
     "volume_error_relative": ("1", "relative closure error of the volume balance"),
     "damage_eur": ("EUR2010", "damage of the flooded buildings (depth ≥ flood threshold at a wall), JRC "
@@ -26,7 +31,7 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 #: Metrics where less is better (the ranking sorts these ascending).
-LOWER_IS_BETTER = set(METRICS) - {"max_stored_volume_m3"}
+LOWER_IS_BETTER = set(METRICS) - {"max_stored_volume_m3", "min_freeboard_m"}
 
 #: Hazard classes counted in ``hazard_area_m2`` (moderate or worse, HR ≥ 0.75).
 HAZARD_AREA_CLASSES = ("moderate", "significant", "extreme")
@@ -56,6 +61,7 @@ def member_metrics(run_dir: Path, scenario, damage=None) -> dict:
         "max_extent_area_m2": float(summary.max_extent_area_m2),
         "max_depth_m": float(summary.max_depth_m),
         "max_stored_volume_m3": float(sum(v for k, v in stores.items() if k != "surface")),
+        **storage_metrics(summary.storage_measures),
         "peak_outflow_m3_s": float(summary.peak_boundary_outflow_m3_s or 0.0),
         "volume_error_relative": float(summary.volume_balance_m3["relative_error"]),
         "damage_eur": 0.0,
@@ -66,6 +72,17 @@ def member_metrics(run_dir: Path, scenario, damage=None) -> dict:
         row["flooded_buildings"] = int(exposure["flooded"].sum())
         row["damage_eur"] = building_damage(exposure, scenario, damage)
     return row
+
+
+def storage_metrics(storage_measures: dict | None) -> dict:
+    """``min_freeboard_m`` and ``spilled`` of :data:`METRICS` from a summary's ``storage_measures``
+    (measure name -> performance dict of :func:`floodsim.analysis.performance.storage_performance`)."""
+    entries = [e for e in (storage_measures or {}).values() if isinstance(e, dict)]
+    freeboards = [float(e["freeboard_m"]) for e in entries
+                  if isinstance(e.get("freeboard_m"), (int, float)) and math.isfinite(e["freeboard_m"])]
+    spills = [bool(e["spilled"]) for e in entries if e.get("spilled") is not None]
+    return {"min_freeboard_m": min(freeboards) if freeboards else math.nan,
+            "spilled": float(any(spills)) if spills else math.nan}
 
 
 def building_damage(exposure, scenario, damage=None) -> float:
@@ -81,6 +98,21 @@ def building_damage(exposure, scenario, damage=None) -> float:
         exposure = exposure.assign(**{model.use_field: layer[model.use_field].to_numpy()})
     depth_at = exposure["max_depth_m"].where(exposure["flooded"], 0.0)
     return model.event_damage(exposure.assign(damage_depth_m=depth_at), "damage_depth_m")
+
+
+def building_damages(exposure, scenario, damage=None):
+    """Per building of a run's ``buildings`` layer, the damage [EUR 2010] (numpy array, the rule of
+    :func:`building_damage`: 0 below the flood threshold); their sum is :func:`building_damage`."""
+    from ..io.vector import read_layer
+
+    model = _as_model(damage)
+    b = scenario.buildings
+    layer = read_layer(b.path, b.layer, what="buildings")
+    if model.use_field in layer.columns:
+        exposure = exposure.assign(**{model.use_field: layer[model.use_field].to_numpy()})
+    depth_at = exposure["max_depth_m"].where(exposure["flooded"], 0.0)
+    out = model.building_damage(exposure.assign(damage_depth_m=depth_at), "damage_depth_m")
+    return out["damage_eur"].to_numpy(float)
 
 
 def _as_model(damage):

@@ -36,6 +36,18 @@ class EADSettings(_Strict):
     rare_tail: Literal["constant", "none"] = "constant"
 
 
+class ServiceGoal(_Strict):
+    """A service goal checked per design on the member(s) of its return period, e.g. Copenhagen's "no
+    more than 10 cm of water on terrain in a 100-year rain": ``max_depth_m = 0.10``,
+    ``return_period_yr = 100``. A cell breaks it where the max flood depth (water held by measures by
+    design not counted) is greater than ``max_depth_m``; a building is next to it where the flood depth
+    at its wall is. Written to ``service_goal.csv`` and ``service_goal_<design>.tif``."""
+
+    max_depth_m: float = Field(gt=0, description="Largest flood depth allowed on terrain [m].")
+    return_period_yr: float = Field(gt=0, description="Return period [years] of the storm the goal is for; "
+                                    "the sweep needs a member with this rainfall.return_period_yr.")
+
+
 class SweepSpec(_Strict):
     """A sweep file, validated (unknown keys rejected)."""
 
@@ -48,6 +60,8 @@ class SweepSpec(_Strict):
     rank_by: str = Field("damage_eur", description="Metric the printed comparison is ranked by.")
     damage: DamageSettings = DamageSettings()
     ead: EADSettings = EADSettings()
+    service_goal: ServiceGoal | None = Field(None, description="Optional [service_goal]: max_depth_m, "
+                                             "return_period_yr.")
     source: Path | None = None
 
     @field_validator("grid", mode="before")

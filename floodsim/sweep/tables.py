@@ -13,9 +13,13 @@ import pandas as pd
 from ..errors import ScenarioError
 from ..io import runfolder as rf
 from ..io.atomic import atomic_path
+from ..analysis.risk import percent_change
 from .members import Member
 from .metrics import LOWER_IS_BETTER, METRICS
 from .spec import RETURN_PERIOD_KEY, EADSettings, SweepSpec
+
+#: Designs × return periods, written when the return period varies.
+MATRIX_CSV = "matrix.csv"
 
 
 def gather_table(rows: list[dict], members: list[Member]) -> pd.DataFrame:
@@ -79,6 +83,49 @@ def ead_table(table: pd.DataFrame, settings: EADSettings | None = None) -> pd.Da
     return ead
 
 
+def matrix_table(table: pd.DataFrame, members: list[Member]) -> tuple[pd.DataFrame | None, str]:
+    """Designs × return periods (``matrix.csv``) when the return period varies: one row per member
+    (design, return period, label, metrics) and, per metric, ``"<metric> change_%"`` against the
+    **reference member of the same return period**: the first member (sweep order) whose merged scenario
+    has no measures (``measures = []`` or none in the base) and whose other non-measure parameters
+    (every ``param`` column not under ``measures``) are equal to the row's. Without any member without
+    measures, the % columns are left out. Returns ``(matrix or None, note)``."""
+    rp = f"param {RETURN_PERIOD_KEY}"
+    if rp not in table.columns or table[rp].nunique() < 2:
+        return None, ""
+    no_measures = {m.id for m in members if not m.has_measures}
+    others = [c for c in table.columns if c.startswith("param ") and c != rp
+              and not c.removeprefix("param ").startswith("measures")]
+    metrics = [c for c in METRICS if c in table.columns]
+    rows = table[["design", rp, "label", "member", "status", *metrics]].rename(columns={rp: "return_period_yr"})
+    rows = rows.assign(_o=range(len(rows)))
+
+    def key(i):
+        return json.dumps([str(table.at[i, c]) for c in [rp, *others]])
+
+    refs = {}
+    for i in table.index:
+        if table.at[i, "member"] in no_measures and table.at[i, "status"] != "failed":
+            refs.setdefault(key(i), i)
+    if not no_measures:
+        note = ("no member without measures, so matrix.csv has no % change columns (add a member with "
+                "measures = [] as the reference)")
+        rows = rows.assign(_rp=pd.to_numeric(rows["return_period_yr"], errors="coerce"))
+        return rows.sort_values(["_rp", "_o"], kind="stable").drop(columns=["_o", "_rp"]).reset_index(drop=True), note
+    ref_idx = [refs.get(key(i)) for i in table.index]
+    rows["reference"] = [table.at[j, "label"] if j is not None else "" for j in ref_idx]
+    for c in metrics:
+        ref_vals = pd.Series([table.at[j, c] if j is not None else np.nan for j in ref_idx], index=table.index)
+        rows[f"{c} change_%"] = percent_change(table[c], ref_vals).round(2)
+    note = "% change against the member without measures of the same return period"
+    missing_ref = int(sum(j is None for j in ref_idx))
+    if missing_ref:
+        note += f" ({missing_ref} row(s) have no such member: empty % columns)"
+    order = rows.assign(_rp=pd.to_numeric(rows["return_period_yr"], errors="coerce"))
+    order = order.sort_values(["_rp", "_o"], kind="stable").drop(columns=["_o", "_rp"])
+    return order.reset_index(drop=True), note
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
@@ -133,13 +180,28 @@ def ranked(table: pd.DataFrame, rank_by: str = "damage_eur") -> pd.DataFrame:
 
 
 def format_ranking(table: pd.DataFrame, rank_by: str = "damage_eur") -> str:
-    """The ranked comparison as text (one line per member)."""
+    """The ranked comparison as text (one line per member, named by its readable label). When the
+    return period varies, designs are ranked within each return period, one block per return period
+    (a 5-year and a 100-year storm are never ranked against each other)."""
+    rp = f"param {RETURN_PERIOD_KEY}"
+    if rp in table.columns and table[rp].nunique() > 1:
+        blocks = []
+        for t, grp in table.groupby(table[rp].astype(str), sort=False):
+            tval = pd.to_numeric(grp[rp], errors="coerce").iloc[0]
+            head = f"return period {tval:g} years:" if np.isfinite(tval) else f"return period {t}:"
+            blocks.append(head + "\n" + _format_block(grp.reset_index(drop=True), rank_by))
+        return "\n".join(blocks)
+    return _format_block(table, rank_by)
+
+
+def _format_block(table: pd.DataFrame, rank_by: str) -> str:
     r = ranked(table, rank_by)
     params = [c for c in r.columns if c.startswith("param ")]
-    cols = ["rank", "member", *params, *[c for c in METRICS if c in r.columns], "status"]
+    name = "label" if "label" in r.columns else "member"
+    cols = ["rank", name, *params, *[c for c in METRICS if c in r.columns], "status"]
     view = r[cols].rename(columns={c: c.removeprefix("param ").rsplit(".", 1)[-1] for c in params})
     text = view.to_string(index=False, float_format=lambda v: f"{v:,.4g}" if abs(v) < 1e-2 else f"{v:,.2f}")
     failed = r[r["status"] == "failed"]
     messages = failed["error"] if "error" in failed.columns else pd.Series("", index=failed.index)
-    errors = [f"  {m}: {e}" for m, e in zip(failed["member"], messages)]
+    errors = [f"  {m}: {e}" for m, e in zip(failed[name], messages)]
     return text + ("\nfailed members:\n" + "\n".join(errors) if errors else "")
