@@ -151,7 +151,7 @@ def prepare_sweep(spec: SweepSpec):
         try:
             m.inputs = input_hashes(m.scenario, cache)
         except InputDataError as exc:
-            raise InputDataError(f"member {m.id} ({m.label}): {exc}") from None
+            raise InputDataError(f"member {m.id} ({m.described or m.label}): {exc}") from None
     damage = damage_model(spec.damage, spec.source)
     check_building_uses(damage, [m.scenario for m in members], spec.source)
     return members, damage

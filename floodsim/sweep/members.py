@@ -33,6 +33,8 @@ class Member:
     in its merged scenario (the base scenario's, defaults included), else ``"n/a"`` where the path does
     not exist in this member (e.g. ``measures.1.orifice_area_m2`` of a member with ``measures = []``)."""
     has_measures: bool = True
+    described: str = ""
+    """The member's label and every override as ``key=value`` (error messages)."""
     """Whether the member's scenario has any measure (the reference of ``matrix.csv`` has none)."""
     inputs: dict = field(default_factory=dict, repr=False)
     """What the member's results depend on: ``{"scenario": sha256, "<field> <file>": sha256, ...}``
@@ -207,8 +209,11 @@ def expand_members(spec: SweepSpec) -> list[Member]:
         shown = {k: overrides[k] for k in varying if k != RETURN_PERIOD_KEY and k in overrides
                  and (not own or (k in g and k not in m))}
         rp = overrides.get(RETURN_PERIOD_KEY, missing)
+        if not own and not shown and not (rp is not missing and RETURN_PERIOD_KEY in varying):
+            shown = {k: v for k, v in overrides.items() if k != RETURN_PERIOD_KEY}  # nothing varies: say what is set
         design = readable_label(own, shown)
         label = readable_label(own, shown, None if rp is missing or RETURN_PERIOD_KEY not in varying else rp)
+        described = ", ".join(p for p in (own, _describe(overrides)) if p) or label   # for messages
         raw = apply_overrides(data, overrides)
         raw["name"] = f"{base.name} [{mid}]"
         if "compare_to_baseline" in Output.model_fields and "output.compare_to_baseline" not in overrides:
@@ -218,10 +223,11 @@ def expand_members(spec: SweepSpec) -> list[Member]:
             sc = Scenario.model_validate(raw, context={"base_dir": folder})
         except ValidationError as exc:
             where = spec.source or Path("sweep")
-            raise ScenarioError(f"member {mid} ({label}):\n"
+            raise ScenarioError(f"member {mid} ({described}):\n"
                                 + format_validation_error(where, exc)) from None
         merged = sc.model_dump(mode="json")
         params = {k: _scalar(overrides[k] if k in overrides else lookup(merged, k)) for k in keys}
         members.append(Member(mid, label, overrides, sc.model_copy(update={"source": base.source}), design,
-                              params=params, has_measures=bool(getattr(sc, "measures", None))))
+                              params=params, has_measures=bool(getattr(sc, "measures", None)),
+                              described=described))
     return members

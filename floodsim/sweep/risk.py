@@ -117,7 +117,14 @@ def risk_outputs(table: pd.DataFrame, members, out: Path, spec: SweepSpec, damag
             if goal is not None:
                 goal_rows.append({"design": design, "result": "not checked (no member ran)"})
             continue
-        reads = {mid: _read_member(Path(d)) for mid, d in zip(grp["member"], grp["run_dir"])}
+        try:
+            reads = {mid: _read_member(Path(d)) for mid, d in zip(grp["member"], grp["run_dir"])}
+        except Exception as exc:  # noqa: BLE001 - a member folder without results: the rest still report
+            lines.append(f"risk '{design}': results not readable ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200]}); nothing written")
+            if goal is not None:
+                goal_rows.append({"design": design, "result": "not checked (results not readable)"})
+            continue
         if ts.duplicated().any():
             lines.append(f"risk '{design}': a return period repeats; no likelihood products")
         else:
