@@ -17,8 +17,8 @@ from ..io import runfolder as rf
 from ..io.atomic import atomic_path
 from .members import Member, changed_inputs, expand_members, input_hashes
 from .metrics import check_building_uses, damage_model, member_metrics
-from .spec import SweepSpec, load_sweep
 from .risk import risk_outputs, storm_descriptions
+from .spec import SweepSpec, load_sweep
 from .tables import MATRIX_CSV, ead_table, gather_table, matrix_table, write_tables
 
 

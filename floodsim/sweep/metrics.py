@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from ..errors import InputDataError, OutputError
 from ..io import runfolder as rf
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.risk import percent_change
 from ..errors import ScenarioError
 from ..io import runfolder as rf
 from ..io.atomic import atomic_path
-from ..analysis.risk import percent_change
 from .members import Member
 from .metrics import LOWER_IS_BETTER, METRICS
 from .spec import RETURN_PERIOD_KEY, EADSettings, SweepSpec
