@@ -45,8 +45,18 @@ hazard area, maximum stored volume in the measures, peak outflow, the volume-bal
 building damage; see :data:`METRICS`. When the return period varies, the expected annual damage of
 each design (the other parameters held fixed) and its benefit against the first design are added.
 
+Members are named for engineers: ``label · varied parameters · N-yr`` (e.g. ``pond, 0.3 m pipe ·
+20-yr``); a parameter a member does not set shows its merged scenario's (the base's) value, ``n/a``
+where the path does not exist in it. When the return period varies, ``matrix.csv`` holds designs ×
+return periods with each metric's % change against the member without measures of the same return
+period, the ranking is printed per return period, and :mod:`floodsim.sweep.risk` writes per design the
+likelihood bands (``likelihood_<design>.tif``), the first return period that floods each building and
+its expected annual damage (``risk_<design>.gpkg``), and with a ``[service_goal]`` (``max_depth_m``,
+``return_period_yr``) ``service_goal_<design>.tif`` and ``service_goal.csv``.
+
 Modules: ``spec`` (the sweep file), ``members`` (the scenarios of a sweep), ``metrics`` (a member's
-numbers, read from its run folder), ``execute`` (Dask), ``tables`` (the gathered table, EAD, ranking).
+numbers, read from its run folder), ``execute`` (Dask), ``tables`` (the gathered table, EAD, matrix, ranking), ``risk`` (likelihood
+products).
 """
 
 from .execute import SweepResult, make_client, process_member, run_sweep
