@@ -250,6 +250,22 @@ class _TerrainMeasure:
         """Cells of feature ``k`` (geometry ``geom``) before ground is checked: centres inside it."""
         return rasterize_geometries([geom], grid)
 
+    def _lower(self, value, what: str, ground, grid: Grid, names, area):
+        """The ground cells of every feature and the lowering of each cell: the deepest ``value`` [m]
+        (per feature) of the features covering it. Returns (cells, per-feature reports, cells skipped,
+        (ny, nx) lowering)."""
+        depth = _per_feature(value, len(names), what, self.label)
+        touched = np.zeros(grid.shape, bool)
+        lower = np.zeros(grid.shape)
+        per_feature, skipped = [], 0
+        for k, (g, nm) in enumerate(zip(self.geometries, names)):
+            cells, s = _feature_cells(self, g, k, ground, grid, nm)
+            skipped += s
+            lower = np.where(cells, np.maximum(lower, depth[k]), lower)
+            touched |= cells
+            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+        return touched, per_feature, skipped, lower
+
     def _positive(self, value, what: str, allow_zero: bool = False) -> np.ndarray:
         a = _per_feature(value, len(self.geometries), what, self.label)
         bad = ~np.isfinite(a) | ((a < 0) if allow_zero else (a <= 0))
@@ -302,22 +318,11 @@ class CloudburstRoad(_TerrainMeasure):
 
     def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
         """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
-        n = len(names)
-        per_feature: list[dict] = []
-        skipped = 0
-        extra: dict = {}
-        touched = np.zeros(grid.shape, bool)
-        depth = _per_feature(self.depth, n, "depth", self.label)
-        lower = np.zeros(grid.shape)
-        for k, (g, nm) in enumerate(zip(self.geometries, names)):
-            cells, s = _feature_cells(self, g, k, ground, grid, nm)
-            skipped += s
-            lower = np.where(cells, np.maximum(lower, depth[k]), lower)
-            touched |= cells
-            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area),
-                                "length_m": float(g.length)})
+        touched, per_feature, skipped, lower = self._lower(self.depth, "depth", ground, grid, names, area)
+        for pf, g in zip(per_feature, self.geometries):
+            pf["length_m"] = float(g.length)
         out.z = np.where(touched, out.z - lower, out.z)
-        return touched, per_feature, skipped, extra
+        return touched, per_feature, skipped, {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -365,19 +370,9 @@ class RainBed(_TerrainMeasure):
 
     def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
         """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
-        n = len(names)
-        per_feature: list[dict] = []
-        skipped = 0
         extra: dict = {}
-        touched = np.zeros(grid.shape, bool)
-        depth = _per_feature(self.storage_depth, n, "storage_depth", self.label)
-        lower = np.zeros(grid.shape)
-        for k, (g, nm) in enumerate(zip(self.geometries, names)):
-            cells, s = _feature_cells(self, g, k, ground, grid, nm)
-            skipped += s
-            lower = np.where(cells, np.maximum(lower, depth[k]), lower)
-            touched |= cells
-            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
+        touched, per_feature, skipped, lower = self._lower(self.storage_depth, "storage_depth", ground, grid,
+                                                           names, area)
         out.z = np.where(touched, out.z - lower, out.z)
         out.ks = np.where(touched, self.ks, out.ks)
         if self.soil is not None:
