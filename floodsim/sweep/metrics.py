@@ -88,15 +88,7 @@ def building_damage(exposure, scenario, damage=None) -> float:
     """Damage [EUR 2010] of the buildings of a run's ``buildings`` layer (depth ≥ the flood threshold at a
     wall; below it, none), each valued by its use attribute in the scenario's buildings layer.
     ``damage``: a :class:`~floodsim.analysis.damage.DamageModel` or the settings to build one from."""
-    from ..io.vector import read_layer
-
-    model = _as_model(damage)
-    b = scenario.buildings
-    layer = read_layer(b.path, b.layer, what="buildings")
-    if model.use_field in layer.columns:
-        exposure = exposure.assign(**{model.use_field: layer[model.use_field].to_numpy()})
-    depth_at = exposure["max_depth_m"].where(exposure["flooded"], 0.0)
-    return model.event_damage(exposure.assign(damage_depth_m=depth_at), "damage_depth_m")
+    return float(building_damages(exposure, scenario, damage).sum())
 
 
 def building_damages(exposure, scenario, damage=None):
