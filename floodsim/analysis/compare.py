@@ -283,6 +283,11 @@ def format_table(cmp: Comparison) -> str:
             else:
                 cells.append(f"{v!s:>{colw}}")
         lines.append(f"{m + (f' [{unit}]' if unit else ''):<{width}}" + "".join(cells))
+    missing = [str(r.path) for r in cmp.runs if r.buildings is None]
+    if missing:   # never "0 changed buildings" when there was nothing to compare
+        lines.append(f"buildings changing hazard class: not compared (no buildings layer in {rf.FLOOD_GPKG} of "
+                     f"{', '.join(missing)})")
+        return "\n".join(lines)
     n_changed = len(cmp.changed)
     lines.append(f"buildings changing hazard class: {n_changed}"
                  + (f" ({int((cmp.changed['change'] == 'worse').sum())} worse, "

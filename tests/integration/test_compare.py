@@ -134,3 +134,15 @@ def test_cli_bench_json(capsys):
     row = result["rows"][0]
     assert row["cells"] == 48 * 48 and row["steps"] > 0
     assert row["cell_updates_per_s"] == pytest.approx(row["cells"] * row["steps"] / row["wall_s"])
+
+
+def test_missing_buildings_layer_is_stated_not_counted_as_zero(runs, tmp_path):
+    """Issue 10 item 11: without flood.gpkg, compare says the buildings were not compared."""
+    from floodsim.analysis.compare import format_table
+
+    a, b = runs
+    bare = tmp_path / "bare"
+    shutil.copytree(b, bare)
+    (bare / "flood.gpkg").unlink()
+    text = format_table(compare_runs([a, bare], tmp_path / "cmp"))
+    assert "not compared" in text and "bare" in text and "changing hazard class: 0" not in text
