@@ -53,7 +53,14 @@ def green_ampt_increment(F, ks, psi_dtheta, dt):
         taylor = fdt - 0.5 * c * fdt * dt + c * (ks * S / F + 2.0 * f) * fdt * dt * dt / (6.0 * F)
         if fdt < 1e-3 * F:
             return taylor
-        x = max(F + taylor, F + target)  # Newton start; the increment is at least ks dt
+        # Newton start: the increment is at least ks dt, and at most the increment from F = 0 (the
+        # capacity falls as F grows), ks dt + sqrt(2 S ks dt). Without that cap a tiny F (a film of
+        # drizzle) made the series' start ~1e18 m (or NaN, inf - inf, for a subnormal F), where Newton's
+        # step lost every digit of the root and went below -S (log of a negative number: NaN depths).
+        x = max(F + taylor, F + target)
+        cap = F + target + math.sqrt(2.0 * S * target)
+        if not x <= cap:   # beyond the bound, or NaN
+            x = cap
     else:
         x = F + target + math.sqrt(2.0 * S * target)
     FS = F + S
