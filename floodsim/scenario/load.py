@@ -70,7 +70,7 @@ def read_text(path: Path, what: str = "scenario") -> str:
         raise ScenarioError(f"{path}: cannot read the {what} file ({exc.strerror}).") from None
 
 
-def _too_deep(path: Path) -> str:
+def too_deep(path: Path) -> str:
     return (f"{path}: arrays or tables nested too deeply to read; a scenario nests a few levels (e.g. "
             "measures[0].level_rule.sensor): remove the extra brackets.")
 
@@ -83,7 +83,7 @@ def _read_mapping(path: Path) -> dict:
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
         except RecursionError:
-            raise ScenarioError(_too_deep(path)) from None
+            raise ScenarioError(too_deep(path)) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
@@ -94,7 +94,7 @@ def _read_mapping(path: Path) -> dict:
         except yaml.YAMLError as exc:
             raise ScenarioError(f"{path}: not valid YAML ({clip(' '.join(str(exc).split()), 300)}).") from None
         except RecursionError:
-            raise ScenarioError(_too_deep(path)) from None
+            raise ScenarioError(too_deep(path)) from None
         if not isinstance(data, dict):
             raise ScenarioError(f"{path}: the file must hold a mapping of settings.")
         return data

@@ -104,15 +104,17 @@ def load_sweep(path) -> SweepSpec:
     """
     import tomllib
 
-    from ..scenario.load import format_validation_error
+    from ..scenario.load import too_deep, clip, format_validation_error, read_text
 
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: sweep file not found.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path, "sweep"))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc}).") from None
+        raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
+    except RecursionError:
+        raise ScenarioError(too_deep(path)) from None
     try:
         spec = SweepSpec.model_validate({**data, "source": path.resolve()})
     except ValidationError as exc:
