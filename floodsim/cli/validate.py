@@ -1,4 +1,4 @@
-"""``floodsim validate SCENARIO``: check a scenario and its input data without running it."""
+"""``floodsim validate SCENARIO``: check a scenario, its input data and its output folder without running it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ def cmd_validate(args) -> int:
     from ..build.model import build_model
     from ..scenario.load import load_scenario
 
+    from ..run.runner import check_output_folder, default_output_dir
+
     sc = load_scenario(args.scenario)
     model = build_model(sc)
+    check_output_folder(default_output_dir(sc), tidy=False)   # what `run` would refuse, validate refuses
     sim = model.simulation
     ny, nx = sim.grid.shape
     print(f"{args.scenario}: OK — '{sc.name}', {ny}×{nx} cells of {sim.grid.dx:.2f} m, "

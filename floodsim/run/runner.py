@@ -210,7 +210,7 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
         raise InputDataError("--resume and --restart exclude each other: --resume continues from the "
                              "checkpoint, --restart deletes it and starts again.")
     if write:
-        _check_output_folder(out)
+        check_output_folder(out)
     if not (resume or restart) and (write or checkpointing):
         _refuse_checkpoint_in_the_way(ckpt_file)
     model = build_model(sc)
@@ -299,9 +299,10 @@ def _discard_checkpoint(ckpt_file: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------- the run folder
-def _check_output_folder(out: Path) -> None:
-    """Before the run: refuse a folder the run must not replace or cannot write; tidy what killed
-    runs into it left beside it. Creates nothing (a run refused later leaves no folder behind)."""
+def check_output_folder(out: Path, tidy: bool = True) -> None:
+    """Before the run (and at ``validate``): refuse a folder the run must not replace or cannot write;
+    with ``tidy``, remove what killed runs into it left beside it. Leaves nothing behind (a run refused
+    later leaves no folder)."""
     target = out.resolve()
     cwd = Path.cwd().resolve()
     if target == Path(target.anchor) or cwd == target or target in cwd.parents:
@@ -316,7 +317,8 @@ def _check_output_folder(out: Path) -> None:
             raise OutputError(f"{out}: the folder holds other files ({shown}) and no floodsim run (no "
                               f"{', '.join(rf.RUN_MARKERS)}); a run replaces its whole output folder, so it "
                               "will not write there. Choose a new or empty folder with --out.")
-        _clear_stale_siblings(target)
+        if tidy:
+            _clear_stale_siblings(target)
         ancestor = target.parent       # the nearest existing folder above: the run creates the rest
         while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
             ancestor = ancestor.parent

@@ -710,8 +710,7 @@ def _output_dir_is_a_file(p: Path) -> Path:
 case("output-dir-in-scenario-is-a-file", _output_dir_is_a_file, r"afile.*(not writable|not a folder)", out=None,
      commands=("run",))
 case("output-dir-in-scenario-is-a-file", _output_dir_is_a_file, r"afile.*(not writable|not a folder)", out=None,
-     commands=("validate",), marks=(OTHERS("cli/validate: `validate` does not check the output folder that `run` "
-                                           "refuses (exit 0 instead of 2)"),))
+     commands=("validate",))
 
 # --- valid inputs whose run becomes unstable: exit 3 from run (validate accepts them) ----------------
 case("unstable-huge-inflow",
