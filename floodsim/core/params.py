@@ -55,8 +55,10 @@ class SolverParams:
     stall_steps : int
         Consecutive steps with a Courant step below ``dt_min`` that count as a stall (1 = the first).
     max_speed : float
-        A flow speed above this [m/s] is beyond physical sense for overland flow (free fall from
-        127 m); checked at every output time, it stops the run (:class:`StabilityError`).
+        A flow speed above this [m/s] is beyond physical sense: faster than free fall from any terrain
+        on Earth (√(2 g · 9,000 m) ≈ 420 m/s). Checked at every output time, it stops the run
+        (:class:`StabilityError`). It is a blow-up detector, not a realism check: a thin film falling
+        over a DEM cliff can show 100+ m/s (depth-averaged speed of a 1 cm sheet) in a valid run.
     max_depth : float
         A depth above this [m] stops the run the same way (a lost nodata value in a pit, an inflow on
         far too few cells).
@@ -77,7 +79,7 @@ class SolverParams:
     g: float = 9.80665
     band_rows: int = 16
     stall_steps: int = 3
-    max_speed: float = 50.0
+    max_speed: float = 500.0
     max_depth: float = 1000.0
     max_relative_balance_error: float = 1e-6
 
