@@ -19,7 +19,7 @@ def cmd_plot(args) -> int:
     elif (Path(args.run) / rf.BASELINE_DIR / rf.RESULTS_NC).is_file():
         base = rf.load_run(Path(args.run) / rf.BASELINE_DIR).ds
     if "series_time" not in run.ds.coords:
-        raise InputDataError(f"{args.run}: the run has no fine time series (written by floodsim ≥ 0.2); run the "
+        raise InputDataError(f"{args.run}: the run has no fine time series (older run folders lack them); run the "
                              "scenario again to plot its hydrographs.")
     out = args.out if args.out is not None else Path(args.run)
     out.mkdir(parents=True, exist_ok=True)
