@@ -394,7 +394,7 @@ def test_a_former_run_left_aside_by_a_kill_is_put_back(older):
     os.rename(out, aside)
     staging.mkdir()
     (staging / rf.RESULTS_NC).write_text("half")
-    runner._check_output_folder(out)
+    runner.check_output_folder(out)
     assert _snapshot(out) == before and not _siblings(out)
 
 
