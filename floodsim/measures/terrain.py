@@ -417,21 +417,14 @@ class GreenArea(_TerrainMeasure):
 
     def _apply(self, out: "SurfaceFields", before: "SurfaceFields", ground, grid: Grid, names, area):
         """Change ``out`` in place; return (cells changed, per-feature reports, cells skipped, extras)."""
-        per_feature: list[dict] = []
-        skipped = 0
-        extra: dict = {}
-        touched = np.zeros(grid.shape, bool)
         soil = _soil(self.soil, self.initial_saturation, self.label)
-        for k, (g, nm) in enumerate(zip(self.geometries, names)):
-            cells, s = _feature_cells(self, g, k, ground, grid, nm)
-            skipped += s
-            touched |= cells
-            per_feature.append({"feature": nm, "cells": int(cells.sum()), "area_m2": float(cells.sum() * area)})
-        out.z = np.where(touched, out.z - self.depression_storage, out.z)
+        touched, per_feature, skipped, lower = self._lower(self.depression_storage, "depression_storage", ground,
+                                                           grid, names, area)
+        out.z = np.where(touched, out.z - lower, out.z)
         out.ks = np.where(touched, soil.ks, out.ks)
         out.psi = np.where(touched, soil.psi, out.psi)
         out.dtheta = np.where(touched, soil.dtheta, out.dtheta)
-        return touched, per_feature, skipped, extra
+        return touched, per_feature, skipped, {}
 
 
 @dataclass(frozen=True, eq=False)
