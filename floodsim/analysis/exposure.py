@@ -100,6 +100,9 @@ def adjacent_maxima(bb, ii, jj, blocked: np.ndarray, fields: dict[str, np.ndarra
     return out
 
 
+#: The columns :func:`building_exposure` adds to each building (every other column is an attribute).
+EXPOSURE_COLUMNS = ("max_depth_m", "max_speed_m_s", "max_hazard_rating", "hazard_code", "hazard_class", "flooded")
+
 #: Id column used when the scenario names no ``[buildings] id_field``: the row number (0-based).
 ROW_ID = "building"
 
@@ -153,15 +156,9 @@ def building_exposure(ds: xr.Dataset, buildings: gpd.GeoDataFrame, id_field: str
     code = np.nan_to_num(m["code"], nan=0.0).astype(np.int8)
     names = np.array([c.name for c in HAZARD_CLASSES], dtype=object)
     max_depth = m["depth"]
-    out = gpd.GeoDataFrame({
-        id_field: buildings[id_field].to_numpy(),
-        "max_depth_m": max_depth,
-        "max_speed_m_s": m["speed"],
-        "max_hazard_rating": m["hr"],
-        "hazard_code": code,
-        "hazard_class": names[code],
-        "flooded": np.nan_to_num(max_depth, nan=-1.0) >= threshold_m,
-    }, geometry=buildings.geometry.to_numpy(), crs=buildings.crs, index=buildings.index)
+    values = (max_depth, m["speed"], m["hr"], code, names[code], np.nan_to_num(max_depth, nan=-1.0) >= threshold_m)
+    out = gpd.GeoDataFrame({id_field: buildings[id_field].to_numpy(), **dict(zip(EXPOSURE_COLUMNS, values))},
+                           geometry=buildings.geometry.to_numpy(), crs=buildings.crs, index=buildings.index)
     out["hazard_class"] = out["hazard_class"].astype(str)
     return out
 

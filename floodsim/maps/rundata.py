@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.exposure import EXPOSURE_COLUMNS
 from ..analysis.hazard import hazard_class, hazard_rating
 from ..io.runfolder import Run, load_run
 
 log = logging.getLogger("floodsim")
 
-#: Columns of the ``buildings`` layer that :func:`floodsim.analysis.exposure.building_exposure`
-#: computed; every other column is an attribute of the building.
-EXPOSURE_COLUMNS = ("max_depth_m", "max_speed_m_s", "max_hazard_rating", "hazard_code", "hazard_class", "flooded")
 #: Attribute names tried, in order, for a building's address (shown and searched when present).
 ADDRESS_FIELDS = ("address", "addr", "street_address", "name")
 
