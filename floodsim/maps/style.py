@@ -65,3 +65,46 @@ def measure_colour(kind: str) -> str:
     from ..measures.registry import colour_of
 
     return colour_of(str(kind))
+
+
+# ------------------------------------------------------------------ more rasters of the published pages
+# (palettes are checked for the three colour-vision deficiencies in tests/unit/test_map_palettes.py)
+
+#: Lower edges of the speed classes [m/s] (class 1: slow water below 0.5 m/s).
+SPEED_EDGES = (0.0, 0.5, 1.0, 2.0)
+SPEED_COLOURS = ("#fde0c5", "#f59e72", "#d9534f", "#7f1d1d")
+SPEED_LABELS = ("below 0.5 m/s", "0.5–1 m/s", "1–2 m/s", "over 2 m/s")
+
+#: Lower edges of the arrival-time classes [min]: time until the water first reaches the flood threshold.
+ARRIVAL_EDGES_MIN = (0.0, 10.0, 20.0, 30.0, 60.0)
+ARRIVAL_COLOURS = ("#67001f", "#d6604d", "#f4a582", "#fddbc7", "#e0e0e0")
+ARRIVAL_LABELS = ("within 10 min", "10–20 min", "20–30 min", "30–60 min", "after 60 min")
+
+#: Edges of the B − A depth-difference classes [m]; class 4 (±2 cm) is "no change" (transparent).
+DIFF_EDGES = (-1e30, -0.30, -0.10, -0.02, 0.02, 0.10, 0.30)
+DIFF_COLOURS = {1: "#2166ac", 2: "#67a9cf", 3: "#d1e5f0", 5: "#fddbc7", 6: "#ef8a62", 7: "#b2182b"}
+DIFF_LABELS = {1: "over 30 cm shallower", 2: "10–30 cm shallower", 3: "2–10 cm shallower",
+               5: "2–10 cm deeper", 6: "10–30 cm deeper", 7: "over 30 cm deeper"}
+
+#: Likelihood band code (:data:`floodsim.analysis.risk.BANDS`) → colour; 0 (not flooded) transparent.
+LIKELIHOOD_COLOURS = {4: "#08306b", 3: "#2171b5", 2: "#6baed6", 1: "#c6dbef"}
+
+
+def speed_colours() -> dict[int, str]:
+    """Speed class (1 = slowest, :func:`floodsim.maps.rasters.classify` of :data:`SPEED_EDGES`) → colour."""
+    return {k + 1: c for k, c in enumerate(SPEED_COLOURS)}
+
+
+def arrival_colours() -> dict[int, str]:
+    """Arrival class (1 = earliest) → colour."""
+    return {k + 1: c for k, c in enumerate(ARRIVAL_COLOURS)}
+
+
+def diff_colours() -> dict[int, str]:
+    """Depth-difference class → colour (class 4, no change, left out: transparent)."""
+    return dict(DIFF_COLOURS)
+
+
+def likelihood_colours() -> dict[int, str]:
+    """Likelihood band code → colour (0, not flooded, left out: transparent)."""
+    return dict(LIKELIHOOD_COLOURS)

@@ -1,0 +1,167 @@
+"""What a page is built from: the :class:`Site` (runs, texts, comparison, likelihood, addresses, base map)
+and :class:`RasterLayer`, a raster either embedded in the page or served as a tile pyramid.
+
+The page builders (:mod:`floodsim.maps.planner`, :mod:`floodsim.maps.resident`) take a :class:`Site` and
+ask it for rasters by key (:meth:`Site.raster`). Who makes the raster is the site's ``raster_source``:
+
+* :func:`embedded_source` (``floodsim map``: one self-contained HTML page) paints the raster, warps it to
+  web mercator and embeds it as a PNG data URI;
+* :func:`floodsim.maps.tiles.tile_source` (``floodsim publish``) writes an XYZ tile pyramid into the site
+  folder on first use and returns its URL template, so page weight does not grow with the area.
+
+Only rasters a page asks for are made ("bundle only what a page uses").
+
+Raster keys (:data:`RASTER_KEYS`) name a product of one run (``run`` index) or of the site:
+
+==================  ============================================================================
+``hillshade``       the terrain, grey (base layer)
+``max_depth``       maximum depth by class (:func:`floodsim.maps.style.depth_colours`)
+``hazard``          hazard class of the maxima (UK FD2321)
+``max_speed``       maximum speed by class
+``arrival_time``    time until water first reaches the flood threshold, by class
+``depth@K``         depth at output time index K (time-slider frames)
+``depth_diff``      B − A maximum depth (site: from the comparison; diverging classes)
+``likelihood``      likelihood band (site: from the sweep's ``likelihood_<design>.tif``)
+==================  ============================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import folium
+
+from ..io.runfolder import Run
+from ..scenario.site import PublishTexts
+from .safe import html_text
+
+#: Raster keys of one run (see the module docstring); ``depth@K`` adds time frames.
+RUN_RASTERS = ("hillshade", "max_depth", "hazard", "max_speed", "arrival_time")
+#: Raster keys of the site as a whole.
+SITE_RASTERS = ("depth_diff", "likelihood")
+
+
+@dataclass
+class RasterLayer:
+    """A raster on a page: an embedded PNG (``image_uri``) or an XYZ tile pyramid (``tile_url``).
+
+    ``bounds`` are the lat/lon corners ``[[south, west], [north, east]]``; ``max_native_zoom`` is the
+    deepest zoom level with tiles (Leaflet scales them up beyond it).
+    """
+
+    key: str
+    bounds: list[list[float]]
+    image_uri: str | None = None
+    tile_url: str | None = None
+    min_zoom: int = 0
+    max_native_zoom: int = 19
+
+    def folium_layer(self, name: str, show: bool = True, opacity: float = 0.8, zindex: int = 3,
+                     overlay: bool = True):
+        """A folium layer of this raster (``name`` is plain text; escaped here)."""
+        if self.tile_url is not None:
+            return folium.TileLayer(
+                tiles=self.tile_url, attr="floodsim", name=html_text(name), overlay=overlay, show=show,
+                opacity=opacity, min_zoom=0, max_zoom=22, max_native_zoom=self.max_native_zoom,
+                bounds=self.bounds, zindex=zindex, control=True,
+            )
+        return folium.raster_layers.ImageOverlay(
+            self.image_uri, bounds=self.bounds, name=html_text(name), opacity=opacity, show=show,
+            zindex=zindex, overlay=overlay, control=True,
+        )
+
+
+@dataclass
+class Download:
+    """A file offered for download on the pages (``href`` relative to the site root)."""
+
+    label: str
+    href: str
+    description: str = ""
+
+
+@dataclass
+class Comparison:
+    """Scenario B against A (``runs[index_b]`` against ``runs[index_a]``): ``changed_buildings`` is the
+    compare folder's layer (in the runs' CRS; column ``change``: ``made dry``, ``newly flooded`` …)."""
+
+    index_a: int
+    index_b: int
+    depth_diff: object = None          # xarray.DataArray, B − A [m] on the runs' grid, NaN outside
+    changed_buildings: object = None   # geopandas.GeoDataFrame or None
+
+
+@dataclass
+class Likelihood:
+    """Likelihood products of a sweep design (:mod:`floodsim.sweep.risk`)."""
+
+    design: str
+    bands: object = None                # xarray.DataArray of int band codes (analysis.risk.BANDS), -1 nodata
+    buildings: object = None            # GeoDataFrame: first_flooding_yr, first_flooding, ead_eur_per_yr
+    return_periods_yr: list = field(default_factory=list)
+    storms: dict = field(default_factory=dict)   # member/return period -> storm in words
+
+
+@dataclass
+class BaseMap:
+    """The base layers: online streets, a user's local XYZ tiles, vector layers from the project."""
+
+    online: bool = True
+    local_tiles_url: str | None = None         # e.g. "basemap/{z}/{x}/{y}.png" inside the site
+    local_tiles_zoom: tuple[int, int] = (0, 19)
+    vector: dict = field(default_factory=dict)  # "roads"/"water"/"buildings" -> (GeoDataFrame, name_field)
+
+
+@dataclass
+class Site:
+    """Everything a page shows. ``runs[0]`` is the reference scenario; ``labels`` are their names on
+    the pages (plain text). ``texts`` has every default filled in."""
+
+    runs: list[Run]
+    labels: list[str]
+    texts: PublishTexts
+    raster_source: Callable[["Site", int | None, str], RasterLayer | None]
+    comparison: Comparison | None = None
+    likelihood: Likelihood | None = None
+    addresses: object = None          # GeoDataFrame with column "address", in the runs' CRS
+    base: BaseMap = field(default_factory=BaseMap)
+    downloads: list[Download] = field(default_factory=list)
+    offline: bool = False
+    #: relative link from a page to the site root ("" for pages at the root)
+    root: str = ""
+    #: True for one self-contained page (``floodsim map``): attached files become data URIs
+    embed: bool = True
+    #: files the pages reference (site-relative path -> bytes), written by the site writer
+    files: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def attach(self, relpath: str, data: bytes, mime: str = "image/png") -> str:
+        """Make ``data`` available to a page: a data URI when ``embed``, else a file of the site at
+        ``relpath`` (written by the site writer); returns the URL to put in the page."""
+        if self.embed:
+            import base64
+
+            return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+        self.files[relpath] = data
+        return self.root + relpath
+
+    def raster(self, run: int | None, key: str) -> RasterLayer | None:
+        """The raster ``key`` of ``runs[run]`` (``run=None`` for a site raster), made once."""
+        k = (run, key)
+        if k not in self._cache:
+            self._cache[k] = self.raster_source(self, run, key)
+        return self._cache[k]
+
+
+def embedded_source(site: Site, run: int | None, key: str) -> RasterLayer | None:
+    """Make ``key`` as an embedded PNG (see the module docstring). None when the run lacks the data."""
+    from .rasterproducts import raster_values, paint
+    from .rasters import png_data_uri, to_web_mercator
+
+    got = raster_values(site, run, key)
+    if got is None:
+        return None
+    values, transform, crs, resampling = got
+    img, bounds = to_web_mercator(values, transform, crs, resampling)
+    return RasterLayer(key=key, bounds=bounds, image_uri=png_data_uri(paint(site, run, key, img)))
