@@ -214,7 +214,11 @@ def expand_members(spec: SweepSpec) -> list[Member]:
         design = readable_label(own, shown)
         label = readable_label(own, shown, None if rp is missing or RETURN_PERIOD_KEY not in varying else rp)
         described = ", ".join(p for p in (own, _describe(overrides)) if p) or label   # for messages
-        raw = apply_overrides(data, overrides)
+        where = spec.source or Path("sweep")
+        try:
+            raw = apply_overrides(data, overrides)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
         raw["name"] = f"{base.name} [{mid}]"
         if "compare_to_baseline" in Output.model_fields and "output.compare_to_baseline" not in overrides:
             # a sweep's baseline is a member of its own; do not run it again inside every member
@@ -222,9 +226,11 @@ def expand_members(spec: SweepSpec) -> list[Member]:
         try:
             sc = Scenario.model_validate(raw, context={"base_dir": folder})
         except ValidationError as exc:
-            where = spec.source or Path("sweep")
-            raise ScenarioError(f"member {mid} ({described}):\n"
-                                + format_validation_error(where, exc)) from None
+            # one line per problem, each naming the sweep file and the member
+            lines = format_validation_error(where, exc).splitlines()
+            head = f"{where}: "
+            raise ScenarioError("\n".join(
+                f"{head}member {mid} ({described}): {line.removeprefix(head)}" for line in lines)) from None
         merged = sc.model_dump(mode="json")
         params = {k: _scalar(overrides[k] if k in overrides else lookup(merged, k)) for k in keys}
         members.append(Member(mid, label, overrides, sc.model_copy(update={"source": base.source}), design,

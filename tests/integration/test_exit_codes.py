@@ -12,8 +12,8 @@ expected exit code and a fragment of the expected message (a case-insensitive re
 The layer rows are a matrix: every kind of layer a scenario reads (buildings, gauges, Manning and soil
 zones, impervious surfaces, inflow and boundary areas, every measure's layers) × every layer defect.
 The API rows call the Python API directly: each must raise a :class:`~floodsim.errors.FloodsimError`
-that maps to exit code 2. Rows whose fix belongs to another change (the output folder in ``validate``,
-sweep files) are marked ``OTHERS`` (strict xfail: remove the mark once that change lands).
+that maps to exit code 2. Every row passes: each message names the file (a sweep's member problems name
+the sweep file and the member, one line per problem).
 
 Classes this table found (fixed in the module that owns each): numbers finite but absurd (1e308 in
 any table: overflow to inf in unit conversions, exit 0/1/3 → every scenario number within ±1e12, levels
@@ -216,12 +216,6 @@ class Case:
 
 
 CASES: list[Case] = []
-
-
-def OTHERS(reason: str):  # noqa: N802 - reads as a label in the table
-    """A row that fails in a module another change owns (output folders, sweeps): expected to fail until
-    that change lands; strict, so the mark must go once it does."""
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 def case(id, build, match, code=ExitCode.INPUT, commands=("validate", "run"), marks=(), **kw):
@@ -732,9 +726,7 @@ case("sweep-empty-grid-list", lambda p: (toml(p, SWEEP_BASE, base="lean"),
      r"have no values", commands=("sweep",))
 case("sweep-index-out-of-range", lambda p: (toml(p, SWEEP_BASE, base="lean"),
                                             sweep_file(p, '[grid]\n"measures.5.volume_m3" = [1.0, 2.0]\n'))[1],
-     r"sweep\.toml.*measures\.5", commands=("sweep",),
-     marks=(OTHERS("sweep: the message ('parameter 'measures.5.volume_m3': 'measures' has only 1 item(s)') does "
-                   "not name the sweep file"),))
+     r"sweep\.toml.*measures\.5", commands=("sweep",))
 case("sweep-base-missing", lambda p: sweep_file(p, '[grid]\n"measures.0.volume_m3" = [1.0, 2.0]\n',
                                                 base="nothere.toml"),
      r"nothere\.toml", commands=("sweep",))
@@ -743,9 +735,7 @@ case("sweep-base-invalid", lambda p: (toml(p, SWEEP_BASE, sim={"duration_min": "
      r"duration_min", commands=("sweep",))
 case("sweep-value-invalid", lambda p: (toml(p, SWEEP_BASE, base="lean"),
                                        sweep_file(p, '[grid]\n"measures.0.volume_m3" = [-1.0, 2.0]\n'))[1],
-     r"volume_m3", commands=("sweep",),
-     marks=(OTHERS("sweep: one problem over two lines ('member m000-… (volume_m3=-1.0):' then the scenario "
-                   "line)"),))
+     r"sweep\.toml: member m000-\w+ \(volume_m3=-1\.0\): measures\[0\]\.tank\.volume_m3", commands=("sweep",))
 case("sweep-toml-nested-1000-deep", lambda p: raw(p, 'name = "x"\na = ' + "[" * 1000 + "]" * 1000 + "\n", "sweep.toml"),
      r"sweep\.toml.*nested", commands=("sweep",))
 case("sweep-toml-syntax", lambda p: raw(p, "[grid\n", "sweep.toml"), r"not valid TOML", commands=("sweep",))
