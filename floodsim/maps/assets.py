@@ -25,7 +25,15 @@ Where folium references something that no npm release carries, the table says wh
 * the Glyphicons Halflings font that ``leaflet.timedimension.control.css`` loads from netdna (Bootstrap
   3.0.0) comes from ``bootstrap@3.1.1`` (the oldest Bootstrap 3 release on npm; same glyphs);
 * ``Leaflet.Sync`` (DualMap, an unversioned GitHub URL) comes from ``leaflet.sync@0.2.4``;
-* ``iso8601.min.js`` is the unminified ``iso8601.js`` of the same release (0.2.1 ships no minified file).
+* ``iso8601.min.js`` is the unminified ``iso8601.js`` of the same release (0.2.1 ships no minified file);
+* ``leaflet-side-by-side.min.js`` (``folium.plugins.SideBySideLayers``, digidem's GitHub build of 2.0.0)
+  is built at fetch time from the npm release ``leaflet-side-by-side@2.0.0`` as its own ``npm run build``
+  does (browserify + cssify): ``index.js`` with ``require('leaflet')`` bound to the page's ``L`` and its two
+  CSS files injected as a ``<style>`` element, the thumb icon as a data URI (:func:`_build_side_by_side`).
+
+Test assets: ``axe-core`` (:data:`TEST_RELEASES`, pinned) is fetched into the same cache by
+``floodsim map-assets`` for the accessibility checks of the browser tests (:func:`axe_script`); no page
+references it and it is never copied into a site.
 """
 
 from __future__ import annotations
@@ -142,7 +150,51 @@ CDN_FILES: dict[str, NpmFile | None] = {
     "netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/glyphicons-halflings-regular.svg": NpmFile(
         *_BS3, "dist/fonts/glyphicons-halflings-regular.svg"
     ),
+    # plugins.SideBySideLayers (the file is built at fetch time: see _build_side_by_side)
+    "cdn.jsdelivr.net/gh/digidem/leaflet-side-by-side@2.0.0/leaflet-side-by-side.min.js": NpmFile(
+        "leaflet-side-by-side", "2.0.0", "leaflet-side-by-side.min.js"
+    ),
 }
+
+#: npm releases fetched for the tests only (never referenced by a page, never copied into a site).
+TEST_RELEASES: tuple[tuple[str, str], ...] = (("axe-core", "4.10.3"),)
+#: The axe-core script inside its release folder.
+AXE_FILE = "axe.min.js"
+
+
+def _build_side_by_side(folder: Path) -> None:
+    """Write ``leaflet-side-by-side.min.js`` into the unpacked npm release ``folder``.
+
+    The release ships the CommonJS source (``index.js`` requiring ``leaflet`` and two CSS files) and the
+    build script that digidem's GitHub file comes from (browserify with ``cssify`` and
+    ``css-img-datauri-stream``). The same result without a bundler: the source in a function scope whose
+    ``require('leaflet')`` is the page's global ``L``, and the CSS (``range-icon.png`` as a data URI)
+    added to ``<head>`` as a ``<style>`` element when the script runs.
+    """
+    import base64
+    import json
+
+    icon = base64.b64encode((folder / "range-icon.png").read_bytes()).decode("ascii")
+    css = "\n".join((folder / name).read_text(encoding="utf-8") for name in ("layout.css", "range.css"))
+    css = re.sub(r"url\(\s*['\"]?range-icon\.png['\"]?\s*\)", f"url(data:image/png;base64,{icon})", css)
+    source = (folder / "index.js").read_text(encoding="utf-8")
+    bundle = (
+        "/* leaflet-side-by-side 2.0.0 (npm release; MIT, Gregor MacLennan / Digital Democracy), "
+        "bundled by floodsim.maps.assets */\n"
+        "(function () {\n"
+        f"var css = {json.dumps(css)};\n"
+        "var style = document.createElement('style'); style.textContent = css;\n"
+        "(document.head || document.documentElement).appendChild(style);\n"
+        "var module = { exports: {} };\n"
+        "var require = function (name) { return name === 'leaflet' ? window.L : {}; };\n"
+        f"{source}\n"
+        "})();\n"
+    )
+    (folder / "leaflet-side-by-side.min.js").write_text(bundle, encoding="utf-8")
+
+
+#: Files made from an unpacked release before it is marked complete: (package, version) -> builder(folder).
+_BUILDS = {("leaflet-side-by-side", "2.0.0"): _build_side_by_side}
 
 
 def releases() -> list[tuple[str, str]]:
@@ -162,10 +214,30 @@ def _release_dir(root: Path, package: str, version: str) -> Path:
     return root / f"{package.replace('/', '+')}@{version}"
 
 
-def missing_releases(root: str | os.PathLike | None = None) -> list[str]:
-    """``NAME@VERSION`` of every release not yet unpacked in the cache (empty when complete)."""
+def missing_releases(root: str | os.PathLike | None = None, tests: bool = False) -> list[str]:
+    """``NAME@VERSION`` of every page release (with ``tests``, also :data:`TEST_RELEASES`) not yet
+    unpacked in the cache (empty when complete)."""
     root = cache_dir(root)
-    return [f"{p}@{v}" for p, v in releases() if not (_release_dir(root, p, v) / ".complete").exists()]
+    wanted = releases() + (sorted(TEST_RELEASES) if tests else [])
+    return [f"{p}@{v}" for p, v in wanted if not (_release_dir(root, p, v) / ".complete").exists()]
+
+
+def axe_script(root: str | os.PathLike | None = None) -> Path:
+    """The axe-core script (``axe.min.js`` of :data:`TEST_RELEASES`) in the asset cache.
+
+    Raises
+    ------
+    InputDataError
+        It has not been fetched (the message names ``floodsim map-assets``).
+    """
+    package, version = TEST_RELEASES[0]
+    path = _release_dir(cache_dir(root), package, version) / AXE_FILE
+    if not path.is_file():
+        raise InputDataError(
+            f"{path}: axe-core is not in the asset cache; run `{FETCH_COMMAND}` (it fetches "
+            f"{package}@{version} from npm), or set {ENV_VAR} to the folder that has it."
+        )
+    return path
 
 
 def fetch_assets(root: str | os.PathLike | None = None, npm: str = "npm", log=None) -> Path:
@@ -198,7 +270,7 @@ def fetch_assets(root: str | os.PathLike | None = None, npm: str = "npm", log=No
         raise OutputError(
             f"{root}: cannot create the asset cache ({exc.strerror}); set {ENV_VAR} to a writable folder."
         ) from None
-    for package, version in releases():
+    for package, version in releases() + sorted(TEST_RELEASES):
         final = _release_dir(root, package, version)
         if (final / ".complete").exists():
             continue
@@ -225,6 +297,9 @@ def fetch_assets(root: str | os.PathLike | None = None, npm: str = "npm", log=No
                 except TypeError:  # Python < 3.11.4: no extraction filters
                     tar.extractall(unpacked)
             src = next(p for p in unpacked.iterdir() if p.is_dir())  # "package/" (a few releases differ)
+            build = _BUILDS.get((package, version))
+            if build is not None:
+                build(src)
             (src / ".complete").write_text(f"{package}@{version}\n")
             if final.exists():
                 shutil.rmtree(final)
