@@ -51,6 +51,8 @@ _VARS = [
     # fine time series (floodsim.run.series), on their own time axis
     VarDef("series_time", "s", "time since start of simulation of the fine series", "time", ("series_time",)),
     VarDef("gauge", "1", "gauge name", None, ("gauge",)),
+    VarDef("gauge_x", "m", "x of the gauge point in the grid's CRS", None, ("gauge",)),
+    VarDef("gauge_y", "m", "y of the gauge point in the grid's CRS", None, ("gauge",)),
     VarDef("gauge_depth", "m", "water depth at the gauge", "flood_water_thickness", ("gauge", "series_time")),
     VarDef("gauge_level", "m", "water surface level at the gauge (DEM datum)", "water_surface_height_above_reference_datum",
            ("gauge", "series_time")),

@@ -62,6 +62,7 @@ class SeriesRecorder:
         self.sim = sim
         self.step_s = float(step_s)
         self.gauge_names = list(gauges)
+        self.gauge_xy = np.array([tuple(map(float, xy)) for xy in gauges.values()], np.float64).reshape(-1, 2)
         cells = [sim.grid.cell_of(x, y) for x, y in gauges.values()]
         self._gi = np.array([c[0] for c in cells], np.int64)
         self._gj = np.array([c[1] for c in cells], np.int64)
@@ -169,6 +170,8 @@ class SeriesRecorder:
         coords = {"series_time": ("series_time", np.asarray(self.times), attrs("series_time"))}
         if ng:
             coords["gauge"] = ("gauge", np.array(self.gauge_names, dtype=object), attrs("gauge"))
+            coords["gauge_x"] = ("gauge", self.gauge_xy[:, 0].copy(), attrs("gauge_x"))   # where the maps put it
+            coords["gauge_y"] = ("gauge", self.gauge_xy[:, 1].copy(), attrs("gauge_y"))
             for key in ("gauge_depth", "gauge_level", "gauge_speed", "gauge_unit_discharge"):
                 data[key] = (("gauge", "series_time"), rows[:, k:k + ng].T.copy(), attrs(key))
                 k += ng
