@@ -173,7 +173,22 @@ PAGE_JS = f"""
       if (all[i] !== except) {{ all[i].classList.remove("leaflet-control-layers-expanded"); }}
     }}
   }}
+  // names for controls that plugins leave unnamed (axe: "Form elements must have labels")
+  var NAMES = [[".leaflet-sbs-range", "Swipe between the left and the right scenario"],
+               [".timecontrol-slider .slider, .leaflet-bar-timecontrol .ui-slider-handle", "Time"],
+               [".leaflet-control-layers-toggle", "Layers"]];
+  function nameControls(root) {{
+    for (var i = 0; i < NAMES.length; i++) {{
+      var els = (root || document).querySelectorAll(NAMES[i][0]);
+      for (var j = 0; j < els.length; j++) {{
+        if (!els[j].getAttribute("aria-label") && !els[j].textContent.trim()) {{
+          els[j].setAttribute("aria-label", NAMES[i][1]);
+        }}
+      }}
+    }}
+  }}
   function init(root) {{
+    nameControls(root);
     var legends = (root || document).querySelectorAll(".floodsim-legend");
     for (var i = 0; i < legends.length; i++) {{ initLegend(legends[i]); }}
     var controls = (root || document).querySelectorAll(".floodsim-control");
@@ -209,7 +224,7 @@ PAGE_JS = f"""
             if (node.nodeType !== 1) {{ continue; }}
             if (node.matches(".floodsim-legend")) {{ initLegend(node); }}
             if (node.matches(".floodsim-control")) {{ scrollableFocusable(node); }}
-            init(node);
+            init(node.parentNode || node);
           }}
         }}
       }}).observe(document.body, {{ childList: true, subtree: true }});
@@ -303,15 +318,18 @@ def finish_page(html: str, texts, page: str | None = None, skip_label: str = "Sk
     html = _VIEWPORT.sub("", html)
     head = [_MARKER, '<meta charset="utf-8">' if "charset" not in html[:2000].lower() else "", VIEWPORT_META,
             "" if had_title else title_tag,
-            '<link rel="icon" href="data:,">' if 'rel="icon"' not in html else "",
-            f"<style>{PAGE_CSS}</style>", f"<script>{PAGE_JS}</script>"]
+            '<link rel="icon" href="data:,">' if 'rel="icon"' not in html else ""]
     head_html = "\n".join(h for h in head if h) + "\n"
+    # the page CSS last in <head>: after the libraries' stylesheets, so it wins at equal specificity
+    tail_html = f"<style>{PAGE_CSS}</style>\n<script>{PAGE_JS}</script>\n"
     m = _HEAD_OPEN.search(html)
-    if m:
-        html = html[: m.end()] + "\n" + head_html + html[m.end():]
-    else:
+    if m is None:
         m = _HTML_TAG.search(html)
-        html = html[: m.end()] + "\n<head>\n" + head_html + "</head>" + html[m.end():]
+        html = html[: m.end()] + "\n<head>\n</head>" + html[m.end():]
+        m = _HEAD_OPEN.search(html)
+    html = html[: m.end()] + "\n" + head_html + html[m.end():]
+    end = html.lower().find("</head>")
+    html = html[:end] + tail_html + html[end:]
 
     # A skip link and the main landmark around the body's content (unless the page has its own <main>).
     skip = f'<a class="floodsim-skip" href="#{MAIN_ID}">{html_text(skip_label)}</a>'

@@ -7,6 +7,15 @@ extra) and Debian's ``chromium`` + ``chromium-driver`` (``/usr/bin/chromium``, `
 Pages are served from a local :mod:`http.server` on 127.0.0.1. Chromium is started with a host resolver
 rule that makes every other host name unresolvable, so a page that tries to reach the internet cannot,
 and the attempt shows in the performance log (:func:`external_requests`).
+
+Cross-cutting checks of the published pages (tests/integration/test_publish_browser.py):
+
+* :func:`run_axe` injects axe-core (``floodsim map-assets`` fetches it from npm into the asset cache) and
+  returns its serious and critical violations;
+* :func:`phone_viewport` emulates a 390 × 844 CSS px phone (device metrics, touch, mobile);
+* :func:`covered_fraction` is the fraction of the map's area that visible controls and popups cover;
+* :func:`block_hosts` blocks URL patterns through the DevTools protocol (a blocked CDN or tile server);
+* :func:`page_weight` sums the bytes a page transferred (Resource Timing: HTML, scripts, styles, tiles).
 """
 
 from __future__ import annotations
@@ -105,6 +114,12 @@ def chromium(width: int = 1280, height: int = 860):
     driver = webdriver.Chrome(service=Service(executable_path=driver_path()), options=opts)
     try:
         driver.set_page_load_timeout(60)
+        driver.set_script_timeout(60)
+        # Resource Timing keeps 250 entries by default: a tiled page loads more (page_weight reads them all)
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {"source": "try { performance.setResourceTimingBufferSize(100000); } catch (e) {}"},
+        )
         yield driver
     finally:
         driver.quit()
@@ -262,3 +277,170 @@ def screenshot_page(
             "console_errors": console_errors(driver),
             "external_requests": external_requests(requested_urls(driver), base),
         }
+
+
+# ------------------------------------------------------------------------ cross-cutting checks (issue 12)
+
+#: The phone of the checks: CSS pixels of an iPhone 12–15 class screen.
+PHONE_SIZE = (390, 844)
+
+
+def phone_viewport(driver, width: int = PHONE_SIZE[0], height: int = PHONE_SIZE[1],
+                   scale: float = 1.0) -> None:
+    """Emulate a phone: a ``width`` × ``height`` CSS px mobile viewport with touch (device metrics
+    emulation over the DevTools protocol). Call it **before** ``driver.get``: Leaflet detects touch when
+    it loads. ``scale`` is the device pixel ratio (screenshots are ``scale`` times the CSS size)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": scale, "mobile": True,
+        "screenWidth": width, "screenHeight": height,
+    })
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    driver.execute_cdp_cmd("Emulation.setEmitTouchEventsForMouse", {"enabled": True, "configuration": "mobile"})
+
+
+def desktop_viewport(driver) -> None:
+    """Undo :func:`phone_viewport` (back to the window size, mouse input)."""
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+    driver.execute_cdp_cmd("Emulation.setEmitTouchEventsForMouse", {"enabled": False})
+
+
+_COVERED_JS = """
+const step = arguments[0], extra = arguments[1];
+function visible(el) {
+  const r = el.getBoundingClientRect();
+  if (r.width < 1 || r.height < 1) return null;
+  for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+    const cs = getComputedStyle(e);
+    if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) return null;
+  }
+  return r;
+}
+const out = [];
+for (const map of document.querySelectorAll('.leaflet-container')) {
+  const m = visible(map);
+  if (!m) continue;
+  // everything that lies over the map: its controls and popups, and page elements named by `extra`
+  const covers = [...map.querySelectorAll('.leaflet-control, .leaflet-popup')];
+  if (extra) covers.push(...document.querySelectorAll(extra));
+  const rects = [];
+  for (const el of covers) {
+    // a control inside another counted control adds nothing
+    if (covers.some(o => o !== el && o.contains(el))) continue;
+    const r = visible(el);
+    if (r) rects.push(r);
+  }
+  const x0 = Math.max(m.left, 0), y0 = Math.max(m.top, 0);
+  const x1 = Math.min(m.right, window.innerWidth), y1 = Math.min(m.bottom, window.innerHeight);
+  let total = 0, hit = 0;
+  for (let y = y0 + step / 2; y < y1; y += step) {
+    for (let x = x0 + step / 2; x < x1; x += step) {
+      total++;
+      for (const r of rects) {
+        if (x >= r.left && x < r.right && y >= r.top && y < r.bottom) { hit++; break; }
+      }
+    }
+  }
+  out.push({id: map.id, fraction: total ? hit / total : 0, rects: rects.length});
+}
+return out;
+"""
+
+
+def covered_fractions(driver, extra_selector: str | None = None, step_px: float = 2.0) -> list[dict]:
+    """Per visible map (``.leaflet-container``): ``{"id", "fraction", "rects"}``, the fraction of its
+    on-screen area [0–1] under the union of its visible controls (``.leaflet-control``) and popups, plus
+    page elements matching ``extra_selector`` (panels laid over the map). Computed in the page from the
+    elements' bounding rectangles, sampled every ``step_px`` CSS px."""
+    return driver.execute_script(_COVERED_JS, step_px, extra_selector)
+
+
+def covered_fraction(driver, extra_selector: str | None = None) -> float:
+    """The largest :func:`covered_fractions` over the visible maps (0.0 when no map is visible)."""
+    return max((m["fraction"] for m in covered_fractions(driver, extra_selector)), default=0.0)
+
+
+def overflowing_popups(driver) -> list[dict]:
+    """Open popups (and tooltips) that reach outside the viewport: ``{"left", "right", "width",
+    "viewport"}`` in CSS px, empty when every one fits the screen."""
+    return driver.execute_script("""
+        const w = window.innerWidth, out = [];
+        for (const el of document.querySelectorAll('.leaflet-popup-content-wrapper, .leaflet-tooltip')) {
+          const r = el.getBoundingClientRect();
+          if (r.width < 1) continue;
+          if (r.left < -0.5 || r.right > w + 0.5) out.push({left: r.left, right: r.right, width: r.width, viewport: w});
+        }
+        return out;""")
+
+
+def block_hosts(driver, patterns) -> None:
+    """Block requests whose URL matches any of ``patterns`` (DevTools ``Network.setBlockedURLs``
+    wildcards, e.g. ``"*tile.openstreetmap.org*"``): they fail as a blocked CDN or tile server would.
+    Call before ``driver.get``; an empty list unblocks."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": list(patterns)})
+
+
+def disable_cache(driver) -> None:
+    """Make every load a first visit (DevTools ``Network.setCacheDisabled``), for :func:`page_weight`."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+
+
+def page_weight(driver) -> dict:
+    """What the current page transferred, from the Resource Timing API [bytes].
+
+    ``{"total", "document", "resources", "by_type": {initiatorType: bytes}, "count", "largest":
+    [(url, bytes)…]}``; each entry counts its ``transferSize`` (headers + encoded body; same-origin
+    files report it), falling back to ``encodedBodySize``. A fresh browser has an empty cache, so this is
+    the weight of a first visit (after :func:`disable_cache`, every visit is). ``data:`` URIs inside the HTML are part of the document's bytes."""
+    return driver.execute_script("""
+        const nav = performance.getEntriesByType('navigation')[0];
+        const size = e => (e.transferSize || e.encodedBodySize || 0);
+        const res = performance.getEntriesByType('resource');
+        const by = {};
+        let sum = 0;
+        for (const e of res) { const s = size(e); sum += s; by[e.initiatorType] = (by[e.initiatorType] || 0) + s; }
+        const doc = nav ? size(nav) : 0;
+        const largest = res.map(e => [e.name, size(e)]).sort((a, b) => b[1] - a[1]).slice(0, 5);
+        return {total: doc + sum, document: doc, resources: sum, by_type: by, count: res.length, largest: largest};""")
+
+
+def run_axe(driver, impacts=("serious", "critical"), axe_path=None) -> list[dict]:
+    """Run axe-core on the current page; return its violations of the given ``impacts``.
+
+    axe-core (``axe.min.js`` of :data:`floodsim.maps.assets.TEST_RELEASES`, from the npm asset cache that
+    ``floodsim map-assets`` fills) is injected with ``execute_script``; ``axe.run`` checks the whole
+    document with its default rules (WCAG 2.0/2.1 A and AA and best practices). Each violation is
+    ``{"id", "impact", "help", "nodes": [{"target", "html", "summary"}…]}`` (at most 5 nodes).
+
+    Raises
+    ------
+    floodsim.errors.InputDataError
+        axe-core is not in the asset cache (run ``floodsim map-assets``).
+    """
+    from floodsim.maps.assets import axe_script
+
+    source = Path(axe_path or axe_script()).read_text(encoding="utf-8")
+    driver.execute_script(source)
+    result = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        window.axe.run(document, {resultTypes: ['violations']})
+          .then(r => done({ok: true, violations: r.violations.map(v => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 5).map(n => ({target: n.target, html: n.html.slice(0, 300),
+                                                    summary: n.failureSummary}))}))}))
+          .catch(e => done({ok: false, error: String(e)}));""")
+    if not result.get("ok"):
+        raise RuntimeError(f"axe-core failed on the page: {result.get('error')}")
+    return [v for v in result["violations"] if v["impact"] in impacts]
+
+
+def format_violations(violations) -> str:
+    """axe violations as readable lines (for assertion messages)."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['impact']}: {v['id']} – {v['help']}")
+        for n in v["nodes"]:
+            lines.append(f"    {n['target']}: {n['html'][:160]}")
+    return "\n".join(lines)
