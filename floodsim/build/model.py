@@ -61,7 +61,20 @@ def coarsen_grid(grid: Grid, factor: int) -> Grid:
     from affine import Affine
 
     return Grid(z, Affine(t.a * factor, 0, t.c, 0, t.e * factor, t.f), grid.crs,
-                source=f"{grid.source} (coarsened ×{factor})")
+                source=f"{grid.source} (coarsened ×{factor})", clipped=grid.clipped)
+
+
+def read_domain(domain) -> Grid:
+    """The DEM of ``[domain]``: one raster (GeoTIFF, VRT, …) or a mosaic of tiles, cut to the ``clip``
+    polygon when one is given (:func:`floodsim.io.raster.read_dem`)."""
+    clip = None
+    if domain.clip is not None:
+        gdf = vector.read_layer(domain.clip.path, domain.clip.layer, what="domain clip")
+        if gdf.crs is None:
+            raise InputDataError(f"{domain.clip.path} (domain clip): the layer has no CRS; set one so it can "
+                                 "be placed on the DEM.")
+        clip = (list(gdf.geometry), gdf.crs)
+    return raster.read_dem(domain.dem, crs=domain.crs, clip=clip)
 
 
 def _layer(ref: LayerRef, grid: Grid, what: str, required=(), id_field=None):
@@ -275,7 +288,7 @@ def build_model(sc: Scenario) -> Model:
     """Read every input of ``sc`` and assemble the simulation (nothing is run)."""
     where = f"{sc.source}" if sc.source else f"scenario '{sc.name}'"
     try:
-        grid = coarsen_grid(raster.read_dem(sc.domain.dem, crs=sc.domain.crs), sc.simulation.coarsen)
+        grid = coarsen_grid(read_domain(sc.domain), sc.simulation.coarsen)
         blocked = None
         buildings = None
         if sc.buildings is not None:

@@ -41,12 +41,16 @@ class Grid:
         Coordinate reference system of the map coordinates. Must be projected (metres).
     source : str
         Where the grid came from, for error messages.
+    clipped : bool
+        The grid is a cut-out of larger data (a clip polygon, or a mosaic of tiles): vector layers are
+        read only inside its extent, and features wholly outside it are skipped rather than refused.
     """
 
     z: np.ndarray
     transform: Affine
     crs: object = None
     source: str = "<array>"
+    clipped: bool = False
     _valid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):

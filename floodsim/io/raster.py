@@ -47,39 +47,165 @@ def _check_crs(crs, source: str, given: bool = False):
     return crs
 
 
-def read_dem(path, crs=None, band: int = 1) -> Grid:
-    """Read a DEM into a :class:`~floodsim.core.grid.Grid`.
+#: Characters that make a DEM path a glob pattern (``tiles/*.tif``).
+_GLOB_CHARS = "*?["
+#: Most tiles one DEM may be made of.
+MAX_DEM_TILES = 10_000
+
+
+def dem_files(path) -> list[Path]:
+    """The raster files a ``[domain] dem`` names: one path, a glob pattern, or a list of either.
+
+    Raises
+    ------
+    InputDataError
+        A file that does not exist, a pattern that matches nothing, or more than :data:`MAX_DEM_TILES`.
+    """
+    import glob
+
+    items = list(path) if isinstance(path, (list, tuple)) else [path]
+    files: list[Path] = []
+    for item in items:
+        item = Path(item)
+        if any(c in str(item) for c in _GLOB_CHARS):
+            matches = sorted(Path(m) for m in glob.glob(str(item)) if Path(m).is_file())
+            if not matches:
+                raise InputDataError(f"{item}: the DEM pattern matches no file. Check the folder and the "
+                                     "pattern (relative paths in a scenario are taken from the scenario "
+                                     "file's folder).")
+            files.extend(matches)
+        elif not item.exists():
+            raise InputDataError(f"{item}: DEM file not found. Check the path (relative paths in a scenario "
+                                 "are taken from the scenario file's folder).")
+        else:
+            files.append(item)
+    files = list(dict.fromkeys(files))
+    if len(files) > MAX_DEM_TILES:
+        raise InputDataError(f"{items[0]}: {len(files):,} DEM tiles; at most {MAX_DEM_TILES:,} are read "
+                             "directly — build a VRT of them (gdalbuildvrt) and give that.")
+    return files
+
+
+def read_dem(path, crs=None, band: int = 1, clip=None) -> Grid:
+    """Read a DEM into a :class:`~floodsim.core.grid.Grid`: one raster, or a mosaic of tiles.
 
     Parameters
     ----------
-    path : str or Path
-        GeoTIFF, ESRI ASCII grid (``.asc`` + ``.prj``) or any single-band raster GDAL reads.
+    path : str, Path, or a list of them
+        GeoTIFF, ESRI ASCII grid (``.asc`` + ``.prj``), a VRT, or any single-band raster GDAL reads; a
+        glob pattern (``tiles/*.tif``) or a list of files and patterns for a set of tiles. Tiles are
+        mosaicked on the grid of the first one (its CRS and cell size); a tile in another CRS is
+        reprojected (bilinear). Each tile's nodata is respected: where tiles overlap, the first tile with
+        data wins.
     crs : optional
-        Override or supply the CRS (e.g. ``"EPSG:28356"``) when the file has none.
+        Override or supply the CRS (e.g. ``"EPSG:28356"``) when the files have none.
     band : int
         Band to read.
+    clip : (geometries, crs), optional
+        A catchment polygon: only its bounding box is read, and cells outside it become nodata. The
+        grid is marked ``clipped`` (vector layers are then read only inside its extent).
 
     Returns
     -------
     Grid
         Elevations in m; nodata cells become NaN (outside the model).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"{path}: DEM file not found. Check the path (relative paths in a scenario "
-                             "are taken from the scenario file's folder).")
+    files = dem_files(path)
+    if len(files) == 1 and clip is None:
+        z, transform, file_crs = _read_one(files[0], band)
+        crs = _check_crs(crs if crs is not None else file_crs, str(files[0]), given=crs is not None)
+        return Grid(z, transform, crs, source=str(files[0]))
+    return _mosaic(files, crs, band, clip)
+
+
+def _read_one(path: Path, band: int):
     try:
         with rasterio.open(path) as src:
+            if band > src.count:
+                raise InputDataError(f"{path}: the raster has {src.count} band(s); band {band} was asked for.")
             z = src.read(band, masked=True).astype(np.float64)
             transform = src.transform
             file_crs = src.crs
     except _READ_ERRORS as exc:
         raise InputDataError(f"{path}: not a readable raster ({str(exc)[:200]}).") from None
-    crs = _check_crs(crs if crs is not None else file_crs, str(path), given=crs is not None)
-    data = z.filled(np.nan)
     if transform.b != 0 or transform.d != 0:
         raise InputDataError(f"{path}: rotated rasters are not supported; warp to north-up first.")
-    return Grid(data, transform, crs, source=str(path))
+    return z.filled(np.nan), transform, file_crs
+
+
+def _mosaic(files: list[Path], crs, band: int, clip) -> Grid:
+    """Mosaic ``files`` on the grid of the first (see :func:`read_dem`), within ``clip``'s bounds."""
+    from contextlib import ExitStack
+
+    from rasterio.features import geometry_mask
+    from rasterio.merge import merge
+    from rasterio.vrt import WarpedVRT
+    from rasterio.warp import transform_bounds, transform_geom
+
+    label = f"{files[0]}" + (f" and {len(files) - 1} more tile(s)" if len(files) > 1 else "")
+    with ExitStack() as stack:
+        sources = []
+        for f in files:
+            try:
+                src = stack.enter_context(rasterio.open(f))
+            except _READ_ERRORS as exc:
+                raise InputDataError(f"{f}: not a readable raster ({str(exc)[:200]}).") from None
+            if band > src.count:
+                raise InputDataError(f"{f}: the raster has {src.count} band(s); band {band} was asked for.")
+            if src.transform.b != 0 or src.transform.d != 0:
+                raise InputDataError(f"{f}: rotated rasters are not supported; warp to north-up first.")
+            sources.append(src)
+        first = sources[0]
+        target = _check_crs(crs if crs is not None else first.crs, str(files[0]), given=crs is not None)
+        target = CRS.from_user_input(target)
+        res = (abs(first.transform.a), abs(first.transform.e))
+        datasets = []
+        for f, src in zip(files, sources):
+            tile_crs = src.crs if src.crs is not None else (CRS.from_user_input(crs) if crs is not None else None)
+            if tile_crs is None:
+                raise InputDataError(f"{f}: the DEM tile has no CRS; write one into it, or set [domain] crs.")
+            if CRS.from_user_input(tile_crs) != target:
+                datasets.append(stack.enter_context(WarpedVRT(src, crs=target, resampling=Resampling.bilinear,
+                                                              src_nodata=src.nodata, nodata=np.nan,
+                                                              dtype="float64")))
+            else:
+                datasets.append(src)
+        bounds = None
+        geoms = None
+        if clip is not None:
+            shapes, clip_crs = clip
+            geoms = [transform_geom(CRS.from_user_input(clip_crs), target, g.__geo_interface__)
+                     for g in shapes if g is not None and not g.is_empty]
+            if not geoms:
+                raise InputDataError(f"{label}: the domain clip layer has no polygon.")
+            from shapely.geometry import shape
+            from shapely.ops import unary_union
+
+            cb = unary_union([shape(g) for g in geoms]).bounds
+            # snap the clip's bounds outward onto the first tile's cells
+            x0, y0 = first.transform.c, first.transform.f
+            west = x0 + np.floor((cb[0] - x0) / res[0]) * res[0]
+            east = x0 + np.ceil((cb[2] - x0) / res[0]) * res[0]
+            north = y0 - np.floor((y0 - cb[3]) / res[1]) * res[1]
+            south = y0 - np.ceil((y0 - cb[1]) / res[1]) * res[1]
+            bounds = (west, south, east, north)
+            total = [transform_bounds(d.crs, target, *d.bounds) for d in datasets]
+            tw, ts = min(b[0] for b in total), min(b[1] for b in total)
+            te, tn = max(b[2] for b in total), max(b[3] for b in total)
+            if west >= te or east <= tw or south >= tn or north <= ts:
+                raise InputDataError(f"{label}: the domain clip polygon does not overlap the DEM (clip bounds "
+                                     f"{tuple(round(v, 1) for v in cb)}, DEM bounds "
+                                     f"{tuple(round(v, 1) for v in (tw, ts, te, tn))}); check its CRS.")
+        try:
+            mosaic, transform = merge(datasets, bounds=bounds, res=res, indexes=[band], nodata=np.nan,
+                                      dtype="float64", resampling=Resampling.nearest)
+        except (ValueError, *_READ_ERRORS) as exc:
+            raise InputDataError(f"{label}: the DEM tiles cannot be mosaicked ({str(exc)[:200]}).") from None
+    z = mosaic[0]
+    if geoms is not None:
+        outside = geometry_mask(geoms, out_shape=z.shape, transform=transform, invert=False)
+        z = np.where(outside, np.nan, z)
+    return Grid(z, transform, target.to_string(), source=label, clipped=True)
 
 
 def align_to_grid(da: xr.DataArray, grid: Grid, resampling: Resampling = Resampling.bilinear,

@@ -58,7 +58,8 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
         if layer is None and len(names) > 1:
             raise InputDataError(f"{label} ({what}): the file has {len(names)} layers ({', '.join(names[:10])}); "
                                  "say which one with `layer = \"NAME\"`.")
-        gdf = gpd.read_file(path, layer=layer)
+        bbox = _read_window(path, layer, grid)
+        gdf = gpd.read_file(path, layer=layer, bbox=bbox)
     except InputDataError:
         raise
     except Exception as exc:  # pyogrio raises several types for unreadable files
@@ -68,6 +69,10 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
         return f"{id_field}={gdf[id_field].iloc[k]!r}" if id_field and id_field in gdf else f"feature {k}"
 
     if len(gdf) == 0:
+        if bbox is not None:
+            raise InputDataError(f"{label} ({what}): no feature lies inside the model area (the clipped or "
+                                 f"tiled DEM, bounds {tuple(round(b, 1) for b in grid.bounds)}); check the "
+                                 "layer's CRS, or leave it out of the scenario.")
         raise InputDataError(f"{label} ({what}): the layer has no features.")
     for col in required:
         if col not in gdf.columns:
@@ -107,13 +112,35 @@ def read_layer(path, layer: str | None = None, grid: Grid | None = None, require
             gdf = gdf.to_crs(grid.crs)
         extent = box(*grid.bounds)
         outside = ~gdf.geometry.intersects(extent).to_numpy()
-        if outside.any():
+        if outside.any() and grid.clipped:
+            # a cut-out of larger data: the layer covers more than the model; keep what is inside
+            gdf = gdf.loc[~outside]
+            if len(gdf) == 0:
+                raise InputDataError(f"{label} ({what}): no feature lies inside the model area (bounds "
+                                     f"{tuple(round(b, 1) for b in grid.bounds)}); check the layer's CRS.")
+        elif outside.any():
             k = int(np.argmax(outside))
             raise InputDataError(f"{label} ({what}): {fid(k)} lies entirely outside the DEM "
                                  f"(DEM bounds {tuple(round(b, 1) for b in grid.bounds)}, feature bounds "
                                  f"{tuple(round(b, 1) for b in gdf.geometry.iloc[k].bounds)}); check its "
                                  "CRS or remove it.")
     return gdf
+
+
+def _read_window(path, layer, grid: Grid | None):
+    """The bounding box (in the layer's CRS) to read a layer within: the grid's extent when the grid is
+    a cut-out of larger data (``grid.clipped``); None (read everything) otherwise or when the layer's
+    CRS is unknown."""
+    if grid is None or not grid.clipped or grid.crs is None:
+        return None
+    import pyogrio
+    from rasterio.warp import transform_bounds
+
+    crs = pyogrio.read_info(path, layer=layer).get("crs")
+    if not crs:
+        return None
+    west, south, east, north = transform_bounds(grid.crs, crs, *grid.bounds)
+    return (west, south, east, north)
 
 
 def _shapes(geoms):

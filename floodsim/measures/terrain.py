@@ -180,7 +180,8 @@ class SurfaceFields:
 
     def to_grid(self, grid: Grid) -> Grid:
         """A new :class:`Grid` with this ``z`` and ``grid``'s transform and CRS."""
-        return Grid(self.z.copy(), grid.transform, grid.crs, source=f"{grid.source} (with terrain measures)")
+        return Grid(self.z.copy(), grid.transform, grid.crs, source=f"{grid.source} (with terrain measures)",
+                    clipped=grid.clipped)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ import xarray as xr
 
 from .. import units
 from ..build.model import build_model
+from . import budget
 from ..errors import FloodsimError, InputDataError, OutputError
 from ..io import runfolder as rf
 from ..io.atomic import fsync_tree, replace_dir, tree_size
@@ -215,6 +216,9 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
         _refuse_checkpoint_in_the_way(ckpt_file)
     model = build_model(sc)
     duration, interval = _times(sc)
+    need = budget.estimate_model(model, duration, interval)
+    if not need.fits:
+        raise InputDataError(budget.refusal(need, str(sc.source or sc.name)))
     recorder, after_step, _ = checkpoint.prepare_run(model.simulation, duration, interval, ckpt_file,
                                                      resume=resume, every_wall_s=checkpoint_every,
                                                      every_sim_s=checkpoint_every_sim, series=make_series(sc, model))

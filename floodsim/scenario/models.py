@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import (MAX_DURATION_MIN, LayerRef, Level, LevelPoint, Manning, Minutes, Name, NonNegativeFloat,
                    PositiveFloat, ScenarioPath, _Model)
@@ -21,8 +21,21 @@ from .measures import MeasureSpec
 class Domain(_Model):
     """The terrain."""
 
-    dem: ScenarioPath = Field(description="DEM raster (GeoTIFF, ESRI ASCII grid, ...), projected CRS in metres.")
+    dem: ScenarioPath | list[ScenarioPath] = Field(
+        description="DEM raster (GeoTIFF, VRT, ESRI ASCII grid, ...), projected CRS in metres; or tiles: a "
+        "glob pattern ('tiles/*.tif') or a list of files and patterns, mosaicked on the first tile's grid "
+        "(tiles in another CRS are reprojected).")
     crs: str | None = Field(None, description="CRS to assume when the DEM file has none, e.g. 'EPSG:28356'.")
+    clip: LayerRef | None = Field(None, description="A catchment polygon: only its extent of the DEM is read, "
+                                  "cells outside it are outside the model, and vector layers are read only "
+                                  "inside it.")
+
+    @field_validator("dem")
+    @classmethod
+    def _tiles(cls, value):
+        if isinstance(value, list) and not 1 <= len(value) <= 10_000:
+            raise ValueError("give between 1 and 10,000 DEM files or patterns (or a VRT of them)")
+        return value
 
 
 class Buildings(LayerRef):

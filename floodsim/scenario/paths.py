@@ -50,7 +50,7 @@ def resolve_paths(data, annotation, base_dir: Path):
         for arg in options:
             data = resolve_paths(data, arg, base_dir)
         return data
-    if origin is tuple and isinstance(data, list):
+    if origin in (tuple, list) and isinstance(data, list):
         inner = typing.get_args(annotation)[0]
         return [resolve_paths(v, inner, base_dir) for v in data]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(data, dict):

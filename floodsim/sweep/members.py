@@ -80,6 +80,12 @@ def input_hashes(scenario, cache: dict | None = None) -> dict[str, str]:
     for where, path in scenario_files(scenario):
         if where in _OUTPUT_FIELDS:
             continue
+        if any(c in str(path) for c in "*?["):     # a glob of DEM tiles: the files it matches now
+            from ..io.raster import dem_files
+
+            for tile in dem_files(path):
+                out[f"{where} {tile.name}"] = _file_digest(tile, where, cache)
+            continue
         out[f"{where} {path.name}"] = _file_digest(Path(path), where, cache)
     return out
 
