@@ -334,7 +334,8 @@ def _lookup(url: str, page: str) -> NpmFile | None:
         ) from None
 
 
-def localize_html(html: str, page_path: Path, root: str | os.PathLike | None = None) -> tuple[str, dict]:
+def localize_html(html: str, page_path: Path, root: str | os.PathLike | None = None,
+                  assets_name: str | None = None) -> tuple[str, dict]:
     """Copy the page's CDN assets from the npm cache into ``<page>_assets/``; return the rewritten page.
 
     Parameters
@@ -345,6 +346,9 @@ def localize_html(html: str, page_path: Path, root: str | os.PathLike | None = N
         Where the page will be written; the assets go to ``page_path.stem + "_assets"`` beside it.
     root : path, optional
         The asset cache (default: :func:`cache_dir`).
+    assets_name : str, optional
+        A folder beside the page shared by several pages (e.g. ``"assets"`` of a published site, which
+        is itself written into a staging folder): files are added to it, nothing in it is removed.
 
     Returns
     -------
@@ -360,11 +364,16 @@ def localize_html(html: str, page_path: Path, root: str | os.PathLike | None = N
             f"or set {ENV_VAR} to the folder that has them."
         )
     page_path = Path(page_path)
-    assets_name = f"{page_path.stem}_assets"
+    shared = assets_name is not None
+    assets_name = assets_name if shared else f"{page_path.stem}_assets"
     final_dir = page_path.parent / assets_name
     try:
         page_path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{assets_name}.", suffix=".part", dir=page_path.parent))
+        if shared:
+            final_dir.mkdir(exist_ok=True)
+            staging = final_dir
+        else:
+            staging = Path(tempfile.mkdtemp(prefix=f".{assets_name}.", suffix=".part", dir=page_path.parent))
     except OSError as exc:
         raise OutputError(
             f"cannot write to {page_path.parent}: {exc.strerror}. Choose a writable --out."
@@ -413,11 +422,12 @@ def localize_html(html: str, page_path: Path, root: str | os.PathLike | None = N
             )
         for d in (staging, *[p for p in staging.rglob("*") if p.is_dir()]):
             os.chmod(d, 0o755)  # mkdtemp makes 0700; a published folder must be readable
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        os.replace(staging, final_dir)
+        if not shared:
+            if final_dir.exists():
+                shutil.rmtree(final_dir)
+            os.replace(staging, final_dir)
     finally:
-        if staging.exists():
+        if not shared and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return out, {"assets_dir": final_dir, "files": sorted(copied)}
 
