@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import folium
+from folium.template import Template
 
 from ..io.runfolder import Run
 from ..scenario.site import PublishTexts
-from .safe import html_text
+from .safe import html_text, js_json
 
 #: Raster keys of one run (see the module docstring); ``depth@K`` adds time frames.
 RUN_RASTERS = ("hillshade", "max_depth", "hazard", "max_speed", "arrival_time")
@@ -46,8 +48,12 @@ SITE_RASTERS = ("depth_diff", "likelihood")
 class RasterLayer:
     """A raster on a page: an embedded PNG (``image_uri``) or an XYZ tile pyramid (``tile_url``).
 
-    ``bounds`` are the lat/lon corners ``[[south, west], [north, east]]``; ``max_native_zoom`` is the
-    deepest zoom level with tiles (Leaflet scales them up beyond it).
+    ``bounds`` are the lat/lon corners ``[[south, west], [north, east]]``; ``min_zoom`` and
+    ``max_native_zoom`` are the shallowest and deepest zoom levels with tiles (Leaflet scales them down
+    below and up beyond). ``tile_index`` says which tiles exist (only non-empty tiles are written):
+    zoom (str) -> ``[x0, y0, nx, ny, bits]``, ``bits`` the base64 of a little-endian bit set over the
+    ``nx × ny`` tiles from ``(x0, y0)``, row by row; the page asks only for tiles that exist, so an empty
+    tile is never a failed request.
     """
 
     key: str
@@ -56,15 +62,17 @@ class RasterLayer:
     tile_url: str | None = None
     min_zoom: int = 0
     max_native_zoom: int = 19
+    tile_index: dict | None = None
 
     def folium_layer(self, name: str, show: bool = True, opacity: float = 0.8, zindex: int = 3,
                      overlay: bool = True):
         """A folium layer of this raster (``name`` is plain text; escaped here)."""
         if self.tile_url is not None:
-            return folium.TileLayer(
-                tiles=self.tile_url, attr="floodsim", name=html_text(name), overlay=overlay, show=show,
-                opacity=opacity, min_zoom=0, max_zoom=22, max_native_zoom=self.max_native_zoom,
-                bounds=self.bounds, zindex=zindex, control=True,
+            return IndexedTileLayer(
+                tiles=self.tile_url, index=self.tile_index, attr="floodsim", name=html_text(name),
+                overlay=overlay, show=show, opacity=opacity, min_zoom=0, max_zoom=22,
+                max_native_zoom=self.max_native_zoom, min_native_zoom=self.min_zoom,
+                bounds=self.bounds, z_index=zindex, control=True,
             )
         return folium.raster_layers.ImageOverlay(
             self.image_uri, bounds=self.bounds, name=html_text(name), opacity=opacity, show=show,
@@ -72,13 +80,71 @@ class RasterLayer:
         )
 
 
+#: The Leaflet tile layer that asks only for the tiles its index lists (defined once per page).
+_INDEXED_TILES_JS = """
+if (!L.FloodsimTiles) {
+  L.FloodsimTiles = L.TileLayer.extend({
+    initialize: function (url, options, index) {
+      this._fsIndex = {};
+      for (var z in index) {
+        var v = index[z];
+        this._fsIndex[z] = {x0: v[0], y0: v[1], nx: v[2], ny: v[3], bits: atob(v[4])};
+      }
+      L.TileLayer.prototype.initialize.call(this, url, options);
+    },
+    hasTile: function (c) {
+      var lv = this._fsIndex[c.z];
+      if (!lv) { return false; }
+      var i = c.x - lv.x0, j = c.y - lv.y0;
+      if (i < 0 || j < 0 || i >= lv.nx || j >= lv.ny) { return false; }
+      var k = j * lv.nx + i;
+      return ((lv.bits.charCodeAt(k >> 3) >> (k & 7)) & 1) === 1;
+    },
+    createTile: function (coords, done) {
+      if (this.hasTile(coords)) { return L.TileLayer.prototype.createTile.call(this, coords, done); }
+      var tile = document.createElement("div");
+      L.Util.requestAnimFrame(L.Util.bind(done, this, null, tile));
+      return tile;
+    }
+  });
+}
+"""
+
+
+class IndexedTileLayer(folium.TileLayer):
+    """A :class:`folium.TileLayer` of a site's tile pyramid that requests only the tiles in ``index``
+    (see :class:`RasterLayer`); the URL and the index go to the page through :func:`js_json`."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this.helper_js }}
+            var {{ this.get_name() }} = new L.FloodsimTiles(
+                {{ this.tiles_js }},
+                {{ this.options|tojavascript }},
+                {{ this.index_js }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, tiles: str, index: dict | None = None, **kwargs):
+        super().__init__(tiles=tiles, **kwargs)
+        self._name = "IndexedTileLayer"
+        self.helper_js = _INDEXED_TILES_JS
+        self.tiles_js = js_json(tiles)
+        self.index_js = js_json(index or {})
+
+
 @dataclass
 class Download:
-    """A file offered for download on the pages (``href`` relative to the site root)."""
+    """A file offered for download on the pages (``href`` relative to the site root; ``size_bytes``
+    its size, shown beside the link)."""
 
     label: str
     href: str
     description: str = ""
+    size_bytes: int | None = None
 
 
 @dataclass
@@ -134,6 +200,12 @@ class Site:
     embed: bool = True
     #: files the pages reference (site-relative path -> bytes), written by the site writer
     files: dict = field(default_factory=dict)
+    #: the folder the site is being written into (its staging folder): tile pyramids go there
+    folder: Path | None = None
+    #: per tile pyramid (site-relative folder): {"tiles": count, "bytes": size, "zoom": [min, max]}
+    tile_stats: dict = field(default_factory=dict)
+    #: one-page reports (:class:`floodsim.maps.about.ReportEntry`), by address or building
+    reports: list = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def attach(self, relpath: str, data: bytes, mime: str = "image/png") -> str:
