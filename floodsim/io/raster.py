@@ -307,8 +307,19 @@ def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0, dtype=np.floa
     return path
 
 
+#: Spatial chunk edge of results.nc [cells]: a reader of one area or one frame reads a few chunks.
+NETCDF_CHUNK = 256
+
+
+def _chunks(v: xr.DataArray) -> tuple[int, ...]:
+    """NetCDF chunk sizes: :data:`NETCDF_CHUNK` along ``y``/``x`` (or the whole axis when shorter), one
+    step along every other axis (one frame per chunk)."""
+    return tuple(min(NETCDF_CHUNK, n) if d in ("y", "x") else 1 for d, n in zip(v.dims, v.shape))
+
+
 def write_netcdf(ds: xr.Dataset, path) -> Path:
-    """Write a dataset as compressed NetCDF-4 with CF attributes, atomically.
+    """Write a dataset as compressed NetCDF-4 with CF attributes, atomically: zlib level 4, chunks of
+    :data:`NETCDF_CHUNK` ² cells per frame for the gridded variables (a city-sized file reads by area).
 
     Coordinates get their CF attributes (``standard_name``, ``axis``…) from
     :data:`floodsim.variables.COORDINATES` where the dataset has none.
@@ -324,7 +335,8 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
         gm = v.encoding.get("grid_mapping")
         if gm is not None and "grid_mapping" not in v.attrs and gm in ds.variables:
             ds[name].attrs = {**v.attrs, "grid_mapping": gm}
-    encoding = {name: {"zlib": True, "complevel": 4} for name, v in ds.data_vars.items() if v.ndim >= 2}
+    encoding = {name: {"zlib": True, "complevel": 4, "chunksizes": _chunks(v)}
+                for name, v in ds.data_vars.items() if v.ndim >= 2}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path

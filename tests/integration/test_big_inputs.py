@@ -228,3 +228,21 @@ def test_a_run_that_will_not_fit_is_refused_with_the_numbers_and_nothing_written
         assert "GiB of memory" in r.stderr and "0.2 GiB is available" in r.stderr
         assert "[domain] clip" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_results_nc_is_chunked_by_area_and_frame_and_compressed(tmp_path):
+    import netCDF4
+    import xarray as xr
+
+    from floodsim.io.raster import NETCDF_CHUNK, write_netcdf
+
+    ds = xr.Dataset({"depth": (("time", "y", "x"), np.zeros((3, 600, 300), np.float32)),
+                     "max_depth": (("y", "x"), np.zeros((600, 300), np.float32)),
+                     "volume": (("time",), np.zeros(3))},
+                    coords={"time": [0.0, 1.0, 2.0], "y": np.arange(600.0), "x": np.arange(300.0)})
+    path = write_netcdf(ds, tmp_path / "r.nc")
+    with netCDF4.Dataset(path) as nc:
+        assert nc["depth"].chunking() == [1, NETCDF_CHUNK, NETCDF_CHUNK]
+        assert nc["max_depth"].chunking() == [NETCDF_CHUNK, NETCDF_CHUNK]
+        assert nc["depth"].filters()["zlib"] and nc["max_depth"].filters()["zlib"]
+    assert path.stat().st_size < 0.05 * ds["depth"].nbytes     # zeros compress: the file is not raw
