@@ -1,4 +1,5 @@
-"""Folium layers built from a run: hillshade, depth, hazard, buildings, measures, the depth time slider.
+"""Folium layers built from runs: hillshade, depth, hazard, buildings, measures (hatched footprints),
+gauges with their hydrographs, changed buildings; and the legend bodies of the planner page.
 
 Every string that comes from data (building ids, attributes and addresses, scenario and measure names
 and types) reaches the page only through :func:`floodsim.maps.safe.html_text` (Leaflet puts layer names,
@@ -9,18 +10,18 @@ Jinja template); what our own templates paste into a script goes through
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import io
 
 import folium
 import numpy as np
 from branca.element import MacroElement
-from folium.plugins import TimestampedGeoJson
 from folium.template import Template
 from rasterio.enums import Resampling
 from shapely.geometry import mapping
 
 from .controls import HtmlControl
-from .safe import JsonPayload, html_text, js_json
+from .rasterproducts import flood_max_depth
+from .safe import html_text, js_json
 from .rasters import classify, grey_rgba, hillshade, paint_classes, png_data_uri, to_web_mercator
 from ..io.runfolder import Run
 from .style import (
@@ -34,10 +35,6 @@ from .style import (
     hazard_name,
     measure_colour,
 )
-
-#: Simulation time 0 is shown on the time slider as this instant; the label format shows hh:mm:ss since start.
-TIME_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
-
 
 def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f} {unit}"
@@ -66,8 +63,8 @@ def add_hillshade(m, run: Run, name: str = "Terrain (hillshade)", overlay: bool 
 
 
 def add_depth(m, run: Run, name: str, show: bool = True, opacity: float = 0.8):
-    """Maximum depth by class as an image overlay."""
-    codes = classify(run.ds["max_depth"].values, depth_edges(run.threshold_m))
+    """Maximum flood depth by class as an image overlay (water held by measures by design left out)."""
+    codes = classify(flood_max_depth(run), depth_edges(run.threshold_m))
     img, bounds = to_web_mercator(codes.astype(np.float32), run.transform, run.crs)
     rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), depth_colours(run.threshold_m))
     folium.raster_layers.ImageOverlay(
@@ -195,7 +192,7 @@ def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
     return {"type": "FeatureCollection", "features": features}
 
 
-def add_buildings(m, runs: list[Run], name: str, mode: str):
+def add_buildings(m, runs: list[Run], name: str, mode: str, show: bool = True):
     """Buildings coloured by hazard class, with an escaped popup and tooltip; returns the GeoJson layer."""
     fc = buildings_feature_collection(runs, mode)
     if fc is None:
@@ -208,163 +205,396 @@ def add_buildings(m, runs: list[Run], name: str, mode: str):
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
         tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
         zoom_on_click=False,
+        show=show,
     )
     layer.add_to(m)
     return layer
 
 
-def add_measures(m, run: Run, name: str = "Measures"):
-    """The run's measures (ponds, tanks, …) with name, type and peak stored volume."""
+def hatch_id(colour: str) -> str:
+    """The id of the SVG hatch pattern of ``colour`` (``#rrggbb``), as :func:`hatch_defs` writes it."""
+    return "floodsim-hatch-" + "".join(c for c in str(colour) if c.isalnum()).lower()
+
+
+def hatch_defs(colours) -> str:
+    """A hidden inline SVG with one diagonal hatch pattern per colour (constants: registry colours).
+
+    Leaflet draws polygons as SVG paths whose ``fill`` is the style's ``fillColor``, so a footprint
+    styled ``fillColor: "url(#<hatch_id>)"`` is hatched."""
+    patterns = "".join(
+        f"<pattern id='{hatch_id(c)}' patternUnits='userSpaceOnUse' width='8' height='8' "
+        f"patternTransform='rotate(45)'><rect width='8' height='8' fill='{html_text(c)}' fill-opacity='0.18'/>"
+        f"<line x1='0' y1='0' x2='0' y2='8' stroke='{html_text(c)}' stroke-width='3'/></pattern>"
+        for c in sorted(set(colours))
+    )
+    return ("<svg class='floodsim-hatches' width='0' height='0' aria-hidden='true' focusable='false' "
+            f"style='position:absolute;width:0;height:0;overflow:hidden'><defs>{patterns}</defs></svg>")
+
+
+def hatch_swatch(colour: str) -> str:
+    """A legend swatch hatched like a measure footprint of ``colour``."""
+    return (f"<span class='swatch' aria-hidden='true' style='border-color:{html_text(colour)}'>"
+            f"<svg width='14' height='14'><rect width='14' height='14' fill='url(#{hatch_id(colour)})'/></svg>"
+            "</span>")
+
+
+def measure_features(run: Run) -> tuple[list[dict], list[dict]]:
+    """The run's measures as GeoJSON features (EPSG:4326): ``(footprints, points)``.
+
+    Footprints (polygons and lines) are hatched in their type's colour; points (outlets, pumps, tank
+    inlets) are filled circles. Each feature carries an escaped ``label`` (the measure's name) and
+    ``popup`` (name, type, peak stored volume [m³])."""
     if run.measures is None or len(run.measures) == 0:
-        return None
+        return [], []
     gdf = run.measures.to_crs(4326)
-    features = []
+    footprints, points = [], []
     for _, row in gdf.iterrows():
-        if row.geometry is None or row.geometry.is_empty:
+        geom = row.geometry
+        if geom is None or geom.is_empty:
             continue
         kind = row.get("type", "")
         peak = row.get("peak_stored_m3")
+        peak_ok = peak is not None and np.isfinite(peak)
         text = (
             f"<b>{html_text(row.get('name', ''))}</b><br>type: {html_text(kind)}<br>"
-            f"peak stored volume: {fmt_m(peak, 'm³', 1) if peak is not None else '–'}"
+            f"peak stored volume: {fmt_m(peak, 'm³', 1) if peak_ok else '–'}<br>"
+            "Water held here by design is storage, not flooding."
         )
         colour = measure_colour(kind)
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(len(features)),
-                "geometry": mapping(row.geometry),
-                "properties": {
-                    "popup": text,
-                    "label": html_text(row.get("name", "")),
-                    "style": {"color": colour, "fillColor": colour, "weight": 3, "fillOpacity": 0.35},
-                },
-            }
+        point = geom.geom_type in ("Point", "MultiPoint")
+        target = points if point else footprints
+        style = ({"color": colour, "fillColor": colour, "weight": 2, "fillOpacity": 0.9} if point else
+                 {"color": colour, "fillColor": f"url(#{hatch_id(colour)})", "weight": 3, "fillOpacity": 1.0})
+        target.append({
+            "type": "Feature",
+            "id": str(len(target)),
+            "geometry": mapping(geom),
+            "properties": {"popup": text, "label": html_text(row.get("name", "")),
+                           "kind": html_text(str(kind).replace("_", " ")),
+                           "colour": colour, "style": style},
+        })
+    return footprints, points
+
+
+def add_measures(m, run: Run, name: str = "Measures", show: bool = True):
+    """The run's measures: hatched, named footprints (a permanent label) and points (name on hover), with
+    name, type and peak stored volume in the popup. One layer (a FeatureGroup) named ``name``; None when
+    the run has no measures."""
+    footprints, points = measure_features(run)
+    if not footprints and not points:
+        return None
+    group = folium.FeatureGroup(name=html_text(name), show=show)
+    m.get_root().html.add_child(folium.Element(hatch_defs(f["properties"]["colour"] for f in footprints + points)))
+    if footprints:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": footprints},
+            style_function=lambda f: f["properties"]["style"],
+            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False, permanent=True, direction="center",
+                                          class_name="floodsim-measure-label"),
+            control=False,
+        ).add_to(group)
+    if points:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": points},
+            style_function=lambda f: f["properties"]["style"],
+            marker=folium.CircleMarker(radius=6),
+            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+            control=False,
+        ).add_to(group)
+    group.add_to(m)
+    group.measure_kinds = sorted({(f["properties"]["kind"], f["properties"]["colour"])
+                                  for f in footprints + points})
+    group.has_footprints = bool(footprints)
+    return group
+
+
+# ------------------------------------------------------------------------------------- legend bodies
+def swatch(colour: str) -> str:
+    """A filled legend swatch."""
+    return f"<span class='swatch' aria-hidden='true' style='background:{html_text(colour)}'></span>"
+
+
+def outline_swatch(colour: str, dashed: bool = False) -> str:
+    """A legend swatch drawn as an outline (changed buildings)."""
+    style = "dashed" if dashed else "solid"
+    return (f"<span class='swatch' aria-hidden='true' style='background:transparent;"
+            f"border:3px {style} {html_text(colour)}'></span>")
+
+
+def legend_table(rows) -> str:
+    """``rows``: (swatch HTML, text HTML) pairs, both safe."""
+    return "<table>" + "".join(f"<tr><td>{sw}</td><td>{text}</td></tr>" for sw, text in rows) + "</table>"
+
+
+def note(text_html: str) -> str:
+    return f"<div class='floodsim-legend-note'>{text_html}</div>"
+
+
+def depth_legend_body(threshold_m: float, measures: bool = False) -> str:
+    """The depth classes [m] (those of ``flood.gpkg``); a note on measure footprints when there are any."""
+    rows = [(swatch(c), html_text(t)) for c, t in zip(depth_colours(threshold_m).values(),
+                                                       depth_labels(threshold_m))]
+    text = note(f"Water shallower than {threshold_m * 100:.0f} cm is not drawn.")
+    if measures:
+        text += note("Water held by design in a measure (hatched footprint) is storage, not flooding, and "
+                     "is not drawn; water spilling over it is.")
+    return legend_table(rows) + text
+
+
+def hazard_legend_body() -> str:
+    """The hazard classes with their hazard-rating ranges (HR = d·(v + 0.5) + DF, UK FD2321)."""
+    from ..analysis.hazard import HAZARD_CLASSES
+
+    bounds = ["HR &lt; 0.75", "0.75 ≤ HR &lt; 1.25", "1.25 ≤ HR ≤ 2.0", "HR &gt; 2.0"]
+    rows = [(swatch(HAZARD_COLOURS[c.code]), f"{html_text(c.label)} ({b})")
+            for c, b in zip([c for c in HAZARD_CLASSES if c.code > 0], bounds)]
+    return legend_table(rows) + note("HR = depth × (speed + 0.5) + debris factor, from the run maxima.")
+
+
+def speed_legend_body(threshold_m: float) -> str:
+    """The maximum-speed classes [m/s]."""
+    from .style import SPEED_LABELS, speed_colours
+
+    rows = [(swatch(c), html_text(t)) for c, t in zip(speed_colours().values(), SPEED_LABELS)]
+    return legend_table(rows) + note(f"Drawn where the water was at least {threshold_m * 100:.0f} cm deep.")
+
+
+def arrival_legend_body(threshold_m: float) -> str:
+    """The arrival-time classes [min] (time until the flood depth first reaches the threshold)."""
+    from .style import ARRIVAL_LABELS, arrival_colours
+
+    rows = [(swatch(c), html_text(t)) for c, t in zip(arrival_colours().values(), ARRIVAL_LABELS)]
+    return legend_table(rows) + note("Minutes from the start of the modelled rain. Never reached: not drawn.")
+
+
+def diff_legend_body(label_a: str, label_b: str) -> str:
+    """The B − A maximum-depth difference classes (labels plain text, escaped here)."""
+    from .style import DIFF_LABELS, diff_colours
+
+    colours = diff_colours()
+    rows = [(swatch(colours[k]), html_text(DIFF_LABELS[k])) for k in sorted(colours)]
+    rows.insert(3, ("<span class='swatch' aria-hidden='true' style='background:transparent'></span>",
+                    "within 2 cm: no change (not drawn)"))
+    return (f"<div>{html_text(label_b)} compared with {html_text(label_a)}</div>" + legend_table(rows)
+            + note("Maximum flood depth; water held by design in measures is left out."))
+
+
+def buildings_legend_body() -> str:
+    """Buildings by hazard class next to them, the "none" class (no flooding) included."""
+    from ..analysis.hazard import HAZARD_CLASSES
+
+    rows = [(f"<span class='swatch' aria-hidden='true' style='background:{HAZARD_COLOURS[c.code]};"
+             f"border-color:{BUILDING_EDGE}'></span>", html_text(c.label)) for c in HAZARD_CLASSES]
+    return legend_table(rows) + note("Click a building for its depth, speed and hazard.")
+
+
+def measures_legend_body(kinds, footprints: bool = True) -> str:
+    """One row per measure type present: ``kinds`` is a list of (escaped type, colour)."""
+    rows = [(hatch_swatch(colour), kind) for kind, colour in kinds]
+    text = note("Hatched: the measure's footprint, named on the map. Water it holds by design is storage, "
+                "not flooding.") if footprints else ""
+    return legend_table(rows) + text
+
+
+#: Outline colours of changed buildings: better (a lower hazard class in B) and worse (Okabe–Ito bluish
+#: green and vermillion, which stay apart for the three colour-vision deficiencies; worse is also dashed).
+CHANGE_COLOURS = {"better": "#009e73", "worse": "#d55e00"}
+
+
+def changed_legend_body(label_a: str, label_b: str) -> str:
+    rows = [(outline_swatch(CHANGE_COLOURS["better"]), "better: a lower hazard class"),
+            (outline_swatch(CHANGE_COLOURS["worse"], dashed=True), "worse: a higher hazard class")]
+    return (f"<div>{html_text(label_b)} compared with {html_text(label_a)}</div>" + legend_table(rows)
+            + note("Choose a building below to zoom to it."))
+
+
+GAUGE_COLOUR = "#6a3d9a"
+
+
+def gauges_legend_body() -> str:
+    rows = [(f"<span class='swatch' aria-hidden='true' style='background:{GAUGE_COLOUR};border-radius:50%;"
+             "border:2px solid #ffffff'></span>", "gauge: click it for its hydrograph")]
+    return legend_table(rows)
+
+
+# ------------------------------------------------------------------------------------- gauges
+def words_hhmmss(seconds: float) -> str:
+    """``seconds`` [s] as ``hh:mm:ss``."""
+    s = max(0, int(round(float(seconds))))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _plain(text: str) -> str:
+    """Plain text for matplotlib (``$`` would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def gauge_hydrograph_png(name: str, series: list[tuple[str, np.ndarray, np.ndarray]], threshold_m: float) -> bytes:
+    """A PNG of the depth [m] over time [min] at one gauge, one line per scenario.
+
+    ``series``: (scenario label, time [s], depth [m]) per scenario; the flood threshold is dashed."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2, 2.8), dpi=90)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, t, d in series:
+        ax.plot(np.asarray(t, float) / 60.0, d, label=_plain(label), lw=1.6)
+    ax.axhline(threshold_m, color="0.4", ls="--", lw=1, label=f"flood threshold {threshold_m * 100:.0f} cm")
+    ax.set_xlabel("time since the start [min]")
+    ax.set_ylabel("depth [m]")
+    ax.set_ylim(bottom=0)
+    ax.set_title(_plain(name), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def gauge_words(label: str, gauge, dry: bool) -> str:
+    """The peak of ``gauge`` (a :class:`floodsim.maps.rundata.Gauge`) in words, plain text."""
+    peak, when = gauge.peak_depth_m, gauge.peak_time_s
+    if dry or not np.isfinite(peak):
+        return f"{label}: stayed dry."
+    minutes = when / 60.0
+    return (f"{label}: deepest {peak:.2f} m, {minutes:.0f} minutes after the start ({words_hhmmss(when)}).")
+
+
+def gauge_features(site) -> list[dict]:
+    """The gauges of the site's runs (matched by name) as GeoJSON point features with escaped ``label``
+    and ``popup``: the hydrograph PNG of every scenario (``site.attach``) and each peak in words."""
+    from pyproj import Transformer
+
+    by_name: dict[str, list] = {}
+    place: dict[str, tuple] = {}
+    for r, run in enumerate(site.runs):
+        for g in getattr(run, "gauges", None) or []:
+            by_name.setdefault(g.name, []).append((r, g))
+            if g.name not in place:
+                place[g.name] = (g.x, g.y, run.crs)
+    features = []
+    for k, (name, entries) in enumerate(by_name.items()):
+        x, y, crs = place[name]
+        lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        thr = site.runs[entries[0][0]].threshold_m
+        series = [(site.labels[r], g.time_s, g.depth_m) for r, g in entries]
+        png = gauge_hydrograph_png(name, series, thr)
+        url = site.attach(f"planner/gauge_{k}.png", png)
+        words = []
+        for r, g in entries:
+            summary = site.runs[r].summary
+            peaks = (summary.gauges if summary is not None else None) or {}
+            words.append(gauge_words(site.labels[r], g, peaks.get(name) == "dry"))
+        popup = (
+            f"<div class='floodsim-gauge-popup'><b>Gauge {html_text(name)}</b>"
+            f"<img src='{html_text(url)}' alt='Depth over time at gauge {html_text(name)}' width='380'>"
+            + "".join(f"<div>{html_text(w)}</div>" for w in words) + "</div>"
         )
+        features.append({
+            "type": "Feature",
+            "id": str(len(features)),
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"label": html_text(name), "popup": popup},
+        })
+    return features
+
+
+def add_gauges(m, site, name: str = "Gauges", show: bool = True):
+    """The gauges as markers whose popup shows their hydrograph; None when the runs have no gauges."""
+    features = gauge_features(site)
     if not features:
         return None
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         name=html_text(name),
-        style_function=lambda f: f["properties"]["style"],
-        marker=folium.CircleMarker(radius=6),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+        marker=folium.CircleMarker(radius=7, color="#ffffff", weight=2, fill=True, fill_color=GAUGE_COLOUR,
+                                   fill_opacity=1.0),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
         tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        show=show,
     )
     layer.add_to(m)
     return layer
 
 
-def depth_frames(run: Run, simplify_cells: float = 0.5) -> list[dict]:
-    """Depth-class polygons per output time as GeoJSON features for the time slider (EPSG:4326).
-
-    One MultiPolygon per (time, class), from :func:`rasterio.features.shapes`, simplified by
-    ``simplify_cells`` cells. Each feature carries one ISO time per polygon part, as leaflet-timedimension
-    slices coordinates by time.
-    """
-    import geopandas as gpd
-    from rasterio.features import shapes
-    from shapely.geometry import shape
-
-    edges = depth_edges(run.threshold_m)
-    colours = depth_colours(run.threshold_m)
-    labels = depth_labels(run.threshold_m)
-    depth = run.ds["depth"]
-    tol = simplify_cells * float(run.ds.attrs.get("dx_m", 1.0))
-    rows = []
-    for k, t in enumerate(run.ds["time"].values):
-        codes = classify(depth.values[k], edges)
-        if not (codes > 0).any():
-            continue
-        for geom, value in shapes(codes, mask=codes > 0, transform=run.transform, connectivity=4):
-            rows.append({"t": float(t), "code": int(value), "geometry": shape(geom)})
-    if not rows:
+# ------------------------------------------------------------------------------------- changed buildings
+def changed_features(site) -> list[dict]:
+    """The comparison's changed buildings (EPSG:4326) with escaped ``label``, ``popup``, ``entry`` (the
+    list text), ``outline`` and ``style``: green outline for better, dashed red-orange for worse."""
+    cmp = site.comparison
+    if cmp is None or cmp.changed_buildings is None or len(cmp.changed_buildings) == 0:
         return []
-    gdf = gpd.GeoDataFrame(rows, crs=run.crs)
-    gdf["geometry"] = gdf.geometry.simplify(tol)
-    gdf = gdf.dissolve(by=["t", "code"], as_index=False).to_crs(4326)
+    gdf = cmp.changed_buildings
+    if "run_b" in gdf.columns and gdf["run_b"].nunique() > 1:
+        from ..analysis.compare import run_labels
+
+        want = run_labels([site.runs[cmp.index_a], site.runs[cmp.index_b]])[1]
+        gdf = gdf[gdf["run_b"].astype(str) == want]
+    fixed = {"run_a", "run_b", "geometry", "change", "depth_change_m"}
+    id_col = next((c for c in gdf.columns if c not in fixed and not c.endswith(("_a", "_b"))), None)
+    la, lb = site.labels[cmp.index_a], site.labels[cmp.index_b]
+    b_run = site.runs[cmp.index_b]
+    address = {}
+    if b_run.buildings is not None and b_run.id_field is not None and b_run.address_field is not None:
+        address = {str(i): a for i, a in zip(b_run.buildings[b_run.id_field], b_run.buildings[b_run.address_field])}
+    wgs = gdf.to_crs(4326) if gdf.crs is not None else gdf
     features = []
-    for _, r in gdf.iterrows():
-        geom = mapping(r.geometry)
-        parts = len(geom["coordinates"])
-        iso = (TIME_ORIGIN + timedelta(seconds=r["t"])).strftime("%Y-%m-%dT%H:%M:%SZ")
-        colour = colours[int(r["code"])]
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": geom,
-                "properties": {
-                    "times": [iso] * parts,
-                    "popup": f"depth {html_text(labels[int(r['code']) - 1])}",
-                    "style": {"color": colour, "fillColor": colour, "weight": 0, "fillOpacity": 0.75},
-                },
-            }
+    for (_, row), geom in zip(gdf.iterrows(), wgs.geometry):
+        if geom is None or geom.is_empty:
+            continue
+        ident = "" if id_col is None else str(row[id_col])
+        addr = address.get(ident)
+        label = f"{ident} — {addr}" if addr not in (None, "") and ident else (ident or str(addr or ""))
+        ca, cb = int(row.get("hazard_code_a", 0) or 0), int(row.get("hazard_code_b", 0) or 0)
+        change = "worse" if cb > ca else "better"
+        colour = CHANGE_COLOURS[change]
+        popup = (
+            f"<b>Building {html_text(label)}</b><br>{change}: "
+            f"{html_text(hazard_label(ca))} → {html_text(hazard_label(cb))}<br>"
+            f"{html_text(la)}: max depth next to it {fmt_m(row.get('max_depth_m_a'))}, "
+            f"{html_text(hazard_label(ca))}<br>"
+            f"{html_text(lb)}: max depth next to it {fmt_m(row.get('max_depth_m_b'))}, "
+            f"{html_text(hazard_label(cb))}<br>"
+            f"depth change: {fmt_m(row.get('depth_change_m'))}"
         )
+        entry = (f"{html_text(label)}: {html_text(hazard_label(ca))} → {html_text(hazard_label(cb))} "
+                 f"({change})")
+        features.append({
+            "type": "Feature",
+            "id": str(len(features)),
+            "geometry": mapping(geom),
+            "properties": {
+                "label": html_text(label), "popup": popup, "entry": entry, "outline": colour,
+                "change": change,
+                "style": {"color": colour, "weight": 4, "fillColor": colour, "fillOpacity": 0.05,
+                          "dashArray": "6 4" if change == "worse" else None},
+            },
+        })
     return features
 
 
-class DepthTimeSlider(TimestampedGeoJson):
-    """folium's TimestampedGeoJson with the time shown as UTC ``hh:mm:ss`` since the start of the run.
-
-    folium's template formats the slider time in the browser's time zone (and logs every date to the
-    console); simulation time has no time zone, so this template formats it with ``moment.utc``.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            L.Control.TimeDimensionCustom = L.Control.TimeDimension.extend({
-                _getDisplayDateFormat: function(date){
-                    return moment.utc(date).format({{ this.date_options_js }});
-                }
-            });
-            {{this._parent.get_name()}}.timeDimension = L.timeDimension(
-                {period: {{ this.period_js }}}
-            );
-            var {{ this.get_name() }}_control = new L.Control.TimeDimensionCustom(
-                {{ this.options|tojavascript }}
-            );
-            {{this._parent.get_name()}}.addControl({{ this.get_name() }}_control);
-            var {{ this.get_name() }}_base = L.geoJson({{ this.data }}, {
-                style: function (feature) { return feature.properties.style; },
-                onEachFeature: function (feature, layer) {
-                    if (feature.properties.popup) { layer.bindPopup(feature.properties.popup); }
-                }
-            });
-            var {{ this.get_name() }} = L.timeDimension.layer.geoJson(
-                {{ this.get_name() }}_base,
-                {updateTimeDimension: true, addlastPoint: false, duration: {{ this.duration }}}
-            ).addTo({{this._parent.get_name()}});
-        {% endmacro %}
-        """
-    )
-
-    def render(self, **kwargs):
-        self.date_options_js, self.period_js = js_json(self.date_options), js_json(self.period)
-        super().render(**kwargs)
-
-
-def add_time_slider(m, run: Run):
-    """A time slider of depth classes (leaflet-timedimension via folium's TimestampedGeoJson)."""
-    features = depth_frames(run)
+def add_changed_buildings(m, site, name: str = "Changed buildings", show: bool = True):
+    """The changed buildings outlined (better / worse), with popups; None without any."""
+    features = changed_features(site)
     if not features:
         return None
-    times = run.ds["time"].values
-    step = float(np.min(np.diff(times))) if times.size > 1 else 60.0
-    slider = DepthTimeSlider(
-        JsonPayload({"type": "FeatureCollection", "features": features}),
-        period=f"PT{max(1, round(step))}S",
-        duration=f"PT{max(1, int(step // 2))}S",
-        transition_time=400,
-        auto_play=False,
-        loop=False,
-        add_last_point=False,
-        date_options="HH:mm:ss",
-        time_slider_drag_update=True,
-        speed_slider=False,
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=html_text(name),
+        style_function=lambda f: {k: v for k, v in f["properties"]["style"].items() if v is not None},
+        highlight_function=lambda f: {"weight": 6},
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        zoom_on_click=False,
+        show=show,
     )
-    slider.add_to(m)
-    return slider
+    layer.add_to(m)
+    return layer
 
 
 class ToLayerControl(MacroElement):

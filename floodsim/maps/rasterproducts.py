@@ -1,6 +1,11 @@
 """The rasters a page can show, by key (:mod:`floodsim.maps.sitedata`): where their values come from and
 how they are painted. One home for both, used by the embedded pages and by the tile pyramids.
 
+Depths are **flood depths** (:mod:`floodsim.analysis.flooding`): water a measure holds by design (a pond
+below its rim) is storage, not flooding, so ``max_depth``, ``depth@K``, ``hazard``, ``max_speed`` and
+``arrival_time`` leave it out, as the run products do, and the B − A difference inside a measure
+footprint is that of the flood depths. The planner page draws the footprints themselves, hatched.
+
 :func:`raster_values` gives the values on the runs' grid (float32, NaN = nothing to show);
 :func:`paint` turns values (on any grid, e.g. a web-mercator tile) into RGBA. Classes and colours are
 those of :mod:`floodsim.maps.style`.
@@ -11,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from rasterio.enums import Resampling
 
+from ..analysis.flooding import flood_depth, storage_depth_of
+from ..analysis.products import arrival_time
 from .rasters import classify, grey_rgba, hillshade, paint_classes
 from . import style
 
@@ -22,7 +29,7 @@ def raster_values(site, run: int | None, key: str):
         if key == "depth_diff":
             if site.comparison is None or site.comparison.depth_diff is None:
                 return None
-            v = np.asarray(site.comparison.depth_diff.values, dtype=np.float32)
+            v = flood_depth_difference(site).astype(np.float32)
         else:
             if site.likelihood is None or site.likelihood.bands is None:
                 return None
@@ -36,38 +43,52 @@ def raster_values(site, run: int | None, key: str):
                           float(ds.attrs.get("dy_m", 1.0)))
         return shade.astype(np.float32), r.transform, r.crs, Resampling.bilinear
     if key == "max_depth":
-        v = ds["max_depth"].values
+        v = flood_max_depth(r)
     elif key == "hazard":
         v = np.where(r.hazard_code > 0, r.hazard_code, np.nan)
     elif key == "max_speed":
-        depth = ds["max_depth"].values
-        v = np.where(depth >= r.threshold_m, ds["max_speed"].values, np.nan)
+        v = np.where(flood_max_depth(r) >= r.threshold_m, ds["max_speed"].values, np.nan)
     elif key == "arrival_time":
-        if "arrival_time" in ds:
-            v = ds["arrival_time"].values
-        else:
-            v = _arrival_from_frames(ds, r.threshold_m)
-            if v is None:
-                return None
+        if "depth" not in ds or "time" not in ds.coords or "time_of_max_depth" not in ds:
+            return None
+        v = arrival_time(ds, r.threshold_m)
     elif key.startswith("depth@"):
         k = int(key.split("@", 1)[1])
         if "depth" not in ds or not 0 <= k < ds.sizes.get("time", 0):
             return None
-        v = ds["depth"].values[k]
+        v = flood_depth(ds["depth"].values[k], storage_depth_of(ds))
     else:
         raise KeyError(f"unknown raster key {key!r}")
     return np.asarray(v, dtype=np.float32), r.transform, r.crs, Resampling.nearest
 
 
-def _arrival_from_frames(ds, threshold_m: float):
-    """First output time [s] at which the depth reaches ``threshold_m`` (NaN: never)."""
-    if "depth" not in ds or "time" not in ds.coords:
+def flood_max_depth(run) -> np.ndarray:
+    """The run's maximum flood depth [m] (``max_depth`` less the water held by design; NaN outside)."""
+    got = getattr(run, "flood_max_depth", None)
+    if got is not None:
+        return got
+    return flood_depth(run.ds["max_depth"].values, storage_depth_of(run.ds))
+
+
+def flood_depth_difference(site) -> np.ndarray | None:
+    """B − A maximum flood depth [m] on the runs' grid: the comparison's ``max_depth_diff.tif``, with the
+    cells of a measure footprint (storage depth > 0 in A or B) taken as the difference of the flood
+    depths, so a pond dug and filled by design does not show as "deeper". None without a comparison."""
+    cmp = site.comparison
+    if cmp is None or cmp.depth_diff is None:
         return None
-    d = ds["depth"].values
-    t = ds["time"].values.astype(np.float64)
-    wet = d >= threshold_m
-    first = np.argmax(wet, axis=0)
-    return np.where(wet.any(axis=0), t[first], np.nan).astype(np.float32)
+    v = np.asarray(cmp.depth_diff.values, dtype=np.float64)
+    a, b = site.runs[cmp.index_a], site.runs[cmp.index_b]
+    sa, sb = storage_depth_of(a.ds), storage_depth_of(b.ds)
+    shape = a.ds["max_depth"].shape
+    if (sa is None and sb is None) or v.shape != shape or b.ds["max_depth"].shape != shape:
+        return v
+    footprint = np.zeros(shape, bool)
+    for s in (sa, sb):
+        if s is not None:
+            footprint |= s > 0
+    flood = flood_max_depth(b) - flood_max_depth(a)
+    return np.where(footprint & np.isfinite(v), flood, v)
 
 
 def paint(site, run: int | None, key: str, values: np.ndarray) -> np.ndarray:
