@@ -1,4 +1,4 @@
-"""Command line: ``floodsim run | validate | compare | plot | map | map-assets | sweep | bench``.
+"""Command line: ``floodsim run | validate | compare | plot | map | map-assets | publish | sweep | bench``.
 
 One module per verb (thin: parse, call, print); ``floodsim COMMAND --help`` describes each.
 
@@ -23,10 +23,10 @@ import sys
 import threading
 
 from ..errors import ExitCode, FloodsimError, exit_code_of
-from . import bench, compare, map, plot, run, sweep, validate
+from . import bench, compare, map, plot, publish, run, sweep, validate
 
 #: The verbs, in the order ``floodsim --help`` lists them.
-COMMANDS = (run, validate, compare, plot, map, sweep, bench)
+COMMANDS = (run, validate, compare, plot, map, publish, sweep, bench)
 
 #: Characters the summaries print; a stream that cannot encode them is switched to escapes.
 _SAMPLE = "×²³−Δ≥→…"

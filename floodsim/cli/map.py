@@ -10,29 +10,36 @@ from ..errors import ExitCode, InputDataError
 
 def cmd_map(args) -> int:
     from ..maps import figures
-    from ..maps.planner import planner_map
+    from ..maps.planner import planner_page
     from ..maps.publish import write_map
-    from ..maps.resident import resident_map
-    from ..maps.rundata import map_run
+    from ..maps.resident import resident_page
+    from ..maps.site import build_site, load_inputs, spec_from_runs
 
     if not args.resident and len(args.run_dirs) > 2:
         raise InputDataError(
             "the planner map compares at most two runs (before, after); give one or two run "
             "folders, or use --resident to publish more scenarios."
         )
-    runs = [map_run(p) for p in args.run_dirs]
     kind = "resident" if args.resident else "planner"
     out = args.out if args.out is not None else Path(args.run_dirs[0]) / f"{kind}_map.html"
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputDataError(f"--out {out}: the map is an HTML page; give a file name ending in .html.")
-    m = resident_map(runs, offline=args.offline) if args.resident else planner_map(runs, offline=args.offline)
-    info = write_map(m, out, offline=args.offline)
+    inp = load_inputs(spec_from_runs(args.run_dirs), check_out=False, where="map", same_grid=False)
+    if len(inp.runs) >= 2:      # before/after: B − A of the first two runs, as `floodsim compare` makes it
+        from ..maps import planner
+
+        if hasattr(planner, "comparison_of"):
+            inp.comparison = planner.comparison_of(inp.runs, inp.labels)
+    site = build_site(inp, embed=True, offline=args.offline)
+    m = resident_page(site) if args.resident else planner_page(site)
+    info = write_map(m, out, offline=args.offline, texts=site.texts,
+                     page=None if args.resident else "Planner")
     extra = ""
     if info["assets_dir"] is not None:
         extra = f" + {info['assets_dir'].name}/ ({len(info['assets'])} asset files from the npm cache)"
     print(f"written         {out}{extra}")
     if args.png:
-        for path in figures.write_figures(runs, out.parent / out.stem):
+        for path in figures.write_figures(site.runs, out.parent / out.stem):
             print(f"written         {path}")
     return ExitCode.OK
 

@@ -85,14 +85,15 @@ _INDEXED_TILES_JS = """
 if (!L.FloodsimTiles) {
   L.FloodsimTiles = L.TileLayer.extend({
     initialize: function (url, options, index) {
-      this._fsIndex = {};
-      for (var z in index) {
+      this._fsIndex = index ? {} : null;
+      for (var z in (index || {})) {
         var v = index[z];
         this._fsIndex[z] = {x0: v[0], y0: v[1], nx: v[2], ny: v[3], bits: atob(v[4])};
       }
       L.TileLayer.prototype.initialize.call(this, url, options);
     },
     hasTile: function (c) {
+      if (!this._fsIndex) { return true; }
       var lv = this._fsIndex[c.z];
       if (!lv) { return false; }
       var i = c.x - lv.x0, j = c.y - lv.y0;
@@ -113,7 +114,8 @@ if (!L.FloodsimTiles) {
 
 class IndexedTileLayer(folium.TileLayer):
     """A :class:`folium.TileLayer` of a site's tile pyramid that requests only the tiles in ``index``
-    (see :class:`RasterLayer`); the URL and the index go to the page through :func:`js_json`."""
+    (see :class:`RasterLayer`; ``None``: every tile in the bounds); the URL and the index go to the
+    page through :func:`js_json`."""
 
     _template = Template(
         """
@@ -133,7 +135,7 @@ class IndexedTileLayer(folium.TileLayer):
         self._name = "IndexedTileLayer"
         self.helper_js = _INDEXED_TILES_JS
         self.tiles_js = js_json(tiles)
-        self.index_js = js_json(index or {})
+        self.index_js = js_json(index)
 
 
 @dataclass
@@ -177,6 +179,20 @@ class BaseMap:
     local_tiles_url: str | None = None         # e.g. "basemap/{z}/{x}/{y}.png" inside the site
     local_tiles_zoom: tuple[int, int] = (0, 19)
     vector: dict = field(default_factory=dict)  # "roads"/"water"/"buildings" -> (GeoDataFrame, name_field)
+    #: which local tiles exist (the :class:`RasterLayer` ``tile_index`` format); None: unknown
+    local_tiles_index: dict | None = None
+    local_tiles_bounds: list | None = None      # [[south, west], [north, east]] of the local tiles
+
+    def local_layer(self, name: str = "Base map (local tiles)", show: bool = True, root: str = ""):
+        """The user's local XYZ tiles as a folium base layer that requests only existing tiles (None
+        without local tiles). ``name`` is plain text (escaped here)."""
+        if self.local_tiles_url is None:
+            return None
+        kw = {"bounds": self.local_tiles_bounds} if self.local_tiles_bounds else {}
+        return IndexedTileLayer(
+            tiles=root + self.local_tiles_url, index=self.local_tiles_index, attr="local base map",
+            name=html_text(name), overlay=False, show=show, min_zoom=0, max_zoom=22,
+            min_native_zoom=self.local_tiles_zoom[0], max_native_zoom=self.local_tiles_zoom[1], **kw)
 
 
 @dataclass
