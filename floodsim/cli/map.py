@@ -10,10 +10,8 @@ from ..errors import ExitCode, InputDataError
 
 def cmd_map(args) -> int:
     from ..maps import figures
-    from ..maps.planner import planner_page
     from ..maps.publish import write_map
-    from ..maps.resident import resident_page
-    from ..maps.site import build_site, load_inputs, spec_from_runs
+    from ..maps.site import build_site, load_inputs, page_builders, spec_from_runs
 
     if not args.resident and len(args.run_dirs) > 2:
         raise InputDataError(
@@ -31,6 +29,7 @@ def cmd_map(args) -> int:
         if hasattr(planner, "comparison_of"):
             inp.comparison = planner.comparison_of(inp.runs, inp.labels)
     site = build_site(inp, embed=True, offline=args.offline)
+    resident_page, planner_page = page_builders()
     m = resident_page(site) if args.resident else planner_page(site)
     info = write_map(m, out, offline=args.offline, texts=site.texts,
                      page=None if args.resident else "Planner")

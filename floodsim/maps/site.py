@@ -657,7 +657,7 @@ def build_site(inp: SiteInputs, *, embed: bool, raster_source=None, folder: Path
                 offline=offline or not base.online, root="", embed=embed, folder=folder)
 
 
-def _builders():
+def page_builders():
     """``(resident_page, planner_page)``: the page builders of the site's pages."""
     from . import planner, resident
 
@@ -835,7 +835,7 @@ def write_site(spec: SiteSpec, out: Path | None = None, offline: bool = False, a
         for e in site.reports:
             (staging / "report" / f"{e.slug}.html").write_text(report_html(site, e, root="../"),
                                                                 encoding="utf-8")
-        resident_page, planner_page = _builders()
+        resident_page, planner_page = page_builders()
         say("resident page")
         pages = {"index.html": _write_page(resident_page(site), staging / "index.html", site.texts, None,
                                            assets_root)}
