@@ -1,107 +1,461 @@
-"""The resident risk map: one page to publish, in plain language.
+"""The resident page: where water goes in the modelled storms, how dangerous it is, how likely, and what
+it means for one building, in plain language.
 
-* A legend of the hazard classes in words (:data:`floodsim.analysis.hazard.HAZARD_CLASSES` labels and a sentence
-  each), not hazard-rating numbers.
-* A search box for a building id or address (``folium.plugins.Search`` over the buildings layer).
-* Click a building: the deepest water modelled next to it and the danger to people, for every published
-  scenario (one row per run folder given).
-* The danger map of each scenario as a layer (the first one shown).
+:func:`resident_page` builds it from a :class:`~floodsim.maps.sitedata.Site`:
 
-Every data-derived text reaches the page through :func:`floodsim.maps.safe.html_text`.
+* the base map (:func:`floodsim.maps.basemap.add_base_layers`: streets online with an offline fallback,
+  the city's own layers and the terrain offline);
+* the flood layers, **exclusive** (radio buttons in their own control, "Flood layer"): the danger to
+  people of each published scenario (hazard class of the maxima, UK FD2321) and, when the site has a
+  sweep, the likelihood of flooding (``site.raster(None, "likelihood")``: high / medium / low / very
+  low, UK Environment Agency bands); the likelihood is shown first when there is one;
+* the buildings, coloured by the chosen flood layer: by the danger next to them in that scenario, or by
+  the return period at which they first flood (its likelihood band's colour); a click opens the
+  building's card (:func:`floodsim.maps.cards.building_card_html`);
+* the address search (:mod:`floodsim.maps.search`): picking an address zooms to its building and opens
+  its card;
+* legends that show only while their layer is (:class:`floodsim.maps.basemap.FollowLegend`), with the
+  "no flooding" buildings entry;
+* the title, the scenarios and, without a sweep, that the page shows a single modelled event; the
+  "About this map" panel and print button (:func:`floodsim.maps.about.add_about`).
+
+On a self-contained page (``site.embed``) all data is inline. On a published site the buildings
+(:data:`BUILDINGS_FILE`), their cards (:data:`CARDS_FILES`, :data:`CARD_CHUNK` buildings per file,
+fetched when a card opens), the search index and the vector base are site files, so the HTML does not
+grow with the number of buildings.
+
+Every data-derived text reaches the page through :func:`floodsim.maps.safe.html_text` (HTML) or
+:func:`floodsim.maps.safe.js_json` (script).
 """
 
 from __future__ import annotations
 
 import folium
 from branca.element import MacroElement
-from folium.plugins import Search
+from folium.map import Layer
 from folium.template import Template
+from shapely.geometry import mapping
 
+from ..analysis.hazard import HAZARD_CLASSES, HAZARD_COLOURS
 from ..errors import InputDataError
-from ..analysis.hazard import HAZARD_CLASSES
-from . import layers as L
-from .controls import CONTROL_CSS, HtmlControl
-from .safe import html_text
 from ..io.runfolder import Run
-from .style import HAZARD_ADVICE, HAZARD_COLOURS
+from . import cards as C
+from .basemap import COORD_DECIMALS, FollowLegend, add_base_layers
+from .controls import CONTROL_CSS, HtmlControl
+from .pagestyle import legend_html
+from .safe import html_text, js_json
+from .search import SEARCH_CSS, SEARCH_JS, INDEX_FILE, SearchControl, build_index, index_payload
+from .style import BUILDING_EDGE, HAZARD_ADVICE, LIKELIHOOD_COLOURS
 
-SEARCH_PLACEHOLDER = "Search a building id or address"
+#: Site file of the buildings layer (a published site).
+BUILDINGS_FILE = "data/buildings.json"
+#: Site files of the building cards: ``{chunk}`` is ``row // CARD_CHUNK``.
+CARDS_FILES = "data/cards/{chunk}.json"
+#: Buildings per cards file.
+CARD_CHUNK = 200
+#: Fill of a building that is not in the chosen scenario.
+MISSING_COLOUR = "#9e9e9e"
+#: Fill of a building no modelled storm floods (likelihood colouring).
+NOT_FLOODED_COLOUR = HAZARD_COLOURS[0]
+#: Name of the flood-layer control's likelihood entry.
+LIKELIHOOD_NAME = "Likelihood of flooding"
+
+#: The page's own script (constants): the search matcher and the resident page's ``pick``.
+RESIDENT_JS = SEARCH_JS + r"""
+var floodsimResident = {
+  buildings: null, byIndex: {}, ready: Promise.resolve(null),
+  setMode: function () {},
+  pick: function (map, entry) {
+    var self = this;
+    if (entry.b !== undefined && entry.b !== null) {
+      self.ready.then(function () {
+        var lyr = self.byIndex[entry.b];
+        if (!lyr) { self.showPoint(map, entry); return; }
+        if (self.buildings && !map.hasLayer(self.buildings)) { map.addLayer(self.buildings); }
+        map.closePopup();
+        map.fitBounds(lyr.getBounds(), {maxZoom: 19, animate: false, padding: [30, 30]});
+        lyr.openPopup(lyr.getBounds().getCenter());
+      });
+    } else if (entry.x) {
+      map.fitBounds(entry.x, {maxZoom: 18, animate: false});
+    } else {
+      self.showPoint(map, entry);
+    }
+  },
+  showPoint: function (map, entry) {
+    if (!entry.c) { return; }
+    map.setView(entry.c, 18, {animate: false});
+    var div = document.createElement("div"), b = document.createElement("b"), p = document.createElement("p");
+    b.textContent = entry.t;
+    p.textContent = "No building of the flood model was found at this address.";
+    div.appendChild(b);
+    div.appendChild(p);
+    L.popup({maxWidth: 280}).setLatLng(entry.c).setContent(div).openOn(map);
+  }
+};
+"""
+
+RESIDENT_CSS = """
+.floodsim-layers-title { font-weight: 600; margin: 0 0 3px 0; }
+.floodsim-event-note { margin-top: 4px; font-size: 12px; color: #333333; }
+"""
 
 
-class SearchOpensPopup(MacroElement):
-    """Open the found building's popup. folium's Search opens only popups bound to the feature itself,
-    while ``GeoJsonPopup`` binds one popup to the whole layer; a click on the found feature opens it."""
+class ResidentScript(MacroElement):
+    """The page's script (:data:`RESIDENT_JS`) and CSS, added once, before the layers that use it."""
 
     _template = Template(
         """
+        {% macro header(this, kwargs) %}
+            <style>{{ this.css }}</style>
+        {% endmacro %}
         {% macro script(this, kwargs) %}
-            {{ this.layer.get_name() }}searchControl.on('search:locationfound', function (e) {
-                if (!e.layer._popup && e.layer.getBounds) {
-                    e.layer.fire('click', {latlng: e.layer.getBounds().getCenter()}, true);
-                }
-            });
+        {{ this.js }}
         {% endmacro %}
         """
     )
 
-    def __init__(self, layer):
+    def __init__(self):
         super().__init__()
-        self._name = "SearchOpensPopup"
-        self.layer = layer
+        self._name = "ResidentScript"
+        self.js = RESIDENT_JS
+        self.css = SEARCH_CSS + C.CARD_CSS + RESIDENT_CSS
 
 
-def legend_html(threshold_m: float) -> str:
-    """The plain-language hazard legend (constants and numbers only: nothing from data)."""
-    rows = "".join(
-        f"<tr><td><span class='swatch' style='background:{HAZARD_COLOURS[c.code]}'></span></td>"
-        f"<td><b>{html_text(c.label)}</b><br>{html_text(HAZARD_ADVICE[c.code])}</td></tr>"
-        for c in HAZARD_CLASSES
+class ResidentBuildings(Layer):
+    """The buildings, coloured by the chosen flood layer, each with its card (module docstring).
+
+    ``source`` is the FeatureCollection (properties ``i`` row, ``h`` hazard code per scenario (-1: not
+    in it), ``l`` likelihood band, ``label`` escaped name, ``popup`` the card or ``""`` when it is in a
+    cards file) or its site URL; ``cards_url`` the cards files' URL pattern (None: cards inline).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_colours = {{ this.colours_js }};
+        var {{ this.get_name() }}_mode = {{ this.mode_js }};
+        var {{ this.get_name() }}_cards = {{ this.cards_js }};
+        function {{ this.get_name() }}_style(f) {
+            var p = f.properties, c, C = {{ this.get_name() }}_colours, mode = {{ this.get_name() }}_mode;
+            if (mode === "likelihood") { c = C.likelihood[String(p.l)] || C.missing; }
+            else {
+                var h = p.h[mode];
+                c = (h === undefined || h < 0) ? C.missing : C.hazard[String(h)];
+            }
+            return {fillColor: c, color: C.edge, weight: 1, opacity: 1, fillOpacity: 0.9};
+        }
+        function {{ this.get_name() }}_card(f, layer) {
+            var p = f.properties, src = {{ this.get_name() }}_cards;
+            if (p.popup || !src) { return p.popup || ""; }
+            var url = src.url.replace("CHUNK", String(Math.floor(p.i / src.chunk)));
+            fetch(url).then(function (r) {
+                if (!r.ok) { throw new Error(url + ": HTTP " + r.status); }
+                return r.json();
+            }).then(function (cards) {
+                p.popup = cards[String(p.i)] || "";
+                layer.setPopupContent(p.popup);
+            }).catch(function () {
+                layer.setPopupContent("<p>The details of this building could not be loaded.</p>");
+            });
+            return "<p>Loading…</p>";
+        }
+        var {{ this.get_name() }} = L.geoJSON(null, {
+            pane: "floodsimBuildings",
+            renderer: L.svg({pane: "floodsimBuildings"}),
+            style: {{ this.get_name() }}_style,
+            onEachFeature: function (f, layer) {
+                floodsimResident.byIndex[f.properties.i] = layer;
+                layer.bindTooltip(f.properties.label, {sticky: true});
+                layer.bindPopup(function () { return {{ this.get_name() }}_card(f, layer); },
+                                {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12]});
+                layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#000000"}); });
+                layer.on("mouseout", function () { {{ this.get_name() }}.resetStyle(layer); });
+            }
+        });
+        function {{ this.get_name() }}_add(fc) { {{ this.get_name() }}.addData(fc); return {{ this.get_name() }}; }
+        {% if this.inline %}
+        {{ this.get_name() }}_add({{ this.data_js }});
+        var {{ this.get_name() }}_ready = Promise.resolve({{ this.get_name() }});
+        {% else %}
+        var {{ this.get_name() }}_ready = fetch({{ this.data_js }}).then(function (r) {
+            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
+            return r.json();
+        }).then({{ this.get_name() }}_add);
+        {% endif %}
+        floodsimResident.buildings = {{ this.get_name() }};
+        floodsimResident.ready = {{ this.get_name() }}_ready;
+        floodsimResident.setMode = function (mode) {
+            {{ this.get_name() }}_mode = mode;
+            {{ this.get_name() }}.setStyle({{ this.get_name() }}_style);
+        };
+        {% endmacro %}
+        """
     )
-    return (
-        "<h4>Danger to people from flood water</h4><table>" + rows + "</table>"
-        f"<div style='margin-top:4px;color:#444'>Depth and speed of the water are combined as in the UK "
-        f"Flood Risks to People method. Water shallower than {threshold_m * 100:.0f} cm is not shown. "
-        "Click a building for its numbers.</div>"
+
+    def __init__(self, source, name: str, mode, cards_url: str | None, show: bool = True):
+        super().__init__(name=html_text(name), overlay=True, control=True, show=show)
+        self._name = "ResidentBuildings"
+        self.inline = not isinstance(source, str)
+        self.data_js = js_json(source)
+        self.mode_js = js_json(mode)
+        self.cards_js = js_json(None if cards_url is None else {"url": cards_url, "chunk": CARD_CHUNK})
+        self.colours_js = js_json({
+            "hazard": {str(k): v for k, v in HAZARD_COLOURS.items()},
+            "likelihood": {"0": NOT_FLOODED_COLOUR, **{str(k): v for k, v in LIKELIHOOD_COLOURS.items()}},
+            "missing": MISSING_COLOUR,
+            "edge": BUILDING_EDGE,
+        })
+
+
+class FloodLayerControl(MacroElement):
+    """The exclusive flood layers (radio buttons: Leaflet base layers of a control of their own);
+    the buildings' colours follow the chosen one (``floodsimResident.setMode``).
+
+    ``layers`` are ``(name (plain text), folium layer, mode)`` with mode a scenario index or
+    ``"likelihood"``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control.layers({
+            {%- for name_js, layer, mode in this.entries %}
+            {{ name_js }} : {{ layer.get_name() }},
+            {%- endfor %}
+        }, {}, {collapsed: false, position: "topright"}).addTo({{ this._parent.get_name() }});
+        (function (control, map) {
+            var modes = [
+            {%- for name_js, layer, mode in this.entries %}
+                [{{ layer.get_name() }}, {{ mode }}],
+            {%- endfor %}
+            ];
+            var c = control.getContainer();
+            c.classList.add("floodsim-flood-layers");
+            var list = c.querySelector(".leaflet-control-layers-list") || c;
+            var title = document.createElement("div");
+            title.className = "floodsim-layers-title";
+            title.textContent = {{ this.title_js }};
+            list.insertBefore(title, list.firstChild);
+            map.on("baselayerchange", function (e) {
+                modes.forEach(function (m) { if (m[0] === e.layer) { floodsimResident.setMode(m[1]); } });
+            });
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}
+        """
     )
+
+    def __init__(self, layers, title: str = "Flood layer"):
+        super().__init__()
+        self._name = "FloodLayerControl"
+        self.entries = [(js_json(html_text(name)), layer, js_json(mode)) for name, layer, mode in layers]
+        self.title_js = js_json(title)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def _round(obj):
+    if isinstance(obj, float):
+        return round(obj, COORD_DECIMALS)
+    if isinstance(obj, (list, tuple)):
+        return [_round(v) for v in obj]
+    return obj
+
+
+def buildings_collection(site, inline_cards: bool) -> dict | None:
+    """The buildings of the reference run as the page draws them (:class:`ResidentBuildings`), in
+    EPSG:4326; None without buildings."""
+    base = site.runs[0]
+    if base.buildings is None or len(base.buildings) == 0:
+        return None
+    firsts = C.likelihood_rows(site)
+    geoms = base.buildings.to_crs(4326).geometry
+    features = []
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            continue
+        codes = [-1 if code is None else int(code) for _, code, _ in C.scenario_rows(site, i)]
+        props = {"i": i, "h": codes, "label": html_text(C.building_name(base, i)),
+                 "popup": C.building_card_html(site, i) if inline_cards else ""}
+        if firsts is not None:
+            props["l"] = C.band_of_return_period(firsts[i])
+        g = mapping(geom)
+        features.append({"type": "Feature", "id": str(i), "properties": props,
+                         "geometry": {"type": g["type"], "coordinates": _round(g["coordinates"])}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _attach_cards(site) -> str:
+    """Write the cards into the site files (:data:`CARDS_FILES`); returns their URL pattern."""
+    base = site.runs[0]
+    n = len(base.buildings)
+    url = None
+    for start in range(0, n, CARD_CHUNK):
+        chunk = {str(i): C.building_card_html(site, i) for i in range(start, min(n, start + CARD_CHUNK))}
+        rel = CARDS_FILES.format(chunk=start // CARD_CHUNK)
+        url = site.attach(rel, js_json(chunk).encode("ascii"), mime="application/json")
+    prefix = url.rsplit("/", 1)[0] if url else site.root + CARDS_FILES.rsplit("/", 1)[0]
+    return f"{prefix}/CHUNK.json"
+
+
+# --------------------------------------------------------------------------------------------- legends
+
+
+def _rows(items) -> str:
+    return "<table>" + "".join(
+        f"<tr><td><span class='swatch' style='background:{colour}'></span></td><td>{text}</td></tr>"
+        for colour, text in items
+    ) + "</table>"
+
+
+def danger_legend_html(threshold_m: float, several: bool) -> str:
+    """The danger legend: hazard classes in words, buildings without flooding, (several scenarios:)
+    buildings not in the chosen scenario. Constants and numbers only."""
+    items = [(HAZARD_COLOURS[c.code], f"<b>{html_text(c.label)}</b><br>{html_text(HAZARD_ADVICE[c.code])}")
+             for c in HAZARD_CLASSES if c.code > 0]
+    items.append((HAZARD_COLOURS[0], f"<b>Buildings: no flooding</b><br>No water {threshold_m * 100:.0f} cm "
+                                     "deep or more next to the building."))
+    if several:
+        items.append((MISSING_COLOUR, "Buildings not in the chosen scenario"))
+    note = (f"<div class='floodsim-legend-note'>Depth and speed of the water combined as in the UK Flood "
+            f"Risks to People method. Water shallower than {threshold_m * 100:.0f} cm is not shown. "
+            "Click a building for its numbers.</div>")
+    return legend_html("Danger to people from flood water", _rows(items) + note)
+
+
+def likelihood_legend_html(site) -> str:
+    """The likelihood legend: the bands (EA wording) and the buildings by the return period at which
+    they first flood (the colour of its band)."""
+    bands = [(LIKELIHOOD_COLOURS[b], html_text(C.BAND_WORDS[b])) for b in (4, 3, 2, 1)]
+    rps = sorted({float(t) for t in (site.likelihood.return_periods_yr or [])})
+    firsts = C.likelihood_rows(site) or []
+    rps = sorted(set(rps) | {float(t) for t in firsts if t is not None})
+    buildings = [(LIKELIHOOD_COLOURS.get(C.band_of_return_period(t), NOT_FLOODED_COLOUR),
+                  f"first floods in the 1-in-{t:g}-year storm") for t in rps]
+    buildings.append((NOT_FLOODED_COLOUR, "not flooded by any modelled storm"))
+    body = (_rows(bands) + "<div class='floodsim-legend-note'><b>Buildings</b></div>" + _rows(buildings)
+            + "<div class='floodsim-legend-note'>From storms of several return periods (a 1-in-T-year storm "
+              "has a 1/T chance each year). UK Environment Agency bands.</div>")
+    return legend_html(LIKELIHOOD_NAME, body)
+
+
+# --------------------------------------------------------------------------------------------- the page
+
+
+def resident_page(site) -> folium.Map:
+    """Build the resident page of ``site`` (module docstring).
+
+    Raises
+    ------
+    InputDataError
+        The site has no run, or not one label per run.
+    """
+    if not site.runs:
+        raise InputDataError("the resident page needs at least one run folder.")
+    if len(site.labels) != len(site.runs):
+        raise InputDataError(f"the resident page needs one label per run ({len(site.runs)} runs, "
+                             f"{len(site.labels)} labels).")
+    base = site.runs[0]
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    m.get_root().header.add_child(folium.Element(CONTROL_CSS))
+    ResidentScript().add_to(m)
+    basemap = add_base_layers(m, site)
+
+    # the flood layers: danger per scenario, likelihood
+    several = len(site.runs) > 1
+    hazard_layers, flood = [], []
+    likelihood = site.raster(None, "likelihood") if site.likelihood is not None else None
+    for k, label in enumerate(site.labels):
+        r = site.raster(k, "hazard")
+        if r is None:
+            continue
+        layer = r.folium_layer(f"Danger to people — {label}", show=(k == 0 and likelihood is None),
+                               opacity=0.75, zindex=4)
+        hazard_layers.append(layer)
+        flood.append((f"Danger to people — {label}", layer, k))
+    lk_layer = None
+    if likelihood is not None:
+        lk_layer = likelihood.folium_layer(LIKELIHOOD_NAME, show=True, opacity=0.75, zindex=4)
+        flood.insert(0, (LIKELIHOOD_NAME, lk_layer, "likelihood"))
+    exclusive = len(flood) > 1
+    for _, layer, _ in flood:
+        if exclusive:
+            layer.control = False     # listed in the flood-layer control, not in the main one
+        layer.add_to(m)
+    mode = "likelihood" if lk_layer is not None else 0
+
+    # buildings and their cards
+    buildings = None
+    fc = buildings_collection(site, inline_cards=site.embed)
+    if fc is not None:
+        if site.embed:
+            source, cards_url = fc, None
+        else:
+            source = site.attach(BUILDINGS_FILE, js_json(fc).encode("ascii"), mime="application/json")
+            cards_url = _attach_cards(site)
+        buildings = ResidentBuildings(source, "Buildings", mode, cards_url)
+        buildings.add_to(m)
+
+    # search
+    index = index_payload(build_index(site))
+    if site.embed:
+        SearchControl(index=index).add_to(m)
+    else:
+        url = site.attach(INDEX_FILE, js_json(index).encode("ascii"), mime="application/json")
+        SearchControl(index_url=url).add_to(m)
+
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    if exclusive:
+        FloodLayerControl(flood).add_to(m)
+
+    # legends, title, about
+    danger_on = hazard_layers + ([] if exclusive or buildings is None else [buildings])
+    if danger_on:
+        FollowLegend(danger_legend_html(base.threshold_m, several), danger_on).add_to(m)
+    if lk_layer is not None:
+        FollowLegend(likelihood_legend_html(site), [lk_layer]).add_to(m)
+    names = ", ".join(html_text(x) for x in site.labels)
+    note = ""
+    if site.likelihood is None:
+        note = (f"<div class='floodsim-event-note'>A single modelled event: {html_text(C.event_text(site))}. "
+                "This map does not show how likely flooding is.</div>")
+    HtmlControl(f"<span class='floodsim-title'>{html_text(site.texts.title)}</span><br>{names}{note}",
+                position="bottomleft").add_to(m)
+    try:
+        from .about import add_about
+    except ImportError:       # the about panel is optional for the page
+        add_about = None
+    if add_about is not None:
+        add_about(m, site)
+    bounds = basemap["bounds"]
+    if bounds is None and fc is not None:
+        b = base.buildings.to_crs(4326).total_bounds
+        bounds = [[float(b[1]), float(b[0])], [float(b[3]), float(b[2])]]
+    if bounds is not None:
+        m.fit_bounds(bounds)
+    return m
 
 
 def resident_map(runs: list[Run], offline: bool = False) -> folium.Map:
-    """Build the resident risk map of one or more published scenarios (run folders).
+    """The resident page of run folders as one self-contained page (``floodsim map --resident``).
 
     Parameters
     ----------
     runs : list of Run
-        The published scenarios, the first one shown (e.g. today's baseline, then with measures).
+        The published scenarios (:func:`floodsim.maps.rundata.map_run`), the first the reference.
     offline : bool
-        Leave out the online OpenStreetMap base layer.
+        Leave out the online street map (the terrain is the base map).
     """
     if not runs:
         raise InputDataError("the resident map needs at least one run folder.")
-    base = runs[0]
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
-    m.get_root().header.add_child(folium.Element(CONTROL_CSS))
-    bounds = L.add_hillshade(m, base, name="Terrain")
-    if not offline:
-        folium.TileLayer("OpenStreetMap", name="Street map (online)", overlay=False, show=False).add_to(m)
-    for k, run in enumerate(runs):
-        L.add_hazard(m, run, f"Danger to people — {run.name}", show=(k == 0), opacity=0.75)
-    buildings = L.add_buildings(m, runs, "Buildings", mode="resident")
-    if buildings is not None:
-        Search(
-            layer=buildings,
-            search_label="label",
-            geom_type="Polygon",
-            placeholder=SEARCH_PLACEHOLDER,
-            collapsed=False,
-            position="topleft",
-            search_zoom=19,
-        ).add_to(m)
-        SearchOpensPopup(buildings).add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    HtmlControl(legend_html(base.threshold_m), position="bottomright").add_to(m)
-    names = ", ".join(html_text(r.name) for r in runs)
-    HtmlControl(
-        f"<span class='floodsim-title'>Flood risk map</span><br>{names}", position="bottomleft"
-    ).add_to(m)
-    m.fit_bounds(bounds)
-    return m
+    from ..scenario.site import PublishTexts
+    from .sitedata import BaseMap, Site, embedded_source
+
+    site = Site(runs=list(runs), labels=[r.name for r in runs], texts=PublishTexts(),
+                raster_source=embedded_source, base=BaseMap(online=not offline), offline=offline, embed=True)
+    return resident_page(site)
+
+
+__all__ = ["BUILDINGS_FILE", "CARDS_FILES", "FloodLayerControl", "ResidentBuildings", "buildings_collection",
+           "danger_legend_html", "likelihood_legend_html", "resident_map", "resident_page"]
