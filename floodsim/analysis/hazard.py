@@ -78,8 +78,9 @@ HAZARD_CLASSES: tuple[HazardClass, ...] = (
 """Class ``none`` is decided by depth (below the flood threshold), not by HR. The upper bound of
 ``significant`` (2.0) is inclusive; every other lower bound is inclusive."""
 
-HAZARD_COLOURS: dict[int, str] = {0: "#ffffff", 1: "#ffff99", 2: "#ffb266", 3: "#ff3333", 4: "#990000"}
-"""Suggested map colours per code (pale yellow → dark red), for maps and legends."""
+HAZARD_COLOURS: dict[int, str] = {0: "#ffffff", 1: "#f9c23c", 2: "#ee7b30", 3: "#c8283b", 4: "#5c0a2e"}
+"""Suggested map colours per code (white; gold → dark wine), for maps and legends. Every pair, white
+included, stays apart for the three colour-vision deficiencies (tests/unit/test_map_palettes.py)."""
 
 DEBRIS_FACTORS: dict[str, tuple[float, float, float]] = {
     # land use: (0 < d <= 0.25, 0.25 < d <= 0.75, d > 0.75 and/or v > 2), FD2321 Table 3.1

@@ -3,6 +3,21 @@
 Depth classes [m] are those of the run products (:mod:`floodsim.analysis.depth_classes`). Hazard classes,
 their names and colours come from :mod:`floodsim.analysis.hazard` (UK FD2321 hazard rating), with a sentence per class for
 residents.
+
+**Palettes for everyone.** Every class palette (depth, hazard, speed, arrival, depth difference,
+likelihood) is checked by ``tests/unit/test_map_palettes.py`` with a simulation of protanopia,
+deuteranopia and tritanopia (Machado, Oliveira & Fernandes 2009, severity 1) and the CIEDE2000 colour
+difference ΔE00:
+
+* any two classes of a palette, opaque: ΔE00 ≥ :data:`MIN_CLASS_DELTA_E` for normal vision and each
+  simulated deficiency;
+* neighbouring classes drawn at the rasters' opacity over each base-map colour (:data:`BASE_COLOURS`):
+  ΔE00 ≥ :data:`MIN_BLENDED_DELTA_E`;
+* the lightest (least severe) class drawn over each base-map colour against that colour alone: ΔE00 ≥
+  :data:`MIN_BASE_DELTA_E`, so the shallowest water stands out from streets, land, parks and hillshade.
+
+The palettes follow sequential ColorBrewer / matplotlib ramps (PuBu, YlOrBr, BuPu, RdBu, inferno) sampled
+where they pass these checks; the lightest classes are darker than the ramps' palest ends on purpose.
 """
 
 from __future__ import annotations
@@ -12,8 +27,21 @@ from itertools import pairwise
 from ..analysis.hazard import HAZARD_CLASSES, HAZARD_COLOURS
 from ..analysis.depth_classes import depth_class_edges, depth_class_label
 
-#: One colour per depth class, shallow → deep.
-DEPTH_COLOURS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
+#: One colour per depth class, shallow → deep (PuBu).
+DEPTH_COLOURS = ("#88b1d4", "#2c89bd", "#045e94", "#023858")
+
+#: Thresholds of the palette checks (CIEDE2000 ΔE00; see the module docstring).
+MIN_CLASS_DELTA_E = 10.0
+MIN_BLENDED_DELTA_E = 8.0
+MIN_BASE_DELTA_E = 10.0
+
+#: Base-map colours a raster class must stand out from: OpenStreetMap Carto's land, residential area,
+#: building, road and grass fills, and the grey hillshade at shade 0.5, 0.71 (flat ground, sun 45° high)
+#: and 0.9. OSM water (#aad3df) is left out: water over water is water.
+BASE_COLOURS = {
+    "OSM land": "#f2efe9", "OSM residential": "#e0dfdf", "OSM building": "#d9d0c9", "OSM road": "#ffffff",
+    "OSM grass": "#cdebb0", "hillshade 0.5": "#808080", "hillshade 0.71": "#b5b5b5", "hillshade 0.9": "#e6e6e6",
+}
 
 #: What each hazard class means for a person in the water, in plain language (FD2321 TR2, Table 13.1).
 HAZARD_ADVICE = {
@@ -72,22 +100,23 @@ def measure_colour(kind: str) -> str:
 
 #: Lower edges of the speed classes [m/s] (class 1: slow water below 0.5 m/s).
 SPEED_EDGES = (0.0, 0.5, 1.0, 2.0)
-SPEED_COLOURS = ("#fde0c5", "#f59e72", "#d9534f", "#7f1d1d")
+SPEED_COLOURS = ("#febb47", "#e56910", "#b84203", "#662506")  # YlOrBr
 SPEED_LABELS = ("below 0.5 m/s", "0.5–1 m/s", "1–2 m/s", "over 2 m/s")
 
 #: Lower edges of the arrival-time classes [min]: time until the water first reaches the flood threshold.
 ARRIVAL_EDGES_MIN = (0.0, 10.0, 20.0, 30.0, 60.0)
-ARRIVAL_COLOURS = ("#67001f", "#d6604d", "#f4a582", "#fddbc7", "#e0e0e0")
+ARRIVAL_COLOURS = ("#160b39", "#7f1e6c", "#bc3754", "#ea632a", "#fbbe23")  # inferno: earliest darkest
 ARRIVAL_LABELS = ("within 10 min", "10–20 min", "20–30 min", "30–60 min", "after 60 min")
 
 #: Edges of the B − A depth-difference classes [m]; class 4 (±2 cm) is "no change" (transparent).
 DIFF_EDGES = (-1e30, -0.30, -0.10, -0.02, 0.02, 0.10, 0.30)
-DIFF_COLOURS = {1: "#2166ac", 2: "#67a9cf", 3: "#d1e5f0", 5: "#fddbc7", 6: "#ef8a62", 7: "#b2182b"}
+DIFF_COLOURS = {1: "#053061", 2: "#276eb0", 3: "#62a7ce", 5: "#e27b62", 6: "#b82531", 7: "#67001f"}  # RdBu
 DIFF_LABELS = {1: "over 30 cm shallower", 2: "10–30 cm shallower", 3: "2–10 cm shallower",
                5: "2–10 cm deeper", 6: "10–30 cm deeper", 7: "over 30 cm deeper"}
 
 #: Likelihood band code (:data:`floodsim.analysis.risk.BANDS`) → colour; 0 (not flooded) transparent.
-LIKELIHOOD_COLOURS = {4: "#08306b", 3: "#2171b5", 2: "#6baed6", 1: "#c6dbef"}
+#: BuPu (purple, apart from the blue depths): very low → high.
+LIKELIHOOD_COLOURS = {4: "#4d004b", 3: "#821982", 2: "#8b62ad", 1: "#93a5ce"}
 
 
 def speed_colours() -> dict[int, str]:
