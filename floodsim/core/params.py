@@ -26,6 +26,10 @@ MAX_OUTPUT_TIMES = 100_000
 REPAIR_TOLERANCE_M = 1e-15
 
 
+#: Where the time loop runs: "cpu" (numba kernels) or "cuda" (an NVIDIA GPU, floodsim.core.cuda_backend).
+BACKENDS = ("cpu", "cuda")
+
+
 class RoofRain(StrEnum):
     """What happens to rain falling on a building footprint."""
 
@@ -69,6 +73,9 @@ class SolverParams:
         Gravitational acceleration [m/s²].
     band_rows : int
         Rows per band, the unit of parallel work and of skipping dry areas.
+    backend : str
+        ``"cpu"`` (default: the numba kernels of :mod:`floodsim.kernels`) or ``"cuda"`` (the same step on
+        an NVIDIA GPU, :mod:`floodsim.core.cuda_backend`; needs ``pip install "floodsim[cuda]"``).
     """
 
     cfl: float = 0.6
@@ -82,8 +89,12 @@ class SolverParams:
     max_speed: float = 500.0
     max_depth: float = 1000.0
     max_relative_balance_error: float = 1e-6
+    backend: str = "cpu"
 
     def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise InputDataError(f"solver parameter backend={self.backend!r} ([simulation] backend in a scenario) "
+                                 f"is not one of {', '.join(map(repr, BACKENDS))}.")
         checks = {"cfl": 0 < self.cfl <= 1, "theta": 0 <= self.theta <= 1, "hmin": 0 < self.hmin < 10,
                   "dt_max": self.dt_max > self.dt_min, "dt_min": 0 < self.dt_min, "g": self.g > 0,
                   "band_rows": self.band_rows >= 1, "stall_steps": self.stall_steps >= 1,

@@ -188,6 +188,11 @@ class Simulation:
         self.balance = VolumeBalance(initial=self.stored_volume() + self.measures_volume())
         self.bands.prime(self.state.h, params.hmin, params.g)
         self._short_steps = 0   # consecutive Courant steps below dt_min (stall detection)
+        self._device = None     # the GPU stepper for backend "cuda" (numba.cuda is imported only then)
+        if params.backend == "cuda":
+            from .cuda_backend import CudaStepper
+
+            self._device = CudaStepper(self)
 
     # ------------------------------------------------------------------ set-up helpers
     def _mark_always_active(self):
@@ -277,6 +282,8 @@ class Simulation:
 
     def step(self, t_limit: float = np.inf) -> float:
         """Advance one step, never past ``t_limit`` [s]; return the step length [s]."""
+        if self._device is not None:
+            return self._device.step(t_limit)
         p, s, bw, grid = self.params, self.state, self.bands, self.grid
         t = s.t
         dt_cfl = self.courant_dt()
@@ -394,6 +401,8 @@ class Simulation:
         buffers the next step reads, the volume balance accumulators and every operator's state.
         Forcing (rain, inflows, levels) is a function of time and needs no cursor.
         """
+        if self._device is not None:
+            return self._device.get_state()
         s, bw = self.state, self.bands
         return {
             "t": float(s.t), "steps": int(s.steps), "short_steps": int(self._short_steps),
@@ -405,6 +414,8 @@ class Simulation:
 
     def set_state(self, state: dict) -> None:
         """Restore a state from :meth:`get_state` (same grid and operators; arrays copied in place)."""
+        if self._device is not None:
+            return self._device.set_state(state)
         _Err = InputDataError
         s, bw = self.state, self.bands
         for group, obj, names in (("arrays", s, self._STATE_ARRAYS), ("bands", bw, self._BAND_ARRAYS)):
@@ -458,6 +469,8 @@ class Simulation:
         update; this adds the current one, with what measures, inflows and the positivity repair did
         after it (the recorder, :mod:`floodsim.run.recorder`, calls it at every output time, including the initial
         state)."""
+        if self._device is not None:
+            return self._device.record_maxima()
         s = self.state
         record_max_state(h=s.h, qx=s.qx, qy=s.qy, t=s.t, hmin=self.params.hmin, h_max=s.h_max, v2_max=s.v2_max,
                          t_hmax=s.t_hmax)

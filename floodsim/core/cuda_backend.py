@@ -1,0 +1,442 @@
+"""The device stepper: :class:`~floodsim.core.simulation.Simulation` steps on an NVIDIA GPU (numba-cuda).
+
+``[simulation] backend = "cuda"`` (:class:`~floodsim.core.params.SolverParams` ``backend="cuda"``) makes
+the simulation hand every step to a :class:`CudaStepper`. It runs the CPU step
+(:meth:`Simulation.step <floodsim.core.simulation.Simulation.step>`) with the kernels of
+:mod:`floodsim.kernels.cuda`:
+
+1. the time step from the Courant speed of the previous step (a device reduction), with the CPU's
+   rules (``dt_max``, output times, forcing changes, level boundaries, stall detection);
+2. boundary fluxes, face fluxes (every face; double-buffered), the depth update with rain,
+   infiltration, running maxima and the per-row Courant speeds, reduced per block on the device;
+3. the positivity repair, only in steps that left a negative depth: the CPU algorithm in one device
+   thread, in the CPU's order (:mod:`floodsim.kernels.cuda.repair`);
+4. inflows and roof rain on the device; measures (operators) on the host, with the depths copied out
+   and back around them, only when the model has operators;
+5. the volume balance on the host, from the few numbers the device reduced.
+
+State stays on the device between steps. Each step copies back one small array of per-block sums
+(boundary volumes, infiltration, Courant speed, negative depths); the full arrays leave the device
+only when something reads them: :attr:`Simulation.state` becomes a :class:`DeviceState` whose arrays
+are fetched on access (at output times: depth frames, maxima, checks) and are read-only, so a write
+that the device would not see fails loudly. Checkpoints (get/set_state) are interchangeable with the
+CPU backend's.
+
+The CPU skips dry bands of rows; the device sweeps every cell. Both give the same result because the
+CPU only skips bands where nothing changes (every face of a dry band is zero, so its depth update adds
+exactly zero). In float64 the two backends agree to round-off (tests/cuda, under numba's CUDA
+simulator). Kernels follow the dtype of the state arrays; the reductions and the balance are float64
+and the maxima float32, as on the CPU.
+
+Importing this module imports :mod:`numba.cuda`; :mod:`floodsim.core.simulation` imports it only for
+``backend = "cuda"``. :func:`require_cuda` turns a missing package, driver or GPU into an
+:class:`~floodsim.errors.InputDataError` (exit 2) that says what to do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputDataError, StabilityError
+from ..kernels.continuity import SPEED_DEPTH_FACTOR
+from .params import NAN_CHECK_STEPS, REPAIR_TOLERANCE_M, RoofRain
+
+#: Threads per block on a GPU (a power of two, at most floodsim.kernels.cuda.step.MAX_THREADS).
+GPU_THREADS = 256
+#: Blocks per streaming multiprocessor for the grid-stride kernels.
+BLOCKS_PER_SM = 16
+
+_FIX = ('set [simulation] backend = "cpu" (the default), or run on a machine with an NVIDIA GPU, its '
+        'driver and `pip install "floodsim[cuda]"`')
+
+
+def require_cuda():
+    """Import and return :mod:`numba.cuda`, or raise :class:`InputDataError` saying why it cannot run.
+
+    Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, for tests without a GPU) it is always
+    available.
+    """
+    try:
+        from numba import cuda
+    except ImportError as exc:   # pragma: no cover - numba without its CUDA target
+        raise InputDataError(f'[simulation] backend = "cuda": numba\'s CUDA target cannot be imported '
+                             f"({exc}); {_FIX}.") from None
+    if cuda.is_available():
+        return cuda
+    try:
+        cuda.get_current_device()
+        reason = "no usable CUDA GPU was found"
+    except Exception as exc:   # the driver's own words (no driver library, no device, ...)
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    raise InputDataError(f'[simulation] backend = "cuda": no CUDA GPU or driver is available here '
+                         f"(numba.cuda: {reason}); {_FIX}.")
+
+
+def is_simulator() -> bool:
+    """True when numba runs CUDA kernels in its Python simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+class DeviceState:
+    """:class:`~floodsim.core.state.State` of a simulation stepped on the device.
+
+    ``t`` [s] and ``steps`` are plain attributes; the arrays (same names, shapes, dtypes and units as
+    :class:`State`) are copied from the device when read after the device changed them, and are
+    read-only (change the state through :meth:`Simulation.set_state`).
+    """
+
+    def __init__(self, stepper: "CudaStepper", t: float, steps: int):
+        self._stepper = stepper
+        self.t = t
+        self.steps = steps
+
+    h = property(lambda self: self._stepper.host("h"), doc="depth [m] (ny, nx)")
+    qx = property(lambda self: self._stepper.host("qx"), doc="[m²/s] (ny, nx+1), positive east")
+    qy = property(lambda self: self._stepper.host("qy"), doc="[m²/s] (ny+1, nx), positive south")
+    h_max = property(lambda self: self._stepper.host("h_max"), doc="float32 [m]")
+    v2_max = property(lambda self: self._stepper.host("v2_max"), doc="float32 maximum squared speed [m²/s²]")
+    t_hmax = property(lambda self: self._stepper.host("t_hmax"), doc="float32 [s]")
+    infil_F = property(lambda self: self._stepper.host("infil_F"), doc="cumulative infiltration [m]")
+
+
+_STATE_ARRAYS = ("h", "qx", "qy", "h_max", "v2_max", "t_hmax", "infil_F")
+
+
+class CudaStepper:
+    """Steps a :class:`~floodsim.core.simulation.Simulation` on the device (see the module docstring).
+
+    Parameters
+    ----------
+    sim : Simulation
+        A fully built simulation; its state is copied to the device and ``sim.state`` replaced by a
+        :class:`DeviceState`.
+    threads, blocks : int, optional
+        Launch configuration (threads per block, a power of two; largest number of blocks). Default:
+        256 threads and 16 blocks per multiprocessor on a GPU, one thread in the simulator (where each
+        simulated thread is a Python thread). Results do not depend on it.
+    """
+
+    def __init__(self, sim, threads: int | None = None, blocks: int | None = None):
+        cuda = require_cuda()
+        from ..kernels.cuda import repair as rk
+        from ..kernels.cuda import step as sk
+
+        self.cuda, self._sk, self._rk = cuda, sk, rk
+        self.sim = sim
+        simulator = is_simulator()
+        if threads is None:
+            threads = 1 if simulator else GPU_THREADS
+        if blocks is None:
+            blocks = 1 if simulator else BLOCKS_PER_SM * cuda.get_current_device().MULTIPROCESSOR_COUNT
+        if threads < 1 or threads > sk.MAX_THREADS or threads & (threads - 1):
+            raise InputDataError(f"CUDA threads per block must be a power of two from 1 to {sk.MAX_THREADS}, "
+                                 f"got {threads}.")
+        self.threads, self.max_blocks = int(threads), max(1, int(blocks))
+        s, p = sim.state, sim.params
+        ny, nx = sim.grid.shape
+        self.shape = (ny, nx)
+        self.h_speed = SPEED_DEPTH_FACTOR * p.hmin
+        to = cuda.to_device
+        # constant inputs
+        self.z, self.active, self.manning = to(np.ascontiguousarray(sim.z, s.h.dtype)), to(sim.active), \
+            to(np.ascontiguousarray(sim.manning, s.h.dtype))
+        model, p1, p2, p3 = sim._infil
+        self.infil_model = int(model)
+        self.p1, self.p2, self.p3 = (to(np.ascontiguousarray(a)) for a in (p1, p2, p3))
+        f = sim.faces
+        self.n_faces = int(f.cell_i.size)
+        self.faces = tuple(to(np.ascontiguousarray(a)) for a in (f.cell_i, f.cell_j, f.side, f.kind, f.slope))
+        self.level = to(f.level)
+        self.inflow_cells = [to(c) for c in sim._inflow_cells]
+        # roof rain grouped by receiving cell, each group in the CPU's order (a stable sort)
+        order = np.argsort(sim.roof_dst, kind="stable")
+        dst_sorted = sim.roof_dst[order]
+        self.roof_dst, first = np.unique(dst_sorted, return_index=True)
+        self.d_roof_dst = to(np.ascontiguousarray(self.roof_dst, np.int64))
+        self.d_roof_start = to(np.append(first, dst_sorted.size).astype(np.int64))
+        self.d_roof_src = to(np.ascontiguousarray(sim.roof_src[order], np.int64))
+        self.d_roof_cells = to(np.ascontiguousarray(sim.roof_dst_cells, np.int64))
+        # the state, double-buffered fluxes
+        self.dev = {k: to(np.ascontiguousarray(getattr(s, k))) for k in _STATE_ARRAYS}
+        self.q_spare = (cuda.device_array_like(self.dev["qx"]), cuda.device_array_like(self.dev["qy"]))
+        self.q_spare[0].copy_to_device(self.dev["qx"])
+        self.q_spare[1].copy_to_device(self.dev["qy"])
+        self._host = {k: np.array(getattr(s, k), copy=True) for k in _STATE_ARRAYS}
+        for arr in self._host.values():
+            arr.flags.writeable = False
+        self._dirty: set[str] = set()
+        # reductions: one row per quantity, one column per block
+        self.n_inflows = len(self.inflow_cells)
+        self.slot_inflow = sk.SLOTS
+        self.slot_roof = sk.SLOTS + self.n_inflows
+        self.slot_sum = self.slot_roof + 1
+        self.parts = cuda.device_array((self.slot_sum + 1, self.max_blocks), np.float64)
+        self.parts_host = np.zeros((self.slot_sum + 1, self.max_blocks))
+        self.b_rows = self._blocks(ny, per_block=1)
+        self.b_cells = self._blocks(ny * nx)
+        self.b_faces = self._blocks(self.n_faces)
+        self._rain_key = None
+        self._rain_dev = self._no_rain_field = to(np.zeros((1, 1), s.h.dtype))
+        self._repair = None   # device scratch of the positivity repair, allocated at its first use
+        self.repairs = 0      # steps that needed the repair (a diagnostic)
+        # the Courant speed lives in the band speeds, as on the CPU: the largest in band 0, the rest 0
+        bw = sim.bands
+        wave = float(bw.wave.max())
+        bw.wave[:] = 0.0
+        bw.wave[0] = wave
+        sim.state = DeviceState(self, s.t, s.steps)
+
+    # ------------------------------------------------------------------ helpers
+    def _blocks(self, items: int, per_block: int | None = None) -> int:
+        per = self.threads if per_block is None else per_block
+        return max(1, min(self.max_blocks, -(-max(items, 1) // per)))
+
+    def _q(self):
+        return self.dev["qx"], self.dev["qy"]
+
+    def host(self, name: str) -> np.ndarray:
+        """The host copy of state array ``name``, fetched from the device if it changed there (read-only)."""
+        arr = self._host[name]
+        if name in self._dirty:
+            arr.flags.writeable = True
+            self.dev[name].copy_to_host(arr)
+            arr.flags.writeable = False
+            self._dirty.discard(name)
+        return arr
+
+    def _upload(self, name: str, values: np.ndarray) -> None:
+        arr = self._host[name]
+        arr.flags.writeable = True
+        np.copyto(arr, values, casting="no" if values.dtype == arr.dtype else "same_kind")
+        arr.flags.writeable = False
+        self.dev[name].copy_to_device(arr)
+        self._dirty.discard(name)
+
+    def _reduce(self, slot: int, blocks: int, how) -> float:
+        return float(how(self.parts_host[slot, :blocks]))
+
+    def _fetch_parts(self) -> None:
+        self.parts.copy_to_host(self.parts_host)
+
+    def _rain_field(self, field_) -> object:
+        if field_.size == 1:
+            return self._no_rain_field
+        key = (field_.__array_interface__["data"][0], field_.shape)
+        if key != self._rain_key:
+            self._rain_dev = self.cuda.to_device(np.ascontiguousarray(field_, self._host["h"].dtype))
+            self._rain_key = key
+        return self._rain_dev
+
+    # ------------------------------------------------------------------ the step
+    def step(self, t_limit: float = np.inf) -> float:
+        """One step of :meth:`Simulation.step` on the device; returns the step length [s]."""
+        sim, sk = self.sim, self._sk
+        p, s, grid = sim.params, sim.state, sim.grid
+        t = s.t
+        dt_cfl = sim.courant_dt()
+        dt = min(dt_cfl, t_limit - t, sim._next_event(t) - t)
+        if dt_cfl < p.dt_min:
+            sim._short_steps += 1
+            if sim._short_steps >= p.stall_steps:
+                raise StabilityError(sim._diagnose(
+                    f"the time step collapsed: {dt_cfl:.3g} s < dt_min {p.dt_min} s for "
+                    f"{sim._short_steps} consecutive step(s)", "deepest"))
+        else:
+            sim._short_steps = 0
+        if dt <= 0:
+            raise StabilityError(f"no time left to step at t = {t} s (limit {t_limit} s).")
+
+        rate, field_, rain_volume_rate = sim._rain_now(t)
+        rain_dev = self._rain_field(field_)
+        sim.faces.set_time(t + 0.5 * dt)
+        dx, dy, T = grid.dx, grid.dy, self.threads
+        qx, qy = self._q()
+        if self.n_faces:
+            if sim._level_faces.size:
+                self.level.copy_to_device(sim.faces.level)
+            ci, cj, side, kind, slope = self.faces
+            sk.boundary_fluxes[self.b_faces, T](self.z, self.dev["h"], self.manning, qx, qy, ci, cj, side, kind,
+                                                slope, self.level, dt, dx, dy, p.g, p.hmin, self.parts)
+        qx_new, qy_new = self.q_spare
+        sk.face_fluxes[self.b_cells, T](self.z, self.dev["h"], self.active, self.manning, qx, qy, qx_new, qy_new,
+                                        dt, dx, dy, p.g, p.theta, p.hmin)
+        self.q_spare = (qx, qy)
+        self.dev["qx"], self.dev["qy"] = qx_new, qy_new
+        sk.update_depth[self.b_rows, T](
+            self.dev["h"], qx_new, qy_new, self.active, rate, rain_dev, self.infil_model, self.dev["infil_F"],
+            self.p1, self.p2, self.p3, dt, dx, dy, p.g, p.hmin, self.h_speed, t + dt, self.dev["h_max"],
+            self.dev["v2_max"], self.dev["t_hmax"], self.parts)
+        self._dirty.update(_STATE_ARRAYS)
+        self._fetch_parts()
+        wave = self._reduce(sk.WAVE, self.b_rows, np.max)
+        if self.n_faces:
+            vol_out = self._reduce(sk.VOL_OUT, self.b_faces, np.sum)
+            vol_in = self._reduce(sk.VOL_IN, self.b_faces, np.sum)
+        else:
+            vol_out = vol_in = 0.0
+        infiltrated = self._reduce(sk.INFIL, self.b_rows, np.sum) * grid.cell_area
+        if self._reduce(sk.NEGATIVE, self.b_rows, np.sum) > 0:
+            removed, given_back = self._repair_negative(dt)
+            if removed < 0:
+                raise StabilityError(sim._diagnose("negative depths could not be repaired", "negative"))
+            vol_out -= removed
+            infiltrated -= given_back
+        inflow_volume, sources = 0.0, []
+        for k, (inflow, cells) in enumerate(zip(sim.inflows, self.inflow_cells)):
+            volume = inflow.discharge.integral(t, t + dt)
+            b = self._blocks(cells.size)
+            sk.add_depth[b, T](self.dev["h"], cells, volume / (cells.size * grid.cell_area))
+            sk.cells_wave[b, T](self.dev["h"], cells, p.hmin, p.g, self.parts, self.slot_inflow + k)
+            sources.append((self.slot_inflow + k, b))
+            inflow_volume += volume
+        roof_volume = sim._roof_volume_rate(rate, field_) * dt
+        if sim.roof_rain == RoofRain.GROUND and sim.roof_src.size and roof_volume > 0:
+            b = self._blocks(self.roof_dst.size)
+            sk.route_roof_rain[b, T](self.dev["h"], self.d_roof_dst, self.d_roof_start, self.d_roof_src, rate,
+                                     rain_dev, dt)
+            b = self._blocks(self.d_roof_cells.size)
+            sk.cells_wave[b, T](self.dev["h"], self.d_roof_cells, p.hmin, p.g, self.parts, self.slot_roof)
+            sources.append((self.slot_roof, b))
+        if sources:
+            self._fetch_parts()
+            for slot, b in sources:
+                wave = max(wave, self._reduce(slot, b, np.max)) if not math.isnan(wave) else wave
+        measure_out = 0.0
+        if sim.operators:
+            measure_out, wave = self._operators(t, dt, wave)
+        bw = sim.bands
+        bw.wave[0] = wave
+        sim.balance.add_step(
+            rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
+            infiltration=infiltrated,
+            roof_drainage=roof_volume if sim.roof_rain == RoofRain.DRAIN else 0.0,
+            measure_outflow=measure_out)
+        s.t = t + dt
+        s.steps += 1
+        if s.steps % NAN_CHECK_STEPS == 0 and not math.isfinite(self._depth_sum()):
+            raise StabilityError(sim._diagnose("a depth became NaN or infinite"))
+        return dt
+
+    def _depth_sum(self) -> float:
+        sk = self._sk
+        sk.depth_sum[self.b_cells, self.threads](self.dev["h"], self.parts, self.slot_sum)
+        self._fetch_parts()
+        return self._reduce(self.slot_sum, self.b_cells, np.sum)
+
+    def _repair_negative(self, dt: float):
+        """The positivity repair (:mod:`floodsim.kernels.cuda.repair`); returns (boundary volume no longer
+        leaving [m³], infiltration given back [m³]), or (-1, 0) for a broken state."""
+        cuda, rk, sim = self.cuda, self._rk, self.sim
+        ny, nx = self.shape
+        if self._repair is None:
+            self._repair = dict(
+                stack=cuda.to_device(np.zeros(ny * nx + 8, np.int32)),
+                touched=cuda.to_device(np.zeros(ny * nx + 8, np.int32)),
+                visits=cuda.to_device(np.zeros(ny * nx, np.uint8)),
+                count=cuda.to_device(np.zeros(1, np.int32)), out=cuda.to_device(np.zeros(2)))
+        r = self._repair
+        r["count"].copy_to_device(np.zeros(1, np.int32))
+        rk.collect_negatives[self.b_cells, self.threads](self.dev["h"], self.active, REPAIR_TOLERANCE_M,
+                                                         r["stack"], r["count"])
+        n = int(r["count"].copy_to_host()[0])
+        if n == 0:
+            return 0.0, 0.0
+        self.repairs += 1
+        cells = np.sort(r["stack"][:n].copy_to_host())   # the CPU's row-major scan order
+        r["stack"][:n].copy_to_device(cells)
+        q = self._q()
+        rk.repair[1, 1](self.dev["h"], q[0], q[1], self.active, self.dev["infil_F"], n, dt, sim.grid.dx,
+                        sim.grid.dy, REPAIR_TOLERANCE_M, r["stack"], r["touched"], r["visits"], r["out"])
+        removed, given_back = r["out"].copy_to_host()
+        return float(removed), float(given_back)
+
+    def _operators(self, t: float, dt: float, wave: float):
+        """Measures acting during the run, on a host copy of the depths (as in :meth:`Simulation.step`);
+        returns (volume that left the domain through them [m³], Courant speed with their water)."""
+        sim, p = self.sim, self.sim.params
+        h = self.host("h")
+        h.flags.writeable = True
+        try:
+            measure_out = 0.0
+            for op, cells in zip(sim.operators, sim._operator_cells):
+                held_before = op.stored_volume
+                flows = op.apply(h, t, dt)
+                change = op.stored_volume - held_before
+                moved = flows.from_surface - flows.to_surface - flows.left_domain
+                if abs(change - moved) > 1e-9 * max(1.0, abs(held_before), flows.from_surface, flows.to_surface):
+                    raise StabilityError(f"measure '{op.name}' does not account for its water at t = {t:.2f} s: "
+                                         f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
+                                         "(a bug in the measure).")
+                measure_out += flows.left_domain
+                if cells.size and flows.to_surface > 0:
+                    depth = h.ravel()[cells]
+                    depth = depth[depth > p.hmin]
+                    if depth.size and not math.isnan(wave):
+                        wave = max(wave, float(np.sqrt(p.g * depth).max()))
+            self.dev["h"].copy_to_device(h)
+        finally:
+            h.flags.writeable = False
+        return measure_out, wave
+
+    # ------------------------------------------------------------------ outputs and checkpoints
+    def record_maxima(self) -> None:
+        """:meth:`Simulation.record_maxima` on the device."""
+        qx, qy = self._q()
+        self._sk.record_max_state[self.b_cells, self.threads](
+            self.dev["h"], qx, qy, self.sim.state.t, self.h_speed, self.dev["h_max"], self.dev["v2_max"],
+            self.dev["t_hmax"])
+        self._dirty.update(("h_max", "v2_max", "t_hmax"))
+
+    def get_state(self) -> dict:
+        """:meth:`Simulation.get_state`, readable by either backend. Every band is marked wet (a CPU
+        resume computes every band once, which changes nothing) and band 0 carries the Courant speed."""
+        sim = self.sim
+        s, bw = sim.state, sim.bands
+        bands = {k: getattr(bw, k).copy() for k in sim._BAND_ARRAYS}
+        bands["wet"][:] = 1
+        bands["need_prev"][:] = True
+        return {
+            "t": float(s.t), "steps": int(s.steps), "short_steps": int(sim._short_steps),
+            "arrays": {k: self.host(k).copy() for k in _STATE_ARRAYS},
+            "bands": bands,
+            "balance": {k: float(v) for k, v in vars(sim.balance).items()},
+            "operators": [op.get_state() for op in sim.operators],
+        }
+
+    def set_state(self, state: dict) -> None:
+        """:meth:`Simulation.set_state` on the device (a state saved by either backend)."""
+        sim = self.sim
+        arrays = {}
+        for k in _STATE_ARRAYS:
+            src = np.asarray(state["arrays"][k])
+            if src.shape != self._host[k].shape:
+                raise InputDataError(f"saved state '{k}' has shape {src.shape}, this model {self._host[k].shape}: "
+                                     "it was saved for another grid.")
+            arrays[k] = src
+        wave = np.asarray(state["bands"]["wave"], np.float64)
+        if len(state["operators"]) != len(sim.operators):
+            raise InputDataError(f"saved state has {len(state['operators'])} operators (measures), this model "
+                                 f"{len(sim.operators)}.")
+        for k, src in arrays.items():
+            self._upload(k, src)
+        self.q_spare[0].copy_to_device(self.dev["qx"])
+        self.q_spare[1].copy_to_device(self.dev["qy"])
+        sim.bands.wave[:] = 0.0
+        sim.bands.wave[0] = float(wave.max()) if wave.size else 0.0
+        s = sim.state
+        s.t = float(state["t"])
+        s.steps = int(state["steps"])
+        sim._short_steps = int(state["short_steps"])
+        for k, v in state["balance"].items():
+            setattr(sim.balance, k, float(v))
+        for op, st in zip(sim.operators, state["operators"]):
+            op.set_state(st)
+        if hasattr(sim, "_frame_volume"):
+            del sim._frame_volume
+
+
+__all__ = ["CudaStepper", "DeviceState", "is_simulator", "require_cuda"]

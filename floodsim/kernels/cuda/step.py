@@ -1,0 +1,337 @@
+"""CUDA kernels of one step: boundary fluxes, face fluxes, the depth update and the small kernels around it.
+
+Arrays follow :mod:`floodsim.core.grid` (``h (ny, nx)``, ``qx (ny, nx+1)`` positive east, ``qy (ny+1,
+nx)`` positive south). Face fluxes are double-buffered: :func:`face_fluxes` reads the discharges of the
+previous step (with this step's boundary fluxes already written into them by :func:`boundary_fluxes`)
+and writes every face of the other buffer. That is what the CPU's in-place row sweep computes with its
+row buffers and band-edge snapshots, so the device sweeps every cell and needs no band bookkeeping.
+
+Reductions (volumes through the boundary, infiltrated depth, negative depths, the Courant speed) are
+done per block into ``parts[slot, block]`` (float64 whatever the state's dtype); the host reduces the
+few thousand block values. The Courant speed is the CPU's: per row ``sqrt(g h_deepest) + u_fastest``
+(:func:`floodsim.kernels.continuity.continuity_row`), the maximum over rows, so the time steps agree.
+
+Launch any configuration with a power-of-two number of threads per block, at most
+:data:`MAX_THREADS`; the result does not depend on it (grid-stride loops).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from .physics import (EAST, FREE_NORMAL, GREEN_AMPT, HORTON, LEVEL, NORTH, WEST, almeida_flux,
+                      critical_depth_flux, green_ampt_increment, horton_increment, level_boundary_flux,
+                      normal_depth_flux, pmax)
+
+#: Largest number of threads per block (size of the shared reduction buffers).
+MAX_THREADS = 256
+
+#: Rows of the ``parts`` array: one per reduced quantity.
+WAVE, INFIL, NEGATIVE, VOL_OUT, VOL_IN, SLOTS = 0, 1, 2, 3, 4, 5
+
+
+
+@cuda.jit(device=True)
+def _block_sum2(a, b):
+    """Sum ``a`` and ``b`` over the threads of the block (tree in shared memory); valid in thread 0."""
+    if cuda.blockDim.x == 1:   # no barrier needed (uniform over the block); spares the simulator its polls
+        return a, b
+    sh_a = cuda.shared.array(MAX_THREADS, float64)
+    sh_b = cuda.shared.array(MAX_THREADS, float64)
+    tx = cuda.threadIdx.x
+    sh_a[tx] = a
+    sh_b[tx] = b
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if tx < s:
+            sh_a[tx] += sh_a[tx + s]
+            sh_b[tx] += sh_b[tx + s]
+        cuda.syncthreads()
+        s //= 2
+    ra = sh_a[0]
+    rb = sh_b[0]
+    cuda.syncthreads()
+    return ra, rb
+
+
+@cuda.jit(device=True)
+def _block_max2(a, b):
+    """NaN-keeping maximum of ``a`` and ``b`` over the threads of the block; valid in every thread."""
+    if cuda.blockDim.x == 1:   # no barrier needed (uniform over the block); spares the simulator its polls
+        return a, b
+    sh_a = cuda.shared.array(MAX_THREADS, float64)
+    sh_b = cuda.shared.array(MAX_THREADS, float64)
+    tx = cuda.threadIdx.x
+    sh_a[tx] = a
+    sh_b[tx] = b
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if tx < s:
+            sh_a[tx] = pmax(sh_a[tx], sh_a[tx + s])
+            sh_b[tx] = pmax(sh_b[tx], sh_b[tx + s])
+        cuda.syncthreads()
+        s //= 2
+    ra = sh_a[0]
+    rb = sh_b[0]
+    cuda.syncthreads()
+    return ra, rb
+
+
+@cuda.jit
+def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, level, dt, dx, dy, g, hmin,
+                    parts):
+    """Every boundary face's flux into ``qx``/``qy`` (:func:`floodsim.kernels.boundary.apply_boundary_fluxes`);
+    the volumes leaving and entering [m³] go to ``parts[VOL_OUT]`` and ``parts[VOL_IN]`` per block."""
+    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+    vol_out = 0.0
+    vol_in = 0.0
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for k in range(start, cell_i.size, stride):
+        i = cell_i[k]
+        j = cell_j[k]
+        s = side[k]
+        n = manning[0, 0] if uniform_n else manning[i, j]
+        if s == WEST:
+            q_old = -qx[i, j]
+        elif s == EAST:
+            q_old = qx[i, j + 1]
+        elif s == NORTH:
+            q_old = -qy[i, j]
+        else:
+            q_old = qy[i + 1, j]
+        dl = dx if s <= EAST else dy
+        width = dy if s <= EAST else dx
+        depth = h[i, j]
+        if kind[k] == LEVEL:
+            q_out = level_boundary_flux(q_old, z[i, j] + depth, z[i, j], level[k], n, dt, dl, g, hmin)
+        elif kind[k] == FREE_NORMAL:
+            q_out = normal_depth_flux(q_old, depth, slope[k], n, dt, g, hmin)
+        else:
+            q_out = critical_depth_flux(depth, g, hmin)
+        if s == WEST:
+            qx[i, j] = -q_out
+        elif s == EAST:
+            qx[i, j + 1] = q_out
+        elif s == NORTH:
+            qy[i, j] = -q_out
+        else:
+            qy[i + 1, j] = q_out
+        if q_out > 0.0:
+            vol_out += q_out * width * dt
+        else:
+            vol_in -= q_out * width * dt
+    a, b = _block_sum2(vol_out, vol_in)
+    if cuda.threadIdx.x == 0:
+        parts[VOL_OUT, cuda.blockIdx.x] = a
+        parts[VOL_IN, cuda.blockIdx.x] = b
+
+
+@cuda.jit
+def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, theta, hmin):
+    """Every face of ``qx_new``/``qy_new`` from the previous discharges ``qx``/``qy``.
+
+    One thread per cell (i, j) writes its east face ``qx_new[i, j+1]`` and south face ``qy_new[i+1, j]``
+    (de Almeida et al. 2012 θ-scheme, :func:`floodsim.kernels.inertial.flux_row`), plus the west face of
+    column 0 and the north face of row 0. Outer faces and faces touching an inactive cell keep their
+    value (closed, or what :func:`boundary_fluxes` wrote).
+    """
+    ny, nx = h.shape
+    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for c in range(start, ny * nx, stride):
+        i = c // nx
+        j = c - i * nx
+        eta = z[i, j] + h[i, j]
+        n_here = manning[0, 0] if uniform_n else manning[i, j]
+        if j == 0:
+            qx_new[i, 0] = qx[i, 0]
+        if i == 0:
+            qy_new[0, j] = qy[0, j]
+        if j + 1 < nx:
+            q = qx[i, j + 1]
+            if active[i, j] and active[i, j + 1]:
+                n_east = manning[0, 0] if uniform_n else manning[i, j + 1]
+                q = almeida_flux(q, qx[i, j], qx[i, j + 2], eta, z[i, j + 1] + h[i, j + 1], z[i, j],
+                                 z[i, j + 1], 0.5 * (n_here + n_east), dt, dx, g, theta, hmin)
+            qx_new[i, j + 1] = q
+        else:
+            qx_new[i, nx] = qx[i, nx]
+        if i + 1 < ny:
+            q = qy[i + 1, j]
+            if active[i, j] and active[i + 1, j]:
+                n_south = manning[0, 0] if uniform_n else manning[i + 1, j]
+                q = almeida_flux(q, qy[i, j], qy[i + 2, j], eta, z[i + 1, j] + h[i + 1, j], z[i, j],
+                                 z[i + 1, j], 0.5 * (n_here + n_south), dt, dy, g, theta, hmin)
+            qy_new[i + 1, j] = q
+        else:
+            qy_new[ny, j] = qy[ny, j]
+
+
+@cuda.jit
+def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
+                 dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts):
+    """Depth update of every cell from this step's faces, rain and infiltration, with the running maxima.
+
+    The CPU's :func:`floodsim.kernels.continuity.continuity_row` per cell: ``h += dt (-div q) + rain dt``
+    (inactive cells 0), infiltration limited to the water present, then the fold of the new state
+    (time ``t_new`` [s]) into ``h_max``, ``v2_max``, ``t_hmax`` (float32, compared as stored). A block
+    takes whole rows (threads along the row), so the Courant speed of each row, ``sqrt(g h_deepest) +
+    u_fastest`` [m/s], is formed as on the CPU; per block it writes the largest row speed to
+    ``parts[WAVE]``, the infiltrated depth summed over its cells [m] to ``parts[INFIL]`` and the count of
+    negative depths to ``parts[NEGATIVE]``. ``h_speed`` [m] is the depth above which speeds count.
+    """
+    ny, nx = h.shape
+    tx = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
+    cx = dt / dx
+    cy = dt / dy
+    rain_dt = rain_rate * dt
+    t_32 = np.float32(t_new)
+    wave = 0.0
+    infil_sum = 0.0
+    negative = 0.0
+    for i in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
+        deepest = 0.0
+        fastest = 0.0
+        for j in range(tx, nx, nt):
+            q_w = qx[i, j]
+            q_e = qx[i, j + 1]
+            q_n = qy[i, j]
+            q_s = qy[i + 1, j]
+            r = rain_dt if uniform_rain else rain_field[i, j] * dt
+            hn = h[i, j] + cx * (q_w - q_e) + cy * (q_n - q_s) + r
+            if not active[i, j]:
+                hn = 0.0
+            if infil_model != 0 and hn > 0.0:
+                ii = 0 if uniform_infil else i
+                jj = 0 if uniform_infil else j
+                if infil_model == GREEN_AMPT:
+                    pot = green_ampt_increment(infil_F[i, j], infil_p1[ii, jj], infil_p2[ii, jj], dt)
+                elif infil_model == HORTON:
+                    pot = horton_increment(infil_F[i, j], infil_p1[ii, jj], infil_p2[ii, jj], infil_p3[ii, jj], dt)
+                else:
+                    pot = 0.0
+                f = min(pot, hn)
+                hn = hn - f
+                infil_F[i, j] += f
+                infil_sum += f
+            h[i, j] = hn
+            if hn < 0.0:
+                negative += 1.0
+            if hn > hmin:
+                deepest = max(deepest, hn)
+            inv_h = 1.0 / hn if hn > h_speed else 0.0
+            # the largest face discharge over the depth, NaN kept (pmax written out, see physics.py)
+            q_big = abs(q_w)
+            for q_face in (abs(q_e), abs(q_n), abs(q_s)):
+                if q_face > q_big or q_face != q_face:
+                    q_big = q_face
+            speed = q_big * inv_h
+            if speed > fastest or speed != speed:
+                fastest = speed
+            v2_32 = np.float32(((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h))
+            if v2_32 > v2_max[i, j]:
+                v2_max[i, j] = v2_32
+            h_32 = np.float32(hn)
+            if h_32 > h_max[i, j]:
+                h_max[i, j] = h_32
+                t_hmax[i, j] = t_32
+        d, fmax = _block_max2(deepest, fastest)
+        wave = pmax(wave, math.sqrt(g * d) + fmax)
+    a, b = _block_sum2(infil_sum, negative)
+    if tx == 0:
+        parts[WAVE, cuda.blockIdx.x] = wave
+        parts[INFIL, cuda.blockIdx.x] = a
+        parts[NEGATIVE, cuda.blockIdx.x] = b
+
+
+@cuda.jit
+def record_max_state(h, qx, qy, t, h_speed, h_max, v2_max, t_hmax):
+    """Fold the current state (time ``t`` [s]) into the running maxima
+    (:func:`floodsim.kernels.continuity.record_max_state`, per cell)."""
+    ny, nx = h.shape
+    t_32 = np.float32(t)
+    for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
+        i = c // nx
+        j = c - i * nx
+        hn = h[i, j]
+        inv_h = 1.0 / hn if hn > h_speed else 0.0
+        q_x = qx[i, j] + qx[i, j + 1]
+        q_y = qy[i, j] + qy[i + 1, j]
+        v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
+        if v2_32 > v2_max[i, j]:
+            v2_max[i, j] = v2_32
+        h_32 = np.float32(hn)
+        if h_32 > h_max[i, j]:
+            h_max[i, j] = h_32
+            t_hmax[i, j] = t_32
+
+
+@cuda.jit
+def add_depth(h, cells, depth):
+    """Add ``depth`` [m] to each of ``cells`` (unique flat indices), in place."""
+    nx = h.shape[1]
+    for k in range(cuda.grid(1), cells.size, cuda.gridsize(1)):
+        c = cells[k]
+        i = c // nx
+        h[i, c - i * nx] += depth
+
+
+@cuda.jit
+def route_roof_rain(h, dst, src_start, src, rain_rate, rain_field, dt):
+    """Rain of the roof cells onto their ground cells (:func:`floodsim.kernels.sources.route_roof_rain`).
+
+    One thread per receiving cell ``dst[u]`` adds the rain of its roof cells ``src[src_start[u]:
+    src_start[u+1]]`` in the CPU's order (so each cell's sum is the CPU's, and no two threads write one
+    cell). ``rain_field`` (1, 1) means the uniform ``rain_rate`` [m/s].
+    """
+    nx = h.shape[1]
+    uniform = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    for u in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
+        d = dst[u]
+        di = d // nx
+        dj = d - di * nx
+        for k in range(src_start[u], src_start[u + 1]):
+            s = src[k]
+            si = s // nx
+            rate = rain_rate if uniform else rain_field[si, s - si * nx]
+            h[di, dj] += rate * dt
+
+
+@cuda.jit
+def cells_wave(h, cells, hmin, g, parts, slot):
+    """Largest ``sqrt(g h)`` [m/s] over ``cells`` deeper than ``hmin`` into ``parts[slot, block]``: the
+    Courant speed of water that sources put there (:func:`floodsim.kernels.sources.mark_wet_bands`)."""
+    nx = h.shape[1]
+    wave = 0.0
+    for k in range(cuda.grid(1), cells.size, cuda.gridsize(1)):
+        c = cells[k]
+        i = c // nx
+        depth = h[i, c - i * nx]
+        if depth > hmin:
+            wave = pmax(wave, math.sqrt(g * depth))
+    w, _ = _block_max2(wave, 0.0)
+    if cuda.threadIdx.x == 0:
+        parts[slot, cuda.blockIdx.x] = w
+
+
+@cuda.jit
+def depth_sum(h, parts, slot):
+    """Sum of the depths [m] per block into ``parts[slot, block]`` (the NaN check of the step)."""
+    ny, nx = h.shape
+    total = 0.0
+    for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
+        i = c // nx
+        total += h[i, c - i * nx]
+    a, _ = _block_sum2(total, 0.0)
+    if cuda.threadIdx.x == 0:
+        parts[slot, cuda.blockIdx.x] = a
