@@ -6,6 +6,13 @@ file's folder. Every text is shown literally on the pages (escaped where it is p
 
 .. code-block:: toml
 
+    # top-level keys come before the first table ([publish], [[runs]], …): TOML puts a key written
+    # after a table header into that table
+    compare = "../outputs/compare_pond"     # optional: a `floodsim compare` folder (B − A)
+    sweep = "../outputs/sweep_return_periods"   # optional: a sweep folder with likelihood products
+    design = "baseline"                     # which design of the sweep to show (default: the first)
+    out = "../site/merewether"              # optional: the site folder (default: site/<file stem>)
+
     [publish]                       # the texts of every page (all optional: sensible defaults)
     title = "Merewether flood risk"
     language = "en"                 # BCP 47 tag, the pages' <html lang>
@@ -24,9 +31,6 @@ file's folder. Every text is shown literally on the pages (escaped where it is p
     path = "../outputs/merewether_pond"
     label = "With the detention pond"
 
-    compare = "../outputs/compare_pond"     # optional: a `floodsim compare` folder (B − A)
-    sweep = "../outputs/sweep_return_periods"   # optional: a sweep folder with likelihood products
-    design = "baseline"                     # which design of the sweep to show (default: the first)
 
     [addresses]                      # optional: points or polygons with an address field
     path = "../gis_data/city/addresses.gpkg"
@@ -39,8 +43,6 @@ file's folder. Every text is shown literally on the pages (escaped where it is p
     roads = { path = "...", layer = "roads", name_field = "name" }   # optional vector base layers
     water = { path = "...", layer = "water" }
     buildings = { path = "...", layer = "buildings", name_field = "name" }
-
-    out = "../site/merewether"       # optional: the site folder (default: site/<file stem>)
 """
 
 from __future__ import annotations
@@ -189,6 +191,14 @@ def load_site(path) -> SiteSpec:
         raise ScenarioError(too_deep(path)) from None
     if "source" in data:
         raise ScenarioError(f"{path}: source: unknown key — check its spelling against the site reference")
+    top = set(SiteSpec.model_fields) - {"runs", "source"}
+    runs = data.get("runs")
+    for k, run in enumerate(runs if isinstance(runs, list) else []):
+        misplaced = sorted(set(run) & top) if isinstance(run, dict) else []
+        if misplaced:
+            raise ScenarioError(
+                f"{path}: runs[{k}].{misplaced[0]}: {', '.join(misplaced)} is a top-level key, but TOML put it "
+                "in the [[runs]] table above it; move it before the first table ([publish] or [[runs]]).")
     try:
         return SiteSpec.model_validate({**data, "source": path.resolve()},
                                        context={"base_dir": path.resolve().parent})
