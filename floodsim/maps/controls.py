@@ -189,8 +189,10 @@ PLANNER_JS = """
       if (cache[key]) { return cache[key]; }
       var f = o.runs[r].frames[i], lyr;
       if (f.tiles) {
-        lyr = L.tileLayer(f.tiles, {pane: o.pane, opacity: 0, bounds: L.latLngBounds(f.bounds), minZoom: 0,
-                                    maxZoom: 22, maxNativeZoom: f.maxNativeZoom, className: 'floodsim-frame'});
+        var to = {pane: o.pane, opacity: 0, bounds: L.latLngBounds(f.bounds), minZoom: 0, maxZoom: 22,
+                  minNativeZoom: f.minNativeZoom, maxNativeZoom: f.maxNativeZoom, className: 'floodsim-frame'};
+        // a site's tile pyramid lists its tiles (sitedata.IndexedTileLayer): ask only for those
+        lyr = L.FloodsimTiles ? new L.FloodsimTiles(f.tiles, to, f.index) : L.tileLayer(f.tiles, to);
       } else {
         lyr = L.imageOverlay(f.url, f.bounds, {pane: o.pane, opacity: 0, className: 'floodsim-frame'});
       }

@@ -536,7 +536,11 @@ def changed_features(site) -> list[dict]:
         want = run_labels([site.runs[cmp.index_a], site.runs[cmp.index_b]])[1]
         gdf = gdf[gdf["run_b"].astype(str) == want]
     fixed = {"run_a", "run_b", "geometry", "change", "depth_change_m"}
-    id_col = next((c for c in gdf.columns if c not in fixed and not c.endswith(("_a", "_b"))), None)
+    cols = list(gdf.columns)
+    if cols[:2] == ["run_a", "run_b"] and len(cols) > 2:      # compare.changed_buildings: the id comes next
+        id_col = cols[2]
+    else:
+        id_col = next((c for c in cols if c not in fixed and not c.endswith(("_a", "_b"))), None)
     la, lb = site.labels[cmp.index_a], site.labels[cmp.index_b]
     b_run = site.runs[cmp.index_b]
     address = {}

@@ -184,8 +184,8 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
     changed = L.add_changed_buildings(m, site, _name("changed", site)) if pair is not None else None
     gauges = L.add_gauges(m, site, _name("gauges", site))
 
-    # one scenario: the layer list open; several: folded to its button (it would cover the map)
-    control = folium.LayerControl(collapsed=n > 1, position="topright").add_to(m)
+    # folded to its button (a hover or tap opens it): open, the list would cover the legends
+    control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     if slider is not None:
         L.ToLayerControl(control, slider, NAMES["slider"]).add_to(m)
 

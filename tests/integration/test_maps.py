@@ -22,7 +22,6 @@ from floodsim.errors import ExitCode
 from floodsim.errors import InputDataError, OutputError
 from floodsim.maps import assets
 from floodsim.maps.figures import FIGURES, figure
-from floodsim.maps.layers import depth_frames
 from floodsim.maps.planner import planner_map
 from floodsim.maps.publish import render_html, write_map
 from floodsim.maps.rasters import hillshade, to_web_mercator
@@ -141,43 +140,48 @@ def test_planner_map_has_every_layer_legend_and_the_time_slider(runs):
     pond = load_run(runs["pond"])
     page = render_html(planner_map([pond], offline=True))
     for name in (
-        "Terrain (hillshade)",
+        "Terrain (offline)",
         "Maximum depth",
         "Hazard class (max)",
+        "Maximum speed",
+        "Time until water reaches 10 cm",
         "Buildings by hazard class",
         "Measures",
+        "Gauges",
     ):
         assert json.dumps(name) in page, name
     assert "L.control.layers" in page
-    assert "Maximum water depth" in page and "Hazard to people" in page  # the two legends
-    assert "L.timeDimension.layer.geoJson" in page
-    assert page.count("L.imageOverlay") == 3  # hillshade, depth, hazard
+    for legend in ("depth", "hazard", "speed", "arrival", "buildings", "measures", "gauges"):
+        assert f'"floodsim-legend-{legend}"' in page, legend
+    assert "floodsimPlanner.timeSlider(" in page and "L.timeDimension" not in page  # our slider, no GeoJSON frames
+    assert len(re.findall(r"var image_overlay_\w+ = L\.imageOverlay\(", page)) == 5  # hillshade, depth, hazard, speed, arrival
+    assert "floodsimPlanner.swipe(" not in page and '"floodsim-changed"' not in page  # one run: no comparison
     assert "tile.openstreetmap.org" not in page  # offline: no tiles
     online = render_html(planner_map([pond], offline=False))
     assert "tile.openstreetmap.org" in online
 
 
 def test_time_slider_frames_follow_the_output_times(runs):
+    from floodsim.maps.planner import _frames
+    from floodsim.maps.sitedata import Site, embedded_source
+    from floodsim.scenario.site import PublishTexts
+
     run = load_run(runs["base"])
-    frames = depth_frames(run)
-    times = {t for f in frames for t in f["properties"]["times"]}
-    wet = [
-        float(t)
-        for k, t in enumerate(run.ds["time"].values)
-        if np.nanmax(run.ds["depth"].values[k]) >= run.threshold_m
-    ]
-    assert len(times) == len(wet) >= 2
-    for f in frames:  # one time per polygon part: leaflet-timedimension slices by time
-        assert len(f["properties"]["times"]) == len(f["geometry"]["coordinates"])
+    site = Site([run], [run.name], PublishTexts(), embedded_source)
+    frames = _frames(site, 0)
+    assert [f["t"] for f in frames] == [float(t) for t in run.ds["time"].values]
+    assert all(f["url"].startswith("data:image/png;base64,") for f in frames)
+    # the frames differ as the water rises: the last is not the first
+    assert frames[0]["url"] != frames[-1]["url"]
 
 
-def test_before_after_view_syncs_two_maps(runs):
+def test_comparison_in_one_map(runs):
     page = render_html(planner_map([load_run(runs["base"]), load_run(runs["pond"])], offline=True))
-    assert page.count(".sync(") == 2
-    assert "Before: " in page and "After: " in page
-    assert page.count("L.timeDimension.layer.geoJson") == 2
-    with pytest.raises(InputDataError, match="one or two"):
-        planner_map([load_run(runs["base"])] * 3)
+    assert ".sync(" not in page and page.count("L.map(") == 1  # one map, no DualMap
+    assert "floodsimPlanner.swipe(" in page and "floodsimPlanner.changedList(" in page
+    assert '"floodsim-legend-diff"' in page and "Depth change " in page
+    with pytest.raises(InputDataError, match="1 to 8"):
+        planner_map([load_run(runs["base"])] * 9)
 
 
 def test_resident_map_has_search_legend_and_every_scenario(runs):
