@@ -206,6 +206,8 @@ class SimulationSettings(_Model):
     dt_max_s: Annotated[float, Field(ge=0.001, le=3600)] = Field(5.0, description="Largest time step [s].")
     coarsen: Annotated[int, Field(ge=1)] = Field(1, description="Aggregate the DEM by this factor (tests, "
                                                                 "quick looks).")
+    backend: Literal["cpu", "cuda"] = Field("cpu", description='Where the time loop runs: "cpu" (default) or "cuda" '
+                                            '(an NVIDIA GPU, pip install "floodsim[cuda]"; same results to round-off).')
 
 
 
