@@ -81,6 +81,32 @@ _VARS = [
     VarDef("store_level", "m", "water level at the measure's lowest cell", None, ("store", "series_time")),
     VarDef("store_volume_above_design", "m3", "water on the measure's cells above its design level (spilling)",
            None, ("store", "series_time")),
+    # sewer network (floodsim.sewer.results), on the node, link and sewer_time dimensions
+    VarDef("sewer_time", "s", "time since start of simulation of the sewer network series", "time", ("sewer_time",)),
+    VarDef("node", "1", "sewer network node name (junction, storage unit, outfall)", None, ("node",)),
+    VarDef("link", "1", "sewer network link name (conduit, pump, orifice, weir)", None, ("link",)),
+    VarDef("node_x", "m", "x coordinate of the node", "projection_x_coordinate", ("node",)),
+    VarDef("node_y", "m", "y coordinate of the node", "projection_y_coordinate", ("node",)),
+    VarDef("node_kind", "1", "node kind: junction, storage, outfall", None, ("node",)),
+    VarDef("node_rim", "m", "rim (top) elevation of the node; NaN for outfalls", None, ("node",)),
+    VarDef("node_invert", "m", "invert (bottom) elevation of the node", None, ("node",)),
+    VarDef("node_inlet", "1", "1 where the node takes water from the surface (coupled), 0 sealed", None, ("node",)),
+    VarDef("link_kind", "1", "link kind: conduit, pump, orifice, weir", None, ("link",)),
+    VarDef("link_from", "1", "name of the link's first (upstream) node", None, ("link",)),
+    VarDef("link_to", "1", "name of the link's second (downstream) node", None, ("link",)),
+    VarDef("node_depth", "m", "water depth in the node above its invert (SWMM)", None, ("node", "sewer_time")),
+    VarDef("node_head", "m", "hydraulic head at the node (SWMM)", "water_surface_height_above_reference_datum",
+           ("node", "sewer_time")),
+    VarDef("node_flooding", "m3 s-1", "water out of the node onto the surface (surcharge through the opening, "
+           "overflow of a sealed node), mean over the preceding coupling step", None, ("node", "sewer_time")),
+    VarDef("node_inflow", "m3 s-1", "water from the surface into the node through its inlet, mean over the "
+           "preceding coupling step", None, ("node", "sewer_time")),
+    VarDef("link_flow", "m3 s-1", "flow in the link, positive from its first to its second node (SWMM)", None,
+           ("link", "sewer_time")),
+    VarDef("link_capacity_used", "1", "|flow| / Manning full-pipe flow of the conduit (NaN for pumps, orifices, "
+           "weirs)", None, ("link", "sewer_time")),
+    VarDef("link_full_flow", "m3 s-1", "Manning full-pipe flow of the conduit (SWMM; NaN for other links)", None,
+           ("link",)),
 ]
 
 VARIABLES: dict[str, VarDef] = {v.key: v for v in _VARS}

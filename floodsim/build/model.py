@@ -27,6 +27,7 @@ from ..scenario.models import LayerRef, Scenario
 from . import storms
 from .context import BuildContext
 from .measures import build_operators, build_terrain, operator_specs, storage_depth, terrain_specs
+from .sewer import build_sewer
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Model:
     #: terrain measures, ``report`` (what it changed: see
     #: :func:`floodsim.measures.terrain.apply_terrain_measures`).
     measures: list[dict] = field(default_factory=list)
+    #: The sewer coupling operator (:class:`floodsim.sewer.coupling.SewerCoupling`) of ``[sewer]``, or None.
+    sewer: object = None
 
 
 def coarsen_grid(grid: Grid, factor: int) -> Grid:
@@ -305,6 +308,9 @@ def build_model(sc: Scenario) -> Model:
         operators, operator_entries = build_operators(operator_specs(sc.measures),
                                                       BuildContext(grid, sc.infiltration.initial_saturation))
         entries = {**terrain_entries, **operator_entries}
+        sewer = build_sewer(sc, duration, sc.output.series_step_s)
+        if sewer is not None:
+            operators = [*operators, sewer]
         measures = [entries[m.name] for m in sc.measures]
         sim = Simulation(grid, rainfall=build_rainfall(sc, grid), manning=manning,
                          infiltration=infiltration, impervious=impervious, blocked=blocked,
@@ -327,4 +333,5 @@ def build_model(sc: Scenario) -> Model:
                 gauges[name] = (p.x, p.y)
     except InputDataError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
-    return Model(sc, sim, gauges, buildings, storage_depth=storage_depth(terrain_entries, grid.z), measures=measures)
+    return Model(sc, sim, gauges, buildings, storage_depth=storage_depth(terrain_entries, grid.z), measures=measures,
+                 sewer=sewer)

@@ -113,6 +113,10 @@ def format_summary(s: dict, files: dict) -> str:
         lines.append(f"outflow         peak {o['peak_outflow_m3_s']:.3f} m³/s at t = {o['time_of_peak_outflow_s']:.0f} s")
     for name, m in (s.get("storage_measures") or {}).items():
         lines.append(f"storage         {name}: {format_storage(m)}")
+    if s.get("sewer"):   # dual drainage: the combined balance (surface + network + outfalls)
+        from ..sewer.results import format_balance
+
+        lines += format_balance(s["sewer"]).splitlines()
     if "against_baseline" in s:
         from ..analysis.measure_effects import format_effects
 

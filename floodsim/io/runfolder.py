@@ -168,6 +168,9 @@ class RunSummary:
     #: Per storage measure: volume held, levels, freeboard, spill, inflow/outflow peaks, emptying
     #: (:func:`floodsim.analysis.performance.storage_performance`).
     storage_measures: dict | None = None
+    #: The sewer network of a dual-drainage run (:func:`floodsim.sewer.results.sewer_summary`): the combined
+    #: balance, SWMM's continuity error, surcharged nodes, full pipes.
+    sewer: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict in field order, without the parts that do not apply."""

@@ -86,7 +86,14 @@ class Recorder:
             extra, extra_coords = self.series.to_variables()
             data.update(extra)
             coords.update(extra_coords)
+        network_attrs = {}
+        for op in sim.operators:   # a sewer network (floodsim.sewer.coupling): node and link series
+            if hasattr(op, "network_variables"):
+                extra, extra_coords, network_attrs = op.network_variables()
+                data.update(extra)
+                coords.update(extra_coords)
         ds = xr.Dataset(data, coords=coords)
+        ds.attrs.update(network_attrs)
         ds["time"].attrs.update(units="s", long_name="time since start of simulation", axis="T")
         ds["x"].attrs.update(units="m", long_name="x coordinate of cell centre", axis="X")
         ds["y"].attrs.update(units="m", long_name="y coordinate of cell centre", axis="Y")

@@ -135,6 +135,10 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float,
     if "series_time" in ds.coords:
         out.outflow = outflow_peaks(ds)
         out.storage_measures = storage_performance(ds, design_levels) or None
+    if "node" in ds.dims:   # dual drainage (floodsim.sewer)
+        from ..sewer.results import sewer_summary
+
+        out.sewer = sewer_summary(ds)
     return out
 
 
@@ -392,6 +396,10 @@ def _write_files(folder: Path, ds: xr.Dataset, summary: rf.RunSummary, model) ->
         files[var] = write_geotiff(ds[var], folder / name)
     product_files, numbers = write_products(ds, model, folder)
     files.update(product_files)
+    if "node" in ds.dims and "gpkg" in files:   # the sewer network's layers (floodsim.sewer.results)
+        from ..sewer.results import write_network_layers
+
+        write_network_layers(ds, files["gpkg"], model.simulation.grid.crs)
     summary.update(numbers)
     files["summary_csv"] = write_summary_csv(summary.to_dict(), folder / rf.SUMMARY_CSV)
     files["summary"] = rf.write_summary_json(summary, folder / rf.SUMMARY_JSON)

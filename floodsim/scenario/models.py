@@ -211,6 +211,76 @@ class SimulationSettings(_Model):
 
 
 
+class SewerLayers(_Model):
+    """A sewer network as GeoPackage layers (attribute names in :mod:`floodsim.sewer.network`)."""
+
+    path: ScenarioPath
+
+
+class SewerOutfall(_Model):
+    """Where one outfall of the network discharges: out of the model (default), onto a grid cell, or
+    against a water level (a constant or a series; the water leaves the model)."""
+
+    node: Name = Field(description="Name of the outfall node in the network.")
+    to: Literal["outside", "cell", "level"] = "outside"
+    x: float | None = Field(None, description="cell: map x of the receiving point [m] (DEM CRS).")
+    y: float | None = Field(None, description="cell: map y of the receiving point [m] (DEM CRS).")
+    level_m: Level | None = Field(None, description="level: constant water level at the outfall [m].")
+    level_series: tuple[LevelPoint, ...] = Field((), description="level: (time_min, level_m) points.")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.to == "cell" and (self.x is None or self.y is None):
+            raise ValueError(f"outfall {self.node!r}: to = 'cell' needs x and y (a map point on the DEM)")
+        if self.to == "level" and self.level_m is None and not self.level_series:
+            raise ValueError(f"outfall {self.node!r}: to = 'level' needs level_m or level_series")
+        if self.to != "level" and (self.level_m is not None or self.level_series):
+            raise ValueError(f"outfall {self.node!r}: level_m/level_series only apply to to = 'level'")
+        if self.to != "cell" and (self.x is not None or self.y is not None):
+            raise ValueError(f"outfall {self.node!r}: x/y only apply to to = 'cell'")
+        return self
+
+
+class Sewer(_Model):
+    """A sewer network under the streets, run by SWMM 5 and coupled to the surface (dual drainage,
+    :mod:`floodsim.sewer`). Give ``inp`` (a SWMM input file, metric units) or ``layers`` (GeoPackage)."""
+
+    inp: ScenarioPath | None = Field(None, description="SWMM .inp file (metric flow units; [COORDINATES] on "
+                                     "the DEM's CRS and elevations on its datum).")
+    layers: SewerLayers | None = Field(None, description="GeoPackage with the network layers.")
+    crs: str | None = Field(None, description="inp: CRS of its [COORDINATES] when not the DEM's (must equal it).")
+    inlets: Literal["all", "none"] | tuple[Name, ...] = Field(
+        "all", description="inp: nodes that take surface water: 'all' junctions and storage units, 'none', or a "
+        "list of node names. The layers say it per node (attribute inlet).")
+    inlet_area_m2: Annotated[float, Field(gt=0, le=100)] = Field(0.1, description="Open area of an inlet's "
+                                                                 "grate [m²] (orifice law), default for every inlet.")
+    inlet_length_m: Annotated[float, Field(gt=0, le=100)] = Field(1.2, description="Perimeter of an inlet's "
+                                                                  "grate [m] (weir law).")
+    inlet_capacity_m3_s: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        None, description="Largest intake of an inlet [m³/s] (gully capacity); none by default.")
+    weir_coefficient: Annotated[float, Field(gt=0, le=10)] = Field(1.66, description="Cw of Q = Cw L h^1.5 "
+                                                                   "[m^0.5/s] (HEC-22 sag inlet).")
+    orifice_coefficient: Annotated[float, Field(gt=0, le=1)] = Field(0.67, description="Co of Q = Co A "
+                                                                     "sqrt(2 g H) [-].")
+    coupling_step_s: Annotated[float, Field(ge=0.1, le=60)] = Field(
+        1.0, description="SWMM's fixed routing step = the exchange step [s]; 2-D steps land on it.")
+    rim_tolerance_m: Annotated[float, Field(ge=0, le=10)] = Field(
+        0.3, description="A rim this far below the DEM ground of its cell is accepted [m].")
+    outfalls: tuple[SewerOutfall, ...] = Field((), description="Where outfalls discharge; unlisted ones go out "
+                                               "of the model.")
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.inp is None) == (self.layers is None):
+            raise ValueError("give exactly one of inp = 'network.inp' or layers = {path = 'network.gpkg'}")
+        if self.layers is not None and "inlets" in self.model_fields_set:
+            raise ValueError("inlets applies to an .inp; in the layers each junction says it (attribute inlet)")
+        names = [o.node for o in self.outfalls]
+        if len(set(names)) != len(names):
+            raise ValueError("an outfall is listed twice in [sewer] outfalls")
+        return self
+
+
 class Output(_Model):
     """Where results go and how flooding is summarised."""
 
@@ -244,6 +314,7 @@ class Scenario(_Model):
                                               "measures reshape the ground before the run, storage measures act "
                                               "during it.")
     simulation: SimulationSettings
+    sewer: Sewer | None = Field(None, description="Sewer network coupled to the surface (SWMM 5).")
     output: Output = Output()
     source: Path | None = Field(None, description="The file this scenario was read from (set by the loader).")
     extends: Path | None = Field(None, description="The base scenario file this one extends, resolved (set by "

@@ -109,7 +109,7 @@ class SewerCoupling(Operator):
         self._folder_arg = folder
         self.engine = None
         self._held = 0.0
-        self.ledger = dict(from_surface=0.0, to_surface=0.0, left_domain=0.0, outfall=0.0, surcharge=0.0,
+        self.volumes = dict(from_surface=0.0, to_surface=0.0, left_domain=0.0, outfall=0.0, surcharge=0.0,
                            overflow=0.0)
 
     # ---------------------------------------------------------------- binding
@@ -237,14 +237,14 @@ class SewerCoupling(Operator):
                 to_surface += v
             else:
                 left += v
-            self.ledger["outfall"] += v
+            self.volumes["outfall"] += v
         if self._sealed_idx.size:
             e.node_results(self._sealed_idx, "FLOOD", self._buf_s)
             flood = np.maximum(self._buf_s, 0.0) * dt
             if flood.any():
                 v = add_on_cells(h=h, cell_i=self._si, cell_j=self._sj, volume=flood, cell_area=self._area)
                 to_surface += v
-                self.ledger["overflow"] += v
+                self.volumes["overflow"] += v
         self._read_heads()
         if t_now >= self._next_record - 1e-9:
             self._record(t_now)
@@ -265,10 +265,10 @@ class SewerCoupling(Operator):
                                   length=self._length, area=self._oarea, qcap=self._qcap, cw=self.cw, co=self.co,
                                   avail=self._avail, dt=dt, g=self._g, cell_area=self._area, volume=self._vol)
         to_surface += vout
-        self.ledger["surcharge"] += vout
-        self.ledger["from_surface"] += vin
-        self.ledger["to_surface"] += to_surface
-        self.ledger["left_domain"] += left
+        self.volumes["surcharge"] += vout
+        self.volumes["from_surface"] += vin
+        self.volumes["to_surface"] += to_surface
+        self.volumes["left_domain"] += left
         self._held += vin - to_surface - left
         return OperatorFlows(from_surface=vin, to_surface=to_surface, left_domain=left)
 
@@ -293,6 +293,16 @@ class SewerCoupling(Operator):
         self.series_nodes.append(np.stack([depth, head, flood, inflow]))
         self.series_links.append(np.stack([flow, used]))
 
+    def network_variables(self) -> tuple[dict, dict, dict]:
+        """``(data_vars, coords, attrs)`` for results.nc (:func:`floodsim.sewer.results.network_variables`);
+        ends and closes the SWMM run (the recorder calls it once, at the end)."""
+        from .results import network_variables
+
+        try:
+            return network_variables(self)
+        finally:
+            self.close()
+
     def network_volume(self) -> float:
         """Water SWMM holds now [m³] (nodes + links); 0 before the first step."""
         return 0.0 if self.engine is None else self.engine.stored_volume()
@@ -302,11 +312,11 @@ class SewerCoupling(Operator):
         their difference, and SWMM's own flow-routing continuity error [%] (ends the SWMM run)."""
         swmm_volume = self.network_volume()
         in_transit = float(self._vol.sum())   # exchanged in the current coupling step, not yet given to SWMM
-        out = {k: float(v) for k, v in self.ledger.items()}
+        out = {k: float(v) for k, v in self.volumes.items()}
         out.update(held_m3=float(self._held), network_volume_m3=swmm_volume, in_transit_m3=in_transit,
                    coupling_step_s=self.step_s, coupled_nodes=len(self.coupled))
         err = swmm_volume + in_transit - self._held
-        scale = max(self.ledger["from_surface"], 1e-300)
+        scale = max(self.volumes["from_surface"], 1e-300)
         out.update(network_continuity_error_m3=err, network_continuity_error_pct=100.0 * err / scale)
         if self.engine is not None:
             out.update(self.engine.finish())
@@ -331,7 +341,7 @@ class SewerCoupling(Operator):
     def get_state(self) -> dict:
         """Ledger, the current coupling step's exchange, the series, and SWMM's state as the bytes of a
         hotstart file (node depths, link flows and depths, settings) at the last coupling time."""
-        state = {"held": float(self._held), "ledger": dict(self.ledger), "k": int(self._k), "t0": float(self._t0),
+        state = {"held": float(self._held), "ledger": dict(self.volumes), "k": int(self._k), "t0": float(self._t0),
                  "vol": self._vol.copy(), "q_in": self._q_in.copy(), "q_out": self._q_out.copy(),
                  "next_record": float(self._next_record), "series_t": list(self.series_t),
                  "series_nodes": np.array(self.series_nodes), "series_links": np.array(self.series_links),
@@ -350,7 +360,7 @@ class SewerCoupling(Operator):
         run to SWMM's precision, not bit for bit."""
         self.close()
         self._held = float(state["held"])
-        self.ledger.update({k: float(v) for k, v in state["ledger"].items()})
+        self.volumes.update({k: float(v) for k, v in state["ledger"].items()})
         self._vol[:] = state["vol"]
         self._q_in[:] = state["q_in"]
         self._q_out[:] = state["q_out"]
@@ -369,3 +379,4 @@ class SewerCoupling(Operator):
         self._tmp_hot.close()
         self._start(start_offset_s=offset, hotstart=self._tmp_hot.name)
         self._t0, self._k = offset, 0
+

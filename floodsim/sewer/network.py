@@ -466,8 +466,18 @@ def read_layers(path, default_inlet: Inlet = Inlet()) -> Network:
     import geopandas as gpd
     import pyogrio
     from swmm_api.input_file import SwmmInput
-    from swmm_api.input_file.sections import (Conduit, CrossSection, Curve, Junction, OptionSection,
-                                              Orifice, Outfall, Pump, Storage, Weir)
+    from swmm_api.input_file.sections import (
+        Conduit,
+        CrossSection,
+        Curve,
+        Junction,
+        OptionSection,
+        Orifice,
+        Outfall,
+        Pump,
+        Storage,
+        Weir,
+    )
 
     path = Path(path)
     if not path.is_file():
