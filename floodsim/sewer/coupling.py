@@ -14,7 +14,8 @@ the surface by at most one coupling step; no water is lost to it.
 
 Volume accounting
 -----------------
-The operator's ``stored_volume`` is a ledger: everything taken from the surface, minus everything
+The operator's ``stored_volume`` is a ledger: the water SWMM holds at the start (initial depths),
+plus everything taken from the surface, minus everything
 given back (surcharge, overflow of sealed nodes, outfalls to a cell), minus what left through
 outfalls to the outside. So the 2-D balance closes to round-off with the exchange as an exact term
 (``from_surface``/``to_surface``/``left_domain`` of :class:`~floodsim.core.operator.OperatorFlows`).
@@ -109,6 +110,7 @@ class SewerCoupling(Operator):
         self._folder_arg = folder
         self.engine = None
         self._held = 0.0
+        self.initial_volume = 0.0
         self.volumes = dict(from_surface=0.0, to_surface=0.0, left_domain=0.0, outfall=0.0, surcharge=0.0,
                            overflow=0.0)
 
@@ -158,6 +160,13 @@ class SewerCoupling(Operator):
         self._next_record = 0.0
         self._q_in = np.zeros(m)
         self._q_out = np.zeros(m)
+        # SWMM starts here, so that the water the network holds at the start (initial depths of storage
+        # units and junctions) is part of the run's initial volume
+        self._start()
+        self._held = self.engine.stored_volume()
+        self.initial_volume = self._held
+        self._record(self._t0)
+        self._next_record = self._t0 + self.record_step_s
 
     def touched_cells(self) -> np.ndarray:
         return self._touched
@@ -253,9 +262,8 @@ class SewerCoupling(Operator):
 
     def apply(self, h: np.ndarray, t: float, dt: float) -> OperatorFlows:
         if self.engine is None:
-            self._start()
-            self._record(self._t0)
-            self._next_record = self._t0 + self.record_step_s
+            raise InputDataError(f"sewer network '{self.name}': the SWMM run has ended (its results were written); "
+                                 "build a new model to run again.")
         to_surface = left = 0.0
         while t >= self._t0 + (self._k + 1) * self.step_s - 1e-6:
             a, b = self._couple(h)
@@ -313,10 +321,10 @@ class SewerCoupling(Operator):
         swmm_volume = self.network_volume()
         in_transit = float(self._vol.sum())   # exchanged in the current coupling step, not yet given to SWMM
         out = {k: float(v) for k, v in self.volumes.items()}
-        out.update(held_m3=float(self._held), network_volume_m3=swmm_volume, in_transit_m3=in_transit,
+        out.update(held_m3=float(self._held), initial_m3=float(self.initial_volume), network_volume_m3=swmm_volume, in_transit_m3=in_transit,
                    coupling_step_s=self.step_s, coupled_nodes=len(self.coupled))
         err = swmm_volume + in_transit - self._held
-        scale = max(self.volumes["from_surface"], 1e-300)
+        scale = max(self.volumes["from_surface"] + self.initial_volume, 1e-300)
         out.update(network_continuity_error_m3=err, network_continuity_error_pct=100.0 * err / scale)
         if self.engine is not None:
             out.update(self.engine.finish())
@@ -324,8 +332,10 @@ class SewerCoupling(Operator):
         return out
 
     def close(self) -> None:
+        """End SWMM and release the process's engine and the working folder (safe to call twice)."""
         if self.engine is not None:
             self.engine.close()
+            self.engine = None
         tmp = getattr(self, "_tmp", None)
         if tmp is not None:
             tmp.cleanup()
@@ -341,7 +351,7 @@ class SewerCoupling(Operator):
     def get_state(self) -> dict:
         """Ledger, the current coupling step's exchange, the series, and SWMM's state as the bytes of a
         hotstart file (node depths, link flows and depths, settings) at the last coupling time."""
-        state = {"held": float(self._held), "ledger": dict(self.volumes), "k": int(self._k), "t0": float(self._t0),
+        state = {"held": float(self._held), "initial": float(self.initial_volume), "ledger": dict(self.volumes), "k": int(self._k), "t0": float(self._t0),
                  "vol": self._vol.copy(), "q_in": self._q_in.copy(), "q_out": self._q_out.copy(),
                  "next_record": float(self._next_record), "series_t": list(self.series_t),
                  "series_nodes": np.array(self.series_nodes), "series_links": np.array(self.series_links),
@@ -360,6 +370,7 @@ class SewerCoupling(Operator):
         run to SWMM's precision, not bit for bit."""
         self.close()
         self._held = float(state["held"])
+        self.initial_volume = float(state["initial"])
         self.volumes.update({k: float(v) for k, v in state["ledger"].items()})
         self._vol[:] = state["vol"]
         self._q_in[:] = state["q_in"]
