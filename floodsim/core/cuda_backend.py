@@ -22,9 +22,10 @@ are fetched on access (at output times: depth frames, maxima, checks) and are re
 that the device would not see fails loudly. Checkpoints (get/set_state) are interchangeable with the
 CPU backend's.
 
-The CPU skips dry bands of rows; the device sweeps every cell. Both give the same result because the
-CPU only skips bands where nothing changes (every face of a dry band is zero, so its depth update adds
-exactly zero). In float64 the two backends agree to round-off (tests/cuda, under numba's CUDA
+The device follows the CPU's schedule of bands of rows (which bands are swept, updated, left alone:
+:meth:`~floodsim.core.state.BandWork.select` on the host, one byte per band sent each step, the wet
+flags of the rows sent back); see :mod:`floodsim.kernels.cuda.step` for why sweeping every band would
+not reproduce the CPU. In float64 the two backends agree to round-off (tests/cuda, under numba's CUDA
 simulator). Kernels follow the dtype of the state arrays; the reductions and the balance are float64
 and the maxima float32, as on the CPU.
 
@@ -69,7 +70,7 @@ def require_cuda():
         cuda.get_current_device()
         reason = "no usable CUDA GPU was found"
     except Exception as exc:   # the driver's own words (no driver library, no device, ...)
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        reason = " ".join(str(exc).split()).rstrip(" :")[:300] or type(exc).__name__
     raise InputDataError(f'[simulation] backend = "cuda": no CUDA GPU or driver is available here '
                          f"(numba.cuda: {reason}); {_FIX}.")
 
@@ -176,6 +177,12 @@ class CudaStepper:
         self.slot_sum = self.slot_roof + 1
         self.parts = cuda.device_array((self.slot_sum + 1, self.max_blocks), np.float64)
         self.parts_host = np.zeros((self.slot_sum + 1, self.max_blocks))
+        self.band_rows = int(p.band_rows)
+        nbands = sim.bands.start.size - 1
+        self.plan_host = np.zeros(nbands, np.uint8)
+        self.plan = cuda.to_device(self.plan_host)
+        self.flags_host = np.zeros(ny + nbands, np.uint8)
+        self.flags = cuda.to_device(self.flags_host)
         self.b_rows = self._blocks(ny, per_block=1)
         self.b_cells = self._blocks(ny * nx)
         self.b_faces = self._blocks(self.n_faces)
@@ -250,10 +257,21 @@ class CudaStepper:
         if dt <= 0:
             raise StabilityError(f"no time left to step at t = {t} s (limit {t_limit} s).")
 
+        # the CPU's band schedule (Simulation.step): swept bands, bands with the flux of the band above,
+        # bands with only rain or infiltration, and bands left as they are
+        bw = sim.bands
+        computed = bw.select()
+        with_flux = np.zeros_like(computed)
+        with_flux[1:] = computed[:-1]
         rate, field_, rain_volume_rate = sim._rain_now(t)
+        has_sources = self.infil_model != 0 or rate != 0.0 or field_.shape != (1, 1)
+        plan = self.plan_host
+        plan[:] = np.where(computed, sk.SWEPT | sk.UPDATE | sk.FLUX,
+                           np.where(with_flux, sk.UPDATE | sk.FLUX, sk.UPDATE if has_sources else 0))
+        self.plan.copy_to_device(plan)
         rain_dev = self._rain_field(field_)
         sim.faces.set_time(t + 0.5 * dt)
-        dx, dy, T = grid.dx, grid.dy, self.threads
+        dx, dy, T, band_rows = grid.dx, grid.dy, self.threads, self.band_rows
         qx, qy = self._q()
         if self.n_faces:
             if sim._level_faces.size:
@@ -263,13 +281,13 @@ class CudaStepper:
                                                 slope, self.level, dt, dx, dy, p.g, p.hmin, self.parts)
         qx_new, qy_new = self.q_spare
         sk.face_fluxes[self.b_cells, T](self.z, self.dev["h"], self.active, self.manning, qx, qy, qx_new, qy_new,
-                                        dt, dx, dy, p.g, p.theta, p.hmin)
+                                        self.plan, band_rows, dt, dx, dy, p.g, p.theta, p.hmin)
         self.q_spare = (qx, qy)
         self.dev["qx"], self.dev["qy"] = qx_new, qy_new
         sk.update_depth[self.b_rows, T](
-            self.dev["h"], qx_new, qy_new, self.active, rate, rain_dev, self.infil_model, self.dev["infil_F"],
-            self.p1, self.p2, self.p3, dt, dx, dy, p.g, p.hmin, self.h_speed, t + dt, self.dev["h_max"],
-            self.dev["v2_max"], self.dev["t_hmax"], self.parts)
+            self.dev["h"], qx_new, qy_new, self.active, self.plan, band_rows, rate, rain_dev, self.infil_model,
+            self.dev["infil_F"], self.p1, self.p2, self.p3, dt, dx, dy, p.g, p.hmin, self.h_speed, t + dt,
+            self.dev["h_max"], self.dev["v2_max"], self.dev["t_hmax"], self.parts, self.flags)
         self._dirty.update(_STATE_ARRAYS)
         self._fetch_parts()
         wave = self._reduce(sk.WAVE, self.b_rows, np.max)
@@ -290,7 +308,8 @@ class CudaStepper:
             volume = inflow.discharge.integral(t, t + dt)
             b = self._blocks(cells.size)
             sk.add_depth[b, T](self.dev["h"], cells, volume / (cells.size * grid.cell_area))
-            sk.cells_wave[b, T](self.dev["h"], cells, p.hmin, p.g, self.parts, self.slot_inflow + k)
+            sk.cells_wave[b, T](self.dev["h"], cells, p.hmin, p.g, band_rows, self.flags, self.parts,
+                                self.slot_inflow + k)
             sources.append((self.slot_inflow + k, b))
             inflow_volume += volume
         roof_volume = sim._roof_volume_rate(rate, field_) * dt
@@ -299,16 +318,20 @@ class CudaStepper:
             sk.route_roof_rain[b, T](self.dev["h"], self.d_roof_dst, self.d_roof_start, self.d_roof_src, rate,
                                      rain_dev, dt)
             b = self._blocks(self.d_roof_cells.size)
-            sk.cells_wave[b, T](self.dev["h"], self.d_roof_cells, p.hmin, p.g, self.parts, self.slot_roof)
+            sk.cells_wave[b, T](self.dev["h"], self.d_roof_cells, p.hmin, p.g, band_rows, self.flags, self.parts,
+                                self.slot_roof)
             sources.append((self.slot_roof, b))
         if sources:
             self._fetch_parts()
             for slot, b in sources:
                 wave = max(wave, self._reduce(slot, b, np.max)) if not math.isnan(wave) else wave
+        # band wet flags for the next schedule: rows with a cell deeper than hmin, and the sources' marks
+        self.flags.copy_to_host(self.flags_host)
+        ny = self.shape[0]
+        bw.wet[:] = np.maximum.reduceat(self.flags_host[:ny], bw.start[:-1]) | self.flags_host[ny:]
         measure_out = 0.0
         if sim.operators:
             measure_out, wave = self._operators(t, dt, wave)
-        bw = sim.bands
         bw.wave[0] = wave
         sim.balance.add_step(
             rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
@@ -372,11 +395,13 @@ class CudaStepper:
                                          f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
                                          "(a bug in the measure).")
                 measure_out += flows.left_domain
-                if cells.size and flows.to_surface > 0:
+                if cells.size and flows.to_surface > 0:   # Simulation._mark_wet
                     depth = h.ravel()[cells]
-                    depth = depth[depth > p.hmin]
-                    if depth.size and not math.isnan(wave):
-                        wave = max(wave, float(np.sqrt(p.g * depth).max()))
+                    wet = depth > p.hmin
+                    if wet.any():
+                        sim.bands.wet[np.unique(cells[wet] // self.shape[1] // self.band_rows)] = 1
+                        if not math.isnan(wave):
+                            wave = max(wave, float(np.sqrt(p.g * depth[wet]).max()))
             self.dev["h"].copy_to_device(h)
         finally:
             h.flags.writeable = False
@@ -392,13 +417,10 @@ class CudaStepper:
         self._dirty.update(("h_max", "v2_max", "t_hmax"))
 
     def get_state(self) -> dict:
-        """:meth:`Simulation.get_state`, readable by either backend. Every band is marked wet (a CPU
-        resume computes every band once, which changes nothing) and band 0 carries the Courant speed."""
+        """:meth:`Simulation.get_state`, readable by either backend (band 0 carries the Courant speed)."""
         sim = self.sim
         s, bw = sim.state, sim.bands
         bands = {k: getattr(bw, k).copy() for k in sim._BAND_ARRAYS}
-        bands["wet"][:] = 1
-        bands["need_prev"][:] = True
         return {
             "t": float(s.t), "steps": int(s.steps), "short_steps": int(sim._short_steps),
             "arrays": {k: self.host(k).copy() for k in _STATE_ARRAYS},
@@ -417,7 +439,11 @@ class CudaStepper:
                 raise InputDataError(f"saved state '{k}' has shape {src.shape}, this model {self._host[k].shape}: "
                                      "it was saved for another grid.")
             arrays[k] = src
-        wave = np.asarray(state["bands"]["wave"], np.float64)
+        for k in sim._BAND_ARRAYS:
+            src, dst = np.asarray(state["bands"][k]), getattr(sim.bands, k)
+            if src.shape != dst.shape:
+                raise InputDataError(f"saved state '{k}' has shape {src.shape}, this model {dst.shape}: it was "
+                                     "saved for another grid.")
         if len(state["operators"]) != len(sim.operators):
             raise InputDataError(f"saved state has {len(state['operators'])} operators (measures), this model "
                                  f"{len(sim.operators)}.")
@@ -425,8 +451,12 @@ class CudaStepper:
             self._upload(k, src)
         self.q_spare[0].copy_to_device(self.dev["qx"])
         self.q_spare[1].copy_to_device(self.dev["qy"])
+        for k in sim._BAND_ARRAYS:
+            src, dst = np.asarray(state["bands"][k]), getattr(sim.bands, k)
+            np.copyto(dst, src, casting="no" if src.dtype == dst.dtype else "same_kind")
+        wave = float(sim.bands.wave.max())
         sim.bands.wave[:] = 0.0
-        sim.bands.wave[0] = float(wave.max()) if wave.size else 0.0
+        sim.bands.wave[0] = wave
         s = sim.state
         s.t = float(state["t"])
         s.steps = int(state["steps"])

@@ -2,7 +2,10 @@
 
 Each function is the CPU function of the same name (:mod:`floodsim.kernels.inertial`,
 :mod:`floodsim.kernels.boundary`, :mod:`floodsim.kernels.hydrology`) with the same operations in the
-same order, so the two backends agree to round-off. Two differences, both at round-off level:
+same order, so the two backends agree to round-off. Where the CPU compiler fuses a multiply-add whose
+result is compared with a threshold after many repetitions (roof rain summed onto a cell, which can
+land on ``hmin`` exactly), the device code writes :func:`fma` explicitly. Two differences, both at
+round-off level:
 ``h ** (-7/3)`` uses the device cube root (the CPU uses a bit-level guess refined by a series,
 :mod:`floodsim.kernels.fastmath`), and the compilers may fuse different multiply-adds.
 Units: depths and levels [m], discharges per unit width [m²/s], times [s], rates [m/s].
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda
+from numba import config, cuda
 
 # Green–Ampt / Horton model codes, as floodsim.kernels.hydrology
 GREEN_AMPT = 1
@@ -21,6 +24,23 @@ HORTON = 2
 # boundary sides and kinds, as floodsim.kernels.boundary
 WEST, EAST, NORTH, SOUTH = 0, 1, 2, 3
 FREE_NORMAL, CRITICAL, LEVEL = 1, 2, 3
+
+
+if config.ENABLE_CUDASIM:
+    from fractions import Fraction
+
+    @cuda.jit(device=True)
+    def fma(a, b, c):
+        """``a * b + c`` rounded once, as the GPU's fused multiply-add (the simulator's ``cuda.fma``
+        rounds twice); exact rational arithmetic, for the simulator only."""
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+            return a * b + c
+        return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+else:
+    @cuda.jit(device=True)
+    def fma(a, b, c):
+        """``a * b + c`` rounded once (fused multiply-add)."""
+        return cuda.fma(a, b, c)
 
 
 @cuda.jit(device=True)

@@ -4,7 +4,15 @@ Arrays follow :mod:`floodsim.core.grid` (``h (ny, nx)``, ``qx (ny, nx+1)`` posit
 nx)`` positive south). Face fluxes are double-buffered: :func:`face_fluxes` reads the discharges of the
 previous step (with this step's boundary fluxes already written into them by :func:`boundary_fluxes`)
 and writes every face of the other buffer. That is what the CPU's in-place row sweep computes with its
-row buffers and band-edge snapshots, so the device sweeps every cell and needs no band bookkeeping.
+row buffers and band-edge snapshots.
+
+The device follows the CPU's band schedule (bands of ``band_rows`` rows; ``plan[b]`` holds the bits
+:data:`SWEPT`, :data:`UPDATE`, :data:`FLUX` that the host derives from
+:meth:`floodsim.core.state.BandWork.select` as :meth:`floodsim.core.simulation.Simulation.step` does).
+Sweeping every band instead would not give the CPU's result: a dry band is not quite inert, because a
+cell holding exactly ``hmin`` (roof rain can sum to 1 mm exactly) has a face depth ``(z + h) - z`` that
+rounds above ``hmin``, so a face the CPU leaves at rest would carry a small discharge. Skipped bands
+also cost the device next to nothing.
 
 Reductions (volumes through the boundary, infiltrated depth, negative depths, the Courant speed) are
 done per block into ``parts[slot, block]`` (float64 whatever the state's dtype); the host reduces the
@@ -23,7 +31,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .physics import (EAST, FREE_NORMAL, GREEN_AMPT, HORTON, LEVEL, NORTH, WEST, almeida_flux,
-                      critical_depth_flux, green_ampt_increment, horton_increment, level_boundary_flux,
+                      critical_depth_flux, fma, green_ampt_increment, horton_increment, level_boundary_flux,
                       normal_depth_flux, pmax)
 
 #: Largest number of threads per block (size of the shared reduction buffers).
@@ -31,6 +39,10 @@ MAX_THREADS = 256
 
 #: Rows of the ``parts`` array: one per reduced quantity.
 WAVE, INFIL, NEGATIVE, VOL_OUT, VOL_IN, SLOTS = 0, 1, 2, 3, 4, 5
+
+#: Bits of a band's ``plan`` (the CPU's band schedule, :meth:`floodsim.core.state.BandWork.select`):
+#: its faces are computed; its depths are updated; the update takes the flux divergence.
+SWEPT, UPDATE, FLUX = 1, 2, 4
 
 
 
@@ -133,13 +145,14 @@ def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, le
 
 
 @cuda.jit
-def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, theta, hmin):
+def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, plan, band_rows, dt, dx, dy, g, theta, hmin):
     """Every face of ``qx_new``/``qy_new`` from the previous discharges ``qx``/``qy``.
 
     One thread per cell (i, j) writes its east face ``qx_new[i, j+1]`` and south face ``qy_new[i+1, j]``
     (de Almeida et al. 2012 θ-scheme, :func:`floodsim.kernels.inertial.flux_row`), plus the west face of
     column 0 and the north face of row 0. Outer faces and faces touching an inactive cell keep their
-    value (closed, or what :func:`boundary_fluxes` wrote).
+    value (closed, or what :func:`boundary_fluxes` wrote), and so do the faces of bands whose ``plan``
+    lacks :data:`SWEPT` (a band owns the east and south faces of its cells).
     """
     ny, nx = h.shape
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
@@ -148,6 +161,7 @@ def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, th
     for c in range(start, ny * nx, stride):
         i = c // nx
         j = c - i * nx
+        swept = (plan[i // band_rows] & SWEPT) != 0
         eta = z[i, j] + h[i, j]
         n_here = manning[0, 0] if uniform_n else manning[i, j]
         if j == 0:
@@ -156,7 +170,7 @@ def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, th
             qy_new[0, j] = qy[0, j]
         if j + 1 < nx:
             q = qx[i, j + 1]
-            if active[i, j] and active[i, j + 1]:
+            if swept and active[i, j] and active[i, j + 1]:
                 n_east = manning[0, 0] if uniform_n else manning[i, j + 1]
                 q = almeida_flux(q, qx[i, j], qx[i, j + 2], eta, z[i, j + 1] + h[i, j + 1], z[i, j],
                                  z[i, j + 1], 0.5 * (n_here + n_east), dt, dx, g, theta, hmin)
@@ -165,7 +179,7 @@ def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, th
             qx_new[i, nx] = qx[i, nx]
         if i + 1 < ny:
             q = qy[i + 1, j]
-            if active[i, j] and active[i + 1, j]:
+            if swept and active[i, j] and active[i + 1, j]:
                 n_south = manning[0, 0] if uniform_n else manning[i + 1, j]
                 q = almeida_flux(q, qy[i, j], qy[i + 2, j], eta, z[i + 1, j] + h[i + 1, j], z[i, j],
                                  z[i + 1, j], 0.5 * (n_here + n_south), dt, dy, g, theta, hmin)
@@ -175,8 +189,8 @@ def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, dt, dx, dy, g, th
 
 
 @cuda.jit
-def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                 dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts):
+def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infil_model, infil_F, infil_p1,
+                 infil_p2, infil_p3, dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts, flags):
     """Depth update of every cell from this step's faces, rain and infiltration, with the running maxima.
 
     The CPU's :func:`floodsim.kernels.continuity.continuity_row` per cell: ``h += dt (-div q) + rain dt``
@@ -186,6 +200,11 @@ def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F,
     u_fastest`` [m/s], is formed as on the CPU; per block it writes the largest row speed to
     ``parts[WAVE]``, the infiltrated depth summed over its cells [m] to ``parts[INFIL]`` and the count of
     negative depths to ``parts[NEGATIVE]``. ``h_speed`` [m] is the depth above which speeds count.
+
+    Rows of bands whose ``plan`` lacks :data:`UPDATE` are left as they are; without :data:`FLUX` the
+    update adds rain only (:func:`floodsim.kernels.fused.finish_bands`). ``flags[i]`` (uint8, ``ny +
+    nbands``) receives 1 where row ``i`` has a cell deeper than ``hmin``; ``flags[ny + b]``, the marks of
+    the sources that follow (:func:`cells_wave`), is cleared.
     """
     ny, nx = h.shape
     tx = cuda.threadIdx.x
@@ -200,6 +219,14 @@ def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F,
     infil_sum = 0.0
     negative = 0.0
     for i in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
+        mode = plan[i // band_rows]
+        if tx == 0 and i % band_rows == 0:
+            flags[ny + i // band_rows] = 0
+        if not mode & UPDATE:   # uniform over the block: no barrier is skipped by part of it
+            if tx == 0:
+                flags[i] = 0
+            continue
+        do_flux = (mode & FLUX) != 0
         deepest = 0.0
         fastest = 0.0
         for j in range(tx, nx, nt):
@@ -208,7 +235,10 @@ def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F,
             q_n = qy[i, j]
             q_s = qy[i + 1, j]
             r = rain_dt if uniform_rain else rain_field[i, j] * dt
-            hn = h[i, j] + cx * (q_w - q_e) + cy * (q_n - q_s) + r
+            if do_flux:
+                hn = h[i, j] + cx * (q_w - q_e) + cy * (q_n - q_s) + r
+            else:
+                hn = h[i, j] + r
             if not active[i, j]:
                 hn = 0.0
             if infil_model != 0 and hn > 0.0:
@@ -247,6 +277,8 @@ def update_depth(h, qx, qy, active, rain_rate, rain_field, infil_model, infil_F,
                 t_hmax[i, j] = t_32
         d, fmax = _block_max2(deepest, fastest)
         wave = pmax(wave, math.sqrt(g * d) + fmax)
+        if tx == 0:
+            flags[i] = 1 if d > 0.0 else 0
     a, b = _block_sum2(infil_sum, negative)
     if tx == 0:
         parts[WAVE, cuda.blockIdx.x] = wave
@@ -304,14 +336,15 @@ def route_roof_rain(h, dst, src_start, src, rain_rate, rain_field, dt):
             s = src[k]
             si = s // nx
             rate = rain_rate if uniform else rain_field[si, s - si * nx]
-            h[di, dj] += rate * dt
+            h[di, dj] = fma(rate, dt, h[di, dj])   # fused, as the CPU compiles it (see physics.py)
 
 
 @cuda.jit
-def cells_wave(h, cells, hmin, g, parts, slot):
-    """Largest ``sqrt(g h)`` [m/s] over ``cells`` deeper than ``hmin`` into ``parts[slot, block]``: the
-    Courant speed of water that sources put there (:func:`floodsim.kernels.sources.mark_wet_bands`)."""
-    nx = h.shape[1]
+def cells_wave(h, cells, hmin, g, band_rows, flags, parts, slot):
+    """Largest ``sqrt(g h)`` [m/s] over ``cells`` deeper than ``hmin`` into ``parts[slot, block]``, and
+    their bands marked wet in ``flags[ny + band]``: the Courant speed and band activity of water that
+    sources put there (:func:`floodsim.kernels.sources.mark_wet_bands`)."""
+    ny, nx = h.shape
     wave = 0.0
     for k in range(cuda.grid(1), cells.size, cuda.gridsize(1)):
         c = cells[k]
@@ -319,6 +352,7 @@ def cells_wave(h, cells, hmin, g, parts, slot):
         depth = h[i, c - i * nx]
         if depth > hmin:
             wave = pmax(wave, math.sqrt(g * depth))
+            flags[ny + i // band_rows] = 1
     w, _ = _block_max2(wave, 0.0)
     if cuda.threadIdx.x == 0:
         parts[slot, cuda.blockIdx.x] = w
