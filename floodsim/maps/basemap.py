@@ -394,12 +394,7 @@ def add_base_layers(m, site) -> dict:
     base_layers = []
     local = None
     if site.base.local_tiles_url:
-        lo, hi = site.base.local_tiles_zoom
-        local = folium.TileLayer(
-            tiles=site.base.local_tiles_url, attr="Base map: see the data sources", name="Local map (offline)",
-            overlay=False, show=False, min_zoom=0, max_zoom=22, max_native_zoom=int(hi),
-            min_native_zoom=int(lo),
-        )
+        local = site.base.local_layer("Local map (offline)", show=False, root=site.root)
         base_layers.append(local)
     shade = site.raster(0, "hillshade")
     terrain = None

@@ -207,17 +207,17 @@ def event_text(site) -> str:
 
 
 def linked_addresses(site) -> dict[int, list[str]]:
-    """Building row → the addresses of the site's address layer linked to it (cached)."""
+    """Building row → the addresses linked to it (:func:`floodsim.maps.search.site_addresses`: the address
+    layer's, else the buildings' own address attribute; cached)."""
     key = ("cards", "addresses")
     if key not in site._cache:
-        out: dict[int, list[str]] = {}
-        if site.addresses is not None and len(site.addresses):
-            from .search import site_addresses
+        from .search import site_addresses
 
-            texts, links, _ = site_addresses(site)
-            for text, row in zip(texts, links):
-                if row is not None:
-                    out.setdefault(int(row), []).append(text)
+        out: dict[int, list[str]] = {}
+        texts, links, _ = site_addresses(site)
+        for text, row in zip(texts, links):
+            if row is not None:
+                out.setdefault(int(row), []).append(text)
         site._cache[key] = out
     return site._cache[key]
 
@@ -238,7 +238,7 @@ def building_card_html(site, building_index: int, report_link: bool = True) -> s
     name = building_name(base, i)
     parts = [f"<div class='floodsim-card'><h3 class='floodsim-card-title'>{html_text(name)}</h3>"]
     addrs = linked_addresses(site).get(i, [])
-    if addrs:
+    if addrs and site.addresses is not None:      # (the buildings' own address is in the name already)
         shown = ", ".join(html_text(a) for a in addrs[:5])
         more = f" and {len(addrs) - 5} more" if len(addrs) > 5 else ""
         parts.append(f"<div class='floodsim-card-address'>{shown}{more}</div>")

@@ -65,6 +65,7 @@ RESIDENT_JS = SEARCH_JS + r"""
 var floodsimResident = {
   buildings: null, byIndex: {}, ready: Promise.resolve(null),
   setMode: function () {},
+  openCard: function (layer, latlng) { layer.openPopup(latlng); return Promise.resolve(); },
   pick: function (map, entry) {
     var self = this;
     if (entry.b !== undefined && entry.b !== null) {
@@ -74,7 +75,7 @@ var floodsimResident = {
         if (self.buildings && !map.hasLayer(self.buildings)) { map.addLayer(self.buildings); }
         map.closePopup();
         map.fitBounds(lyr.getBounds(), {maxZoom: 19, animate: false, padding: [30, 30]});
-        lyr.openPopup(lyr.getBounds().getCenter());
+        self.openCard(lyr, lyr.getBounds().getCenter());
       });
     } else if (entry.x) {
       map.fitBounds(entry.x, {maxZoom: 18, animate: false});
@@ -145,20 +146,34 @@ class ResidentBuildings(Layer):
             }
             return {fillColor: c, color: C.edge, weight: 1, opacity: 1, fillOpacity: 0.9};
         }
-        function {{ this.get_name() }}_card(f, layer) {
+        var {{ this.get_name() }}_chunks = {};
+        function {{ this.get_name() }}_card(f) {
             var p = f.properties, src = {{ this.get_name() }}_cards;
-            if (p.popup || !src) { return p.popup || ""; }
-            var url = src.url.replace("CHUNK", String(Math.floor(p.i / src.chunk)));
-            fetch(url).then(function (r) {
-                if (!r.ok) { throw new Error(url + ": HTTP " + r.status); }
-                return r.json();
-            }).then(function (cards) {
+            if (p.popup || !src) { return Promise.resolve(p.popup || ""); }
+            var k = String(Math.floor(p.i / src.chunk));
+            if (!{{ this.get_name() }}_chunks[k]) {
+                var url = src.url.replace("CHUNK", k);
+                {{ this.get_name() }}_chunks[k] = fetch(url).then(function (r) {
+                    if (!r.ok) { throw new Error(url + ": HTTP " + r.status); }
+                    return r.json();
+                });
+            }
+            return {{ this.get_name() }}_chunks[k].then(function (cards) {
                 p.popup = cards[String(p.i)] || "";
-                layer.setPopupContent(p.popup);
-            }).catch(function () {
-                layer.setPopupContent("<p>The details of this building could not be loaded.</p>");
+                return p.popup;
+            }, function () {
+                delete {{ this.get_name() }}_chunks[k];
+                return "<p>The details of this building could not be loaded.</p>";
             });
-            return "<p>Loading…</p>";
+        }
+        var {{ this.get_name() }}_popup = {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12]};
+        // the card opens once it is loaded (a popup that grows after opening would not pan into view)
+        function {{ this.get_name() }}_open(layer, latlng) {
+            return {{ this.get_name() }}_card(layer.feature).then(function (html) {
+                if (!layer.getPopup()) { layer.bindPopup(html, {{ this.get_name() }}_popup); }
+                else { layer.setPopupContent(html); }
+                layer.openPopup(latlng || layer.getBounds().getCenter());
+            });
         }
         var {{ this.get_name() }} = L.geoJSON(null, {
             pane: "floodsimBuildings",
@@ -167,8 +182,11 @@ class ResidentBuildings(Layer):
             onEachFeature: function (f, layer) {
                 floodsimResident.byIndex[f.properties.i] = layer;
                 layer.bindTooltip(f.properties.label, {sticky: true});
-                layer.bindPopup(function () { return {{ this.get_name() }}_card(f, layer); },
-                                {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12]});
+                if (f.properties.popup) {
+                    layer.bindPopup(f.properties.popup, {{ this.get_name() }}_popup);
+                } else {
+                    layer.on("click", function (e) { {{ this.get_name() }}_open(layer, e.latlng); });
+                }
                 layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#000000"}); });
                 layer.on("mouseout", function () { {{ this.get_name() }}.resetStyle(layer); });
             }
@@ -185,6 +203,7 @@ class ResidentBuildings(Layer):
         {% endif %}
         floodsimResident.buildings = {{ this.get_name() }};
         floodsimResident.ready = {{ this.get_name() }}_ready;
+        floodsimResident.openCard = {{ this.get_name() }}_open;
         floodsimResident.setMode = function (mode) {
             {{ this.get_name() }}_mode = mode;
             {{ this.get_name() }}.setStyle({{ this.get_name() }}_style);

@@ -375,6 +375,15 @@ def build_index(site) -> list[Entry]:
     then building ids, then streets."""
     base = site.runs[0]
     addresses, streets, ids = [], {}, []
+    roads = site.base.vector.get("roads") if site.base is not None else None
+    if roads is not None and roads[1]:         # the roads' own spelling of a street comes first
+        gdf, name_field = roads
+        if name_field in gdf.columns and len(gdf):
+            for name, geom in zip(gdf[name_field], gdf.to_crs(4326).geometry):
+                text = _text_value(name)
+                key = normalise(text) if text else ""
+                if key:
+                    streets.setdefault(key, [text, []])[1].append(geom)
     texts, links, geoms = site_addresses(site)
     for text, link, geom in zip(texts, links, geoms):
         e = make_entry(text, "a", link, _latlon(geom))
@@ -393,15 +402,6 @@ def build_index(site) -> list[Entry]:
                 e = make_entry(text, "b", row, _latlon(geom))
                 if e is not None:
                     ids.append(e)
-    roads = site.base.vector.get("roads") if site.base is not None else None
-    if roads is not None and roads[1]:
-        gdf, name_field = roads
-        if name_field in gdf.columns and len(gdf):
-            for name, geom in zip(gdf[name_field], gdf.to_crs(4326).geometry):
-                text = _text_value(name)
-                key = normalise(text) if text else ""
-                if key:
-                    streets.setdefault(key, [text, []])[1].append(geom)
     street_entries = []
     for text, geoms_ in streets.values():
         bounds = _bounds(geoms_)
@@ -656,9 +656,12 @@ class SearchControl(MacroElement):
                   var kind = L.DomUtil.create("span", "floodsim-search-kind", li);
                   kind.textContent = KIND[entry.k] || "";
                   li.addEventListener("mousedown", function (e) { e.preventDefault(); });
-                  li.addEventListener("click", function () { pick(i); });
+                  // stop here: the option leaves the page on pick, and Leaflet would take the click
+                  // of a detached element for a click on the map (which closes the card)
+                  li.addEventListener("click", function (e) { e.stopPropagation(); pick(i); });
                 });
                 var any = shown.length > 0;
+                list.setAttribute("data-query", text);
                 list.hidden = !any;
                 input.setAttribute("aria-expanded", any ? "true" : "false");
                 active = -1;
@@ -691,7 +694,9 @@ class SearchControl(MacroElement):
                 close();
               }
             });
-            input.addEventListener("blur", function () { setTimeout(close, 150); });
+            input.addEventListener("blur", function () {
+              setTimeout(function () { if (document.activeElement !== input) { close(); } }, 150);
+            });
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             return div;
