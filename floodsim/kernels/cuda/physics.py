@@ -26,6 +26,9 @@ WEST, EAST, NORTH, SOUTH = 0, 1, 2, 3
 FREE_NORMAL, CRITICAL, LEVEL = 1, 2, 3
 
 
+# The device intrinsics this module needs, written for the simulator without ``cuda.*`` in their bodies:
+# the simulator swaps a module's ``cuda`` global in and out around every device-function call, which
+# races when several simulated threads run device functions of a module their kernel is not in.
 if config.ENABLE_CUDASIM:
     from fractions import Fraction
 
@@ -36,11 +39,21 @@ if config.ENABLE_CUDASIM:
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
             return a * b + c
         return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+
+    @cuda.jit(device=True)
+    def cbrt(x):
+        """Cube root (the C library's, in the simulator)."""
+        return math.cbrt(x)
 else:
     @cuda.jit(device=True)
     def fma(a, b, c):
         """``a * b + c`` rounded once (fused multiply-add)."""
         return cuda.fma(a, b, c)
+
+    @cuda.jit(device=True)
+    def cbrt(x):
+        """Cube root (the device's)."""
+        return cuda.cbrt(x)
 
 
 @cuda.jit(device=True)
@@ -52,7 +65,7 @@ def pmax(a, b):
 @cuda.jit(device=True)
 def inv_pow_7_3(h):
     """``h ** (-7/3)`` for a positive depth ``h`` [m] (``r**7`` with ``r = 1 / cbrt(h)``)."""
-    r = 1.0 / cuda.cbrt(h)
+    r = 1.0 / cbrt(h)
     r2 = r * r
     return r2 * r2 * r2 * r
 
@@ -72,7 +85,7 @@ def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta
     a = theta * q + 0.5 * (1.0 - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
     # inv_pow_7_3 and implicit_friction written out: the face kernel calls this per face, and in the
     # CUDA simulator each device-function call costs ~25 µs (on a GPU they are inlined either way)
-    r = 1.0 / cuda.cbrt(hf)
+    r = 1.0 / cbrt(hf)
     r2 = r * r
     b = g * dt * n * n * (r2 * r2 * r2 * r)
     return 2.0 * a / (1.0 + math.sqrt(1.0 + 4.0 * b * abs(a)))
