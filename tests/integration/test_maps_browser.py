@@ -62,16 +62,55 @@ def _assert_clean(driver, base):
 def _checkbox(driver, label_text):
     from selenium.webdriver.common.by import By
 
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    control = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
+    if "leaflet-control-layers-expanded" not in control.get_attribute("class"):
+        ActionChains(driver).move_to_element(control).perform()  # a folded layer control opens on hover
     for label in driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label"):
-        if label.text.strip() == label_text:
-            return label.find_element(By.TAG_NAME, "input")
+        if label.get_attribute("textContent").strip() == label_text:
+            box = label.find_element(By.TAG_NAME, "input")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'nearest'});", box)  # a long list scrolls
+            return box
     raise AssertionError(f"no layer named {label_text!r} in the layer control")
+
+
+def _toggle(driver, label_text):
+    """Tick or untick a layer in the layer control (a click event on its checkbox: the folded control
+    opens on hover, and Selenium's pointer leaving it folds it again between actions)."""
+    driver.execute_script("arguments[0].click();", _checkbox(driver, label_text))
+
+
+def _legend_shown(driver, legend_id):
+    return driver.execute_script(
+        "var e = document.getElementById(arguments[0]); return !!e && e.style.display !== 'none';", legend_id
+    )
+
+
+def _move_slider(driver, key):
+    """Move the time slider with the keyboard; return (time shown, frame index shown)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    box = driver.find_element(By.ID, "floodsim-timeslider-time")
+    before = driver.find_element(By.CSS_SELECTOR, "#floodsim-timeslider output").text
+    box.send_keys(key)
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#floodsim-timeslider output").text != before
+    )
+    shown = WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script(
+            "var e = document.querySelector('.leaflet-floodsimFrames-pane .floodsim-frame-shown');"
+            "return e && e.style.opacity > 0 ? e.getAttribute('data-frame') : null;"
+        )
+    )
+    return driver.find_element(By.CSS_SELECTOR, "#floodsim-timeslider output").text, shown
 
 
 def test_planner_page_offline_layers_time_slider_screenshot(runs, cache, tmp_path):
     from PIL import Image
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.common.keys import Keys
 
     write_map(
         planner_map([load_run(runs["pond"])], offline=True),
@@ -82,26 +121,52 @@ def test_planner_page_offline_layers_time_slider_screenshot(runs, cache, tmp_pat
     with serve_folder(tmp_path) as base, chromium() as d:
         _open(d, base, "planner.html")
         _assert_clean(d, base)
+
         def n_images():
             return len(d.find_elements(By.CSS_SELECTOR, ".leaflet-image-layer"))
 
         before = n_images()
-        assert before == 2  # hillshade + max depth (hazard starts hidden)
-        _checkbox(d, "Maximum depth").click()
-        assert n_images() == before - 1
-        _checkbox(d, "Hazard class (max)").click()
-        _checkbox(d, "Maximum depth").click()
-        assert n_images() == before + 1
+        assert before == 2  # hillshade + max depth (the rest start hidden; no frame before the slider moves)
+        assert _legend_shown(d, "floodsim-legend-depth") and not _legend_shown(d, "floodsim-legend-hazard")
+        assert not d.find_elements(By.CSS_SELECTOR, ".floodsim-swipe")  # one run: no swipe
+        _toggle(d, "Maximum depth")
+        assert n_images() == before - 1 and not _legend_shown(d, "floodsim-legend-depth")
+        _toggle(d, "Hazard class (max)")
+        assert _legend_shown(d, "floodsim-legend-hazard")
+        _toggle(d, "Time until water reaches 10 cm")
+        assert _legend_shown(d, "floodsim-legend-arrival") and n_images() == before + 1
+
         def n_paths():
             return len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive"))
 
         paths = n_paths()
-        _checkbox(d, "Buildings by hazard class").click()
-        assert n_paths() < paths
-        shown = d.find_element(By.CSS_SELECTOR, ".timecontrol-date").text
-        d.find_element(By.CSS_SELECTOR, ".timecontrol-forward").click()
-        WebDriverWait(d, 10).until(
-            lambda dd: dd.find_element(By.CSS_SELECTOR, ".timecontrol-date").text != shown
+        assert _legend_shown(d, "floodsim-legend-buildings")
+        _toggle(d, "Buildings by hazard class")
+        assert n_paths() < paths and not _legend_shown(d, "floodsim-legend-buildings")
+        # the legend header folds its body, and says so
+        toggle = d.find_element(By.CSS_SELECTOR, "#floodsim-legend-hazard .floodsim-legend-toggle")
+        assert toggle.get_attribute("aria-expanded") == "true"
+        toggle.click()
+        assert d.find_element(By.CSS_SELECTOR, "#floodsim-legend-hazard .floodsim-legend-body").is_displayed() is False
+        assert toggle.get_attribute("aria-expanded") == "false"
+        # the time slider: a labelled range input; moving it shows the next frame (and its legend)
+        label = d.find_element(By.CSS_SELECTOR, "label[for='floodsim-timeslider-time']").text
+        assert label == "Time since the start"
+        t1, f1 = _move_slider(d, Keys.ARROW_RIGHT)
+        t2, f2 = _move_slider(d, Keys.ARROW_RIGHT)
+        assert (t1, f1) == ("00:05:00", "1") and (t2, f2) == ("00:10:00", "2")
+        assert _checkbox(d, "Depth at the slider time").is_selected() and _legend_shown(d, "floodsim-legend-depth")
+        # the neighbours are loaded, transparent
+        frames = d.execute_script(
+            "return Array.from(document.querySelectorAll('.leaflet-floodsimFrames-pane img'))"
+            ".map(function (e) { return [e.getAttribute('data-frame'), Number(e.style.opacity)]; });"
+        )
+        assert sorted(frames) == [["1", 0.0], ["2", 0.85], ["3", 0.0]]
+        d.find_element(By.CSS_SELECTOR, "#floodsim-timeslider .floodsim-play").click()
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(d, 15).until(
+            lambda dd: dd.find_element(By.CSS_SELECTOR, "#floodsim-timeslider output").text == "00:20:00"
         )
         assert console_errors(d) == []
         d.save_screenshot(str(tmp_path / "planner.png"))
@@ -161,27 +226,109 @@ def test_template_text_in_data_shows_literally(runs, cache, tmp_path, tmp_path_f
         assert console_errors(d) == []  # and no alert(1) (an open alert fails every later command)
 
 
-def test_before_after_maps_move_together(runs, cache, tmp_path):
+def _clip_x(driver, pane):
+    """The x [px, layer coordinates] where a swipe pane is clipped: its right edge (A) or left edge (B)."""
+    clip = driver.execute_script("return document.querySelector('.leaflet-' + arguments[0] + '-pane').style.clip;",
+                                 pane)
+    top, right, bottom, left = (float(v) for v in clip[5:-1].replace("px", "").split(","))
+    return right if pane.endswith("A") else left
+
+
+def _check_swipe_and_list(d, base, list_entry=True):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+
+    swipe = d.find_element(By.CSS_SELECTOR, ".floodsim-swipe input[type=range]")
+    assert swipe.get_attribute("aria-label").startswith("Swipe:")
+    x0 = _clip_x(d, "floodsimSwipeA")
+    assert x0 == _clip_x(d, "floodsimSwipeB")
+    rect = swipe.rect
+    # drag the divider's handle 300 px to the left, as a person would
+    ActionChains(d).move_to_element_with_offset(swipe, 0, 0).click_and_hold().move_by_offset(-150, 0) \
+        .move_by_offset(-150, 0).release().perform()
+    x1 = _clip_x(d, "floodsimSwipeA")
+    assert abs((x0 - x1) - 300) < 20 and x1 == _clip_x(d, "floodsimSwipeB"), (x0, x1, rect)
+    assert float(swipe.get_attribute("value")) < 0.35
+    assert console_errors(d) == []
+
+
+def test_planner_comparison_swipe_legends_changed_list_slider(runs, cache, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    a, b = load_run(runs["base"]), load_run(runs["pond"])
+    write_map(planner_map([a, b], offline=True), tmp_path / "compare.html", offline=True, assets_root=cache)
+    with serve_folder(tmp_path) as base, chromium() as d:
+        _open(d, base, "compare.html")
+        _assert_clean(d, base)
+        assert d.execute_script("return Object.keys(window).filter(k => window[k] instanceof L.Map).length") == 1
+        _check_swipe_and_list(d, base)
+        # legends follow their layers
+        assert _legend_shown(d, "floodsim-legend-depth") and not _legend_shown(d, "floodsim-legend-diff")
+        _toggle(d, f"Depth change {b.name} − {a.name}")
+        assert _legend_shown(d, "floodsim-legend-diff")
+        _toggle(d, f"Maximum depth · {a.name}")
+        assert d.find_element(By.CSS_SELECTOR, ".floodsim-swipe").get_attribute("data-active") == "0"
+        assert not d.find_element(By.CSS_SELECTOR, ".floodsim-swipe").is_displayed()
+        assert _legend_shown(d, "floodsim-legend-depth")  # B's depth is still on
+        _toggle(d, f"Maximum depth · {b.name}")
+        assert not _legend_shown(d, "floodsim-legend-depth")
+        _toggle(d, f"Maximum depth · {a.name}")
+        _toggle(d, f"Maximum depth · {b.name}")
+        assert d.find_element(By.CSS_SELECTOR, ".floodsim-swipe").get_attribute("data-active") == "1"
+        # the changed-buildings list: an entry zooms to its building and opens its popup
+        ActionChains(d).move_to_element(d.find_element(By.ID, "floodsim-timeslider")).perform()  # folds it
+        entries = d.find_elements(By.CSS_SELECTOR, "#floodsim-changed .floodsim-changed-list button")
+        assert len(entries) >= 2
+        target = entries[1].text.split(":")[0]
+        z0 = d.execute_script("return Object.values(window).find(v => v instanceof L.Map).getZoom()")
+        entries[1].click()
+        text = wait_popup_text(d, contains=target)
+        assert f"Building {target}" in text and a.name in text and b.name in text
+        assert d.execute_script("return Object.values(window).find(v => v instanceof L.Map).getZoom()") > z0
+        # the time slider of scenario B, then A
+        _move_slider(d, Keys.ARROW_RIGHT)
+        Select = __import__("selenium.webdriver.support.select", fromlist=["Select"]).Select
+        Select(d.find_element(By.ID, "floodsim-timeslider-run")).select_by_index(1)
+        t, f = _move_slider(d, Keys.ARROW_RIGHT)
+        assert (t, f) == ("00:10:00", "2")
+        assert console_errors(d) == []
+
+
+def test_planner_published_tiles_swipe_and_time_frames(runs, cache, tmp_path):
+    """The swipe and the time slider with tile pyramids (a published site), not embedded images."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    write_map(
-        planner_map([load_run(runs["base"]), load_run(runs["pond"])], offline=True),
-        tmp_path / "dual.html",
-        offline=True,
-        assets_root=cache,
-    )
+    from floodsim.maps.planner import comparison_of, planner_page
+    from floodsim.maps.sitedata import Site
+    from floodsim.maps.tiles import tile_source
+    from floodsim.scenario.site import PublishTexts
+
+    a, b = load_run(runs["base"]), load_run(runs["pond"])
+    labels = ["Today", "With the pond"]
+    site = Site([a, b], labels, PublishTexts(), tile_source, comparison=comparison_of([a, b], labels),
+                offline=True, embed=False, folder=tmp_path)
+    write_map(planner_page(site), tmp_path / "planner.html", offline=True, assets_root=cache)
+    for rel, data in site.files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    page = (tmp_path / "planner.html").read_text()
+    assert "data:image/png" not in page  # rasters and hydrographs are files of the site
     with serve_folder(tmp_path) as base, chromium() as d:
-        _open(d, base, "dual.html")
+        _open(d, base, "planner.html")
         _assert_clean(d, base)
-        zooms = (
-            "return Object.keys(window).filter(k => window[k] instanceof L.Map).map(k => window[k].getZoom())"
-        )
-        z0 = d.execute_script(zooms)
-        assert len(z0) == 2 and z0[0] == z0[1]
-        d.find_elements(By.CSS_SELECTOR, ".leaflet-control-zoom-in")[0].click()
-        # wait for both maps to settle on the new zoom (the sync follows the first map's animation)
-        WebDriverWait(d, 10).until(lambda dd: (lambda z: z[0] == z[1] > z0[0])(dd.execute_script(zooms)))
-        z1 = d.execute_script(zooms)
-        assert z1[0] == z1[1] > z0[0]
+        tiles = d.execute_script("return document.querySelectorAll('.leaflet-floodsimSwipeA-pane img.leaflet-tile,"
+                                 " .leaflet-floodsimSwipeB-pane img.leaflet-tile').length")
+        assert tiles > 0
+        _check_swipe_and_list(d, base)
+        box = d.find_element(By.ID, "floodsim-timeslider-time")
+        box.send_keys(Keys.END)
+        WebDriverWait(d, 10).until(
+            lambda dd: dd.find_element(By.CSS_SELECTOR, "#floodsim-timeslider output").text == "00:20:00")
+        WebDriverWait(d, 10).until(lambda dd: dd.execute_script(
+            "var c = document.querySelector('.leaflet-floodsimFrames-pane .floodsim-frame-shown');"
+            "return c && c.querySelectorAll('img.leaflet-tile-loaded').length > 0;"))
         assert console_errors(d) == []
