@@ -137,6 +137,7 @@ class SwmmEngine:
             "END_DATE": end.strftime("%m/%d/%Y"), "END_TIME": end.strftime("%H:%M:%S"),
             "ROUTING_STEP": f"{self.step_s:g}", "VARIABLE_STEP": "0",
             "REPORT_STEP": _hms(max(60.0, duration_s)), "WET_STEP": "00:01:00", "DRY_STEP": "01:00:00",
+            "MAX_TRIALS": "20", "HEAD_TOLERANCE": "0.0001",
             "THREADS": "1", "IGNORE_RAINFALL": "YES", "IGNORE_SNOWMELT": "YES", "IGNORE_GROUNDWATER": "YES", "IGNORE_RDII": "YES",
         })
         for name in coupled:

@@ -36,7 +36,7 @@ are unique across nodes and across links. Elevations are on the DEM's vertical d
 
 Checks (:meth:`Network.check_on_grid`), each an :class:`~floodsim.errors.InputDataError` naming the
 feature: a node outside the DEM or on a nodata cell; a CRS other than the DEM's; an inlet on a
-building cell; a rim more than ``rim_tolerance_m`` below the ground of its cell. An ``.inp`` that SWMM
+building cell; an inlet's rim more than ``rim_tolerance_m`` below the ground of its cell. An ``.inp`` that SWMM
 rejects is refused by :func:`check_inp_with_swmm` with SWMM's error code, message and line.
 """
 
@@ -214,8 +214,9 @@ class Network:
         """Place every node on ``grid``; return node name -> flat cell index.
 
         Raises :class:`InputDataError` naming the node for a CRS other than the grid's, a node outside
-        the DEM or on a nodata cell, an inlet on a building cell (``blocked``), or a junction/storage
-        rim more than ``rim_tolerance_m`` [m] below the ground of its cell.
+        the DEM or on a nodata cell, an inlet on a building cell (``blocked``), or an inlet whose rim is
+        more than ``rim_tolerance_m`` [m] below the ground of its cell (a sealed node, such as a buried
+        tank or a deep junction, may lie below the ground).
         """
         if self.crs is not None and grid.crs is not None:
             from pyproj import CRS
@@ -246,7 +247,7 @@ class Network:
                                      "cell; water cannot reach it there. Move the inlet to the street or make it "
                                      "a sealed node (inlet = 0).")
             rim = self.rim(name)
-            if math.isfinite(rim) and rim < ground - rim_tolerance_m:
+            if name in self.inlets and math.isfinite(rim) and rim < ground - rim_tolerance_m:
                 raise InputDataError(f"{self.source}: node '{name}' has its rim at {rim:.2f} m, {ground - rim:.2f} m "
                                      f"below the ground of its cell ({ground:.2f} m; tolerance {rim_tolerance_m:g} "
                                      "m). Check its invert and depth (rim_m) against the DEM's datum.")
