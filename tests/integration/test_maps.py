@@ -187,7 +187,7 @@ def test_comparison_in_one_map(runs):
 def test_resident_map_has_search_legend_and_every_scenario(runs):
     base, pond = load_run(runs["base"]), load_run(runs["pond"])
     page = render_html(resident_map([base, pond], offline=True))
-    assert "L.Control.Search" in page and "propertyName: 'label'" in page
+    assert 'id = "floodsim-search-input"' in page and "floodsimSearch.match" in page  # the address search
     for c in ("No flooding", "Caution", "Danger for some", "Danger for most", "Danger for all"):
         assert c in page, c
     data = _geojson_payloads(page)
