@@ -189,7 +189,7 @@ PLANNER_JS = """
       if (cache[key]) { return cache[key]; }
       var f = o.runs[r].frames[i], lyr;
       if (f.tiles) {
-        var to = {pane: o.pane, opacity: 0, bounds: L.latLngBounds(f.bounds), minZoom: 0, maxZoom: 22,
+        var to = {pane: o.pane, opacity: 0, bounds: L.latLngBounds(f.bounds), minZoom: f.minNativeZoom, maxZoom: 22,
                   minNativeZoom: f.minNativeZoom, maxNativeZoom: f.maxNativeZoom, className: 'floodsim-frame'};
         // a site's tile pyramid lists its tiles (sitedata.IndexedTileLayer): ask only for those
         lyr = L.FloodsimTiles ? new L.FloodsimTiles(f.tiles, to, f.index) : L.tileLayer(f.tiles, to);

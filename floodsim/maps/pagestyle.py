@@ -215,19 +215,19 @@ PAGE_JS = f"""
   function start() {{
     if (phone.matches) {{ collapseLayerControls(null); }}
     init(document);
+    // Controls added later (a legend that follows its layer, a plugin's control): one pass per frame,
+    // watching only the maps' control corners (never the panes, where thousands of shapes may come).
     if (window.MutationObserver) {{
-      new MutationObserver(function (records) {{
-        for (var i = 0; i < records.length; i++) {{
-          var added = records[i].addedNodes;
-          for (var k = 0; k < added.length; k++) {{
-            var node = added[k];
-            if (node.nodeType !== 1) {{ continue; }}
-            if (node.matches(".floodsim-legend")) {{ initLegend(node); }}
-            if (node.matches(".floodsim-control")) {{ scrollableFocusable(node); }}
-            init(node.parentNode || node);
-          }}
-        }}
-      }}).observe(document.body, {{ childList: true, subtree: true }});
+      var pending = false;
+      var observer = new MutationObserver(function () {{
+        if (pending) {{ return; }}
+        pending = true;
+        window.requestAnimationFrame(function () {{ pending = false; init(document); }});
+      }});
+      var corners = document.querySelectorAll(".leaflet-control-container");
+      for (var c = 0; c < corners.length; c++) {{
+        observer.observe(corners[c], {{ childList: true, subtree: true }});
+      }}
     }}
     var onChange = function () {{
       var legends = document.querySelectorAll(".floodsim-legend");

@@ -70,7 +70,9 @@ class RasterLayer:
         if self.tile_url is not None:
             return IndexedTileLayer(
                 tiles=self.tile_url, index=self.tile_index, attr="floodsim", name=html_text(name),
-                overlay=overlay, show=show, opacity=opacity, min_zoom=0, max_zoom=22,
+                # min_zoom = the coarsest level: below it Leaflet would loop over 4^k times the tiles
+                # of the view (minNativeZoom above the map zoom; the page hung at folium's zoom 1)
+                overlay=overlay, show=show, opacity=opacity, min_zoom=self.min_zoom, max_zoom=22,
                 max_native_zoom=self.max_native_zoom, min_native_zoom=self.min_zoom,
                 bounds=self.bounds, z_index=zindex, control=True,
             )
@@ -191,7 +193,7 @@ class BaseMap:
         kw = {"bounds": self.local_tiles_bounds} if self.local_tiles_bounds else {}
         return IndexedTileLayer(
             tiles=root + self.local_tiles_url, index=self.local_tiles_index, attr="local base map",
-            name=html_text(name), overlay=False, show=show, min_zoom=0, max_zoom=22,
+            name=html_text(name), overlay=False, show=show, min_zoom=self.local_tiles_zoom[0], max_zoom=22,
             min_native_zoom=self.local_tiles_zoom[0], max_native_zoom=self.local_tiles_zoom[1], **kw)
 
 
