@@ -133,7 +133,14 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
     """
     if not site.runs:
         raise InputDataError("the planner page needs at least one run folder.")
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    # start at the runs' area: a tile pyramid whose shallowest native zoom is deep would, at the world
+    # view folium starts from, make Leaflet walk millions of tile coordinates before fit_bounds
+    bounds = L.overlay_bounds(site.runs[0])
+    (south, west), (north, east) = bounds
+    span = max(abs(east - west), abs(north - south) * 1.5, 1e-6)
+    zoom = int(np.clip(np.floor(np.log2(360.0 * 4.0 / span)), 1, 18))
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=zoom, tiles=None,
+                   control_scale=True, zoom_snap=0.25)
     m.get_root().header.add_child(folium.Element(CONTROL_CSS), name="floodsim_control_css")
     add_planner_script(m)
     base = add_base_layers(m, site)
@@ -225,8 +232,7 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
     else:
         title = f"floodsim — {site.labels[pair[0]]} | {site.labels[pair[1]]}"
     HtmlControl(f"<span class='floodsim-title'>{html_text(title)}</span>", position="bottomleft").add_to(m)
-    bounds = base.get("bounds") or L.overlay_bounds(site.runs[0])
-    m.fit_bounds(bounds)
+    m.fit_bounds(base.get("bounds") or bounds)
     return m
 
 
