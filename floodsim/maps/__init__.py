@@ -10,12 +10,19 @@ through :mod:`floodsim.maps.safe`.
 module                 what it does
 =====================  ===================================================================================
 ``rundata``            run folder → :class:`~floodsim.io.runfolder.Run` with hazard classes for the layers
+``sitedata``           what a page is built from: :class:`~floodsim.maps.sitedata.Site` (runs, texts,
+                       comparison, likelihood, addresses, base map, downloads) and ``RasterLayer``
+``site``               ``floodsim publish``: inputs checked, the Site built, the site folder written whole
+``tiles``              raster tile pyramids (XYZ PNG, web mercator) of a published site
+``about``              the "About this map" texts panel, the print view, the one-page address reports
+``rasterproducts``     raster keys → values and paint (one home for embedded pages and tiles)
 ``rasters``            hillshade; reprojection to web mercator; class colouring; PNG data URIs
 ``layers``             folium layers: hillshade, depth, hazard, buildings, measures, depth time slider
-``planner``            the planner map (one run, or a synchronised before/after pair)
-``resident``           the resident risk map (plain-language legend, building search, all scenarios)
+``planner``            the planner page (layers, one-map comparison, time slider)
+``resident``           the resident page (plain-language legends, address search, likelihood, cards)
+``pagestyle``          lang, title, viewport, phone/print CSS of every page
 ``assets``             the npm releases behind folium's CDN files; fetch them; localise a page (offline)
-``publish``            write a page atomically, optionally self-contained (``--offline``)
+``publish``            write one page atomically, optionally self-contained (``floodsim map --offline``)
 ``safe``               the one path for text from data: ``html_text`` (HTML, Jinja-inert), ``js_json``
 ``figures``            matplotlib PNG figures for reports
 =====================  ===================================================================================
@@ -24,6 +31,8 @@ Example
 -------
 >>> from floodsim.maps import map_run, planner_map, write_map       # doctest: +SKIP
 >>> write_map(planner_map([map_run("outputs/base")]), "map.html")   # doctest: +SKIP
+>>> from floodsim.maps.site import spec_from_runs, write_site         # doctest: +SKIP
+>>> write_site(spec_from_runs(["outputs/base", "outputs/pond"]), out="site/demo")   # doctest: +SKIP
 """
 
 from .figures import write_figures
