@@ -206,6 +206,14 @@ def event_text(site) -> str:
     return str(ev) if ev else "; ".join(str(x) for x in site.labels)
 
 
+def single_event_html(site) -> str:
+    """"A single modelled event: <event>." as safe HTML (the event text alone when it says so itself)."""
+    ev = event_text(site).rstrip(". ")
+    if "single modelled event" in ev.lower():
+        return f"{html_text(ev)}."
+    return f"A single modelled event: {html_text(ev)}."
+
+
 def linked_addresses(site) -> dict[int, list[str]]:
     """Building row → the addresses linked to it (:func:`floodsim.maps.search.site_addresses`: the address
     layer's, else the buildings' own address attribute; cached)."""
@@ -263,8 +271,8 @@ def building_card_html(site, building_index: int, report_link: bool = True) -> s
     if firsts is not None:
         parts.append(likelihood_html(site, firsts[i]))
     else:
-        parts.append(f"<div class='floodsim-card-row floodsim-card-event'>A single modelled event: "
-                     f"{html_text(event_text(site))}. It does not say how likely flooding is.</div>")
+        parts.append(f"<div class='floodsim-card-row floodsim-card-event'>{single_event_html(site)} "
+                     "It does not say how likely flooding is.</div>")
     advice = list(site.texts.advice) if site.texts is not None else []
     if advice:
         items = "".join(f"<li>{html_text(a)}</li>" for a in advice)
@@ -294,5 +302,5 @@ CARD_CSS = """
 """
 
 __all__ = ["BAND_WORDS", "CARD_CSS", "band_of_return_period", "building_card_html", "building_name",
-           "event_text", "likelihood_rows", "linked_addresses", "report_labels", "report_slug",
+           "event_text", "likelihood_rows", "single_event_html", "linked_addresses", "report_labels", "report_slug",
            "scenario_rows"]

@@ -166,7 +166,9 @@ class ResidentBuildings(Layer):
                 return "<p>The details of this building could not be loaded.</p>";
             });
         }
-        var {{ this.get_name() }}_popup = {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12]};
+        // a card taller than most of the window scrolls inside its popup (the popup then fits the map)
+        var {{ this.get_name() }}_popup = {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12],
+                                           maxHeight: Math.max(220, Math.round(window.innerHeight * 0.7))};
         // the card opens once it is loaded (a popup that grows after opening would not pan into view)
         function {{ this.get_name() }}_open(layer, latlng) {
             return {{ this.get_name() }}_card(layer.feature).then(function (html) {
@@ -437,7 +439,7 @@ def resident_page(site) -> folium.Map:
     names = ", ".join(html_text(x) for x in site.labels)
     note = ""
     if site.likelihood is None:
-        note = (f"<div class='floodsim-event-note'>A single modelled event: {html_text(C.event_text(site))}. "
+        note = (f"<div class='floodsim-event-note'>{C.single_event_html(site)} "
                 "This map does not show how likely flooding is.</div>")
     HtmlControl(f"<span class='floodsim-title'>{html_text(site.texts.title)}</span><br>{names}{note}",
                 position="bottomleft").add_to(m)
@@ -471,7 +473,10 @@ def resident_map(runs: list[Run], offline: bool = False) -> folium.Map:
     from ..scenario.site import PublishTexts
     from .sitedata import BaseMap, Site, embedded_source
 
-    site = Site(runs=list(runs), labels=[r.name for r in runs], texts=PublishTexts(),
+    from .site import fill_texts
+
+    labels = [r.name for r in runs]
+    site = Site(runs=list(runs), labels=labels, texts=fill_texts(PublishTexts(), runs, labels),
                 raster_source=embedded_source, base=BaseMap(online=not offline), offline=offline, embed=True)
     return resident_page(site)
 
