@@ -72,6 +72,8 @@ def _feed(h, obj, seen: set) -> None:
         h.update(b"]")
     elif hasattr(obj, "to_wkt"):        # a CRS
         h.update(f"crs:{obj.to_wkt()};".encode())
+    elif hasattr(obj, "fingerprint_items"):   # an object that says what its results depend on (a sewer)
+        _feed(h, obj.fingerprint_items(), seen)
     elif id(obj) in seen:                # a back-reference (a measure's network)
         h.update(f"ref:{type(obj).__name__};".encode())
     elif dataclasses.is_dataclass(obj) or hasattr(obj, "__dict__"):

@@ -168,6 +168,18 @@ class SewerCoupling(Operator):
         self._record(self._t0)
         self._next_record = self._t0 + self.record_step_s
 
+    def fingerprint_items(self) -> dict:
+        """What the run's results depend on (for checkpoint fingerprints, :mod:`floodsim.run.checkpoint`):
+        the network as .inp text, node positions, inlets, outfall targets and the coupling settings; not
+        the working folder or the engine's handles."""
+        targets = {n: (t.kind, t.xy, repr(getattr(t.level, "values", t.level)), repr(getattr(t.level, "times", None)))
+                   for n, t in sorted(self.targets.items())}
+        return {"inp": self.network.inp.to_string(), "xy": {k: tuple(v) for k, v in sorted(self.network.xy.items())},
+                "inlets": {k: (v.area_m2, v.length_m, v.capacity_m3_s) for k, v in sorted(self.network.inlets.items())},
+                "targets": targets, "step_s": self.step_s, "cw": self.cw, "co": self.co,
+                "duration_s": self.duration_s, "rim_tolerance_m": self.rim_tolerance_m,
+                "record_step_s": self.record_step_s}
+
     def touched_cells(self) -> np.ndarray:
         return self._touched
 

@@ -83,7 +83,7 @@ def test_coupling_step_changes_the_network_balance_only_within_swmm_precision(tm
     the water taken by the inlets changes by less than 2 %."""
     taken, errors = {}, {}
     for step in (0.5, 1.0, 2.0, 5.0):
-        sim, op = _box_run(tmp_path, step, duration=1200.0)
+        sim, op = _box_run(tmp_path, step, duration=600.0)
         try:
             assert abs(sim.balance.relative_error(sim.total_volume())) < 1e-12
             r = op.report()
@@ -114,25 +114,27 @@ def test_checkpoint_resume_with_a_network(tmp_path):
                            outfalls={"O1": OutfallTarget("cell", xy=cell_xy(1, 1, DX))})
         return Simulation(grid, rainfall=Hyetograph.block(80.0, 900.0), operators=[op]), op
 
+    # SWMM runs one model per process: the three runs one after the other
     whole, op_whole = model("whole")
     whole.advance_to(1200.0)
+    whole_h, whole_head, whole_taken = whole.state.h.copy(), op_whole._head.copy(), op_whole.volumes["from_surface"]
+    op_whole.close()
     first, op_first = model("first")
     first.advance_to(600.0)
     state = first.get_state()
     op_first.close()
     resumed, op_resumed = model("resumed")
-    resumed.set_state(state)
-    resumed.advance_to(1200.0)
     try:
+        resumed.set_state(state)
+        resumed.advance_to(1200.0)
         assert resumed.balance.rain == pytest.approx(whole.balance.rain, rel=1e-12)
         assert abs(resumed.balance.error(resumed.total_volume())) < 1e-9 * whole.balance.rain
-        np.testing.assert_allclose(resumed.state.h, whole.state.h, atol=2e-3)
-        np.testing.assert_allclose(op_resumed._head, op_whole._head, atol=0.02)
-        assert op_resumed.volumes["from_surface"] == pytest.approx(op_whole.volumes["from_surface"], rel=0.01)
+        np.testing.assert_allclose(resumed.state.h, whole_h, atol=2e-3)
+        np.testing.assert_allclose(op_resumed._head, whole_head, atol=0.02)
+        assert op_resumed.volumes["from_surface"] == pytest.approx(whole_taken, rel=0.01)
         t_series = op_resumed.series_t
-        assert t_series[0] == 0.0 and t_series[-1] == pytest.approx(1200.0) and np.all(np.diff(t_series) > 0)
+        assert t_series[0] == 0.0 and t_series[-1] >= 1190.0 and np.allclose(np.diff(t_series), 10.0)
     finally:
-        op_whole.close()
         op_resumed.close()
 
 
