@@ -513,6 +513,42 @@ def _check_out(out, spec: SiteSpec, where: str) -> Path:
     return target
 
 
+def _clear_stale_siblings(target: Path) -> None:
+    """Remove what a publish killed on this host left beside ``target`` (its staging folder); put back a
+    former site that a kill between the two renames of a swap left aside (when ``target`` is missing)."""
+    host = rf.process_tag().rpartition("-")[0]
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return
+    for p in sorted(entries, key=lambda q: rf.ASIDE_INFIX not in q.name):     # put back before clearing
+        for infix in (rf.ASIDE_INFIX, rf.STAGING_INFIX):
+            head = target.name + infix
+            if not p.name.startswith(head):
+                continue
+            h, _, pid = p.name[len(head):].rpartition("-")
+            if h != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+                continue
+            if infix == rf.ASIDE_INFIX and not os.path.lexists(target) and is_site_folder(p):
+                os.rename(p, target)
+                log.warning("%s: put back the former site, which a publish killed while replacing it had "
+                            "left at %s", target, p.name)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def is_site_folder(path: Path) -> bool:
     """True for a folder written by ``floodsim publish`` (its ``site.json`` says so)."""
     try:
@@ -815,6 +851,7 @@ def write_site(spec: SiteSpec, out: Path | None = None, offline: bool = False, a
             f"{', …' if len(missing) > 3 else ''}); a published site carries its own JS/CSS: run "
             f"`{FETCH_COMMAND}` once first (it uses npm).")
     target = inp.out
+    _clear_stale_siblings(target)
     staging = rf.staging_dir(target)
     published = False
     import time

@@ -463,3 +463,24 @@ def test_map_command_writes_one_self_contained_page(inputs, tmp_path):
     assert "<title>" in html and "<html lang=" in html
     b64 = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
     assert b64 and all(base64.b64decode(x)[:8] == b"\x89PNG\r\n\x1a\n" for x in b64[:5])
+
+
+def test_missing_offline_assets_exit_2_and_write_nothing(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLOODSIM_ASSETS", str(tmp_path / "empty_cache"))
+    out = tmp_path / "site"
+    assert main(["publish", str(inputs["base"]), "--out", str(out)]) == ExitCode.INPUT
+    assert "floodsim map-assets" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_killed_publish_leaves_nothing_the_next_one_keeps(inputs, tmp_path):
+    """The staging folder of a publish killed on this host (its process gone) is removed by the next."""
+    _asset_cache_or_skip()
+    out = tmp_path / "site"
+    host = rf.process_tag().rpartition("-")[0]
+    dead = 2 ** 22 + 12345                      # above Linux's pid_max default: no such process
+    stale = tmp_path / f"site{rf.STAGING_INFIX}{host}-{dead}"
+    stale.mkdir()
+    (stale / "index.html").write_text("half")
+    S.write_site(S.spec_from_runs([inputs["base"]]), out=out, offline=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
