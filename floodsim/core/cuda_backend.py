@@ -7,7 +7,7 @@ the simulation hand every step to a :class:`CudaStepper`. It runs the CPU step
 
 1. the time step from the Courant speed of the previous step (a device reduction), with the CPU's
    rules (``dt_max``, output times, forcing changes, level boundaries, stall detection);
-2. boundary fluxes, face fluxes (every face; double-buffered), the depth update with rain,
+2. boundary fluxes, face fluxes of the swept bands (double-buffered), the depth update with rain,
    infiltration, running maxima and the per-row Courant speeds, reduced per block on the device;
 3. the positivity repair, only in steps that left a negative depth: the CPU algorithm in one device
    thread, in the CPU's order (:mod:`floodsim.kernels.cuda.repair`);
@@ -15,9 +15,10 @@ the simulation hand every step to a :class:`CudaStepper`. It runs the CPU step
    and back around them, only when the model has operators;
 5. the volume balance on the host, from the few numbers the device reduced.
 
-State stays on the device between steps. Each step copies back one small array of per-block sums
-(boundary volumes, infiltration, Courant speed, negative depths); the full arrays leave the device
-only when something reads them: :attr:`Simulation.state` becomes a :class:`DeviceState` whose arrays
+State stays on the device between steps. Each step sends one byte per band (its plan) and copies back
+the per-block sums (boundary volumes, infiltration, Courant speed, negative depths) and one byte per
+row and band (wet flags): a few kilobytes, whatever the grid. The full arrays leave the device only
+when something reads them: :attr:`Simulation.state` becomes a :class:`DeviceState` whose arrays
 are fetched on access (at output times: depth frames, maxima, checks) and are read-only, so a write
 that the device would not see fails loudly. Checkpoints (get/set_state) are interchangeable with the
 CPU backend's.
@@ -143,8 +144,9 @@ class CudaStepper:
         self.h_speed = SPEED_DEPTH_FACTOR * p.hmin
         to = cuda.to_device
         # constant inputs
-        self.z, self.active, self.manning = to(np.ascontiguousarray(sim.z, s.h.dtype)), to(sim.active), \
-            to(np.ascontiguousarray(sim.manning, s.h.dtype))
+        # inputs keep the host's dtypes (the bed stays float64 whatever the state's precision: eta = z + h)
+        self.z, self.active, self.manning = to(np.ascontiguousarray(sim.z)), to(sim.active), \
+            to(np.ascontiguousarray(sim.manning))
         model, p1, p2, p3 = sim._infil
         self.infil_model = int(model)
         self.p1, self.p2, self.p3 = (to(np.ascontiguousarray(a)) for a in (p1, p2, p3))
@@ -187,7 +189,7 @@ class CudaStepper:
         self.b_cells = self._blocks(ny * nx)
         self.b_faces = self._blocks(self.n_faces)
         self._rain_key = None
-        self._rain_dev = self._no_rain_field = to(np.zeros((1, 1), s.h.dtype))
+        self._rain_dev = self._no_rain_field = to(np.zeros((1, 1)))
         self._repair = None   # device scratch of the positivity repair, allocated at its first use
         self.repairs = 0      # steps that needed the repair (a diagnostic)
         # the Courant speed lives in the band speeds, as on the CPU: the largest in band 0, the rest 0
@@ -234,7 +236,7 @@ class CudaStepper:
             return self._no_rain_field
         key = (field_.__array_interface__["data"][0], field_.shape)
         if key != self._rain_key:
-            self._rain_dev = self.cuda.to_device(np.ascontiguousarray(field_, self._host["h"].dtype))
+            self._rain_dev = self.cuda.to_device(np.ascontiguousarray(field_))
             self._rain_key = key
         return self._rain_dev
 

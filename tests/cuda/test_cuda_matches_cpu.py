@@ -45,7 +45,7 @@ def _buildings():
 def rain_basin(backend):
     """Closed basin, 120 mm/h for 10 min (tests/validation/test_closed_basin_balance.py, smaller)."""
     return Simulation(Grid.from_array(_basin(), 4.0), rainfall=Hyetograph.block(120.0, 600.0), manning=0.04,
-                      params=_params(backend)), 900.0, 300.0
+                      params=_params(backend)), 450.0, 150.0
 
 
 def green_ampt_buildings_inflow(backend):
@@ -55,7 +55,7 @@ def green_ampt_buildings_inflow(backend):
     inflow = Inflow("culvert", cells=cells, discharge=TimeSeries([0, 200, 400], [0.0, 0.2, 0.0]))
     return Simulation(Grid.from_array(_basin(), 4.0), rainfall=Hyetograph.block(200.0, 600.0), manning=0.04,
                       infiltration=GreenAmpt(ks=5e-6, psi=0.11, dtheta=0.3), blocked=_buildings(),
-                      inflows=[inflow], params=_params(backend)), 900.0, 300.0
+                      inflows=[inflow], params=_params(backend)), 600.0, 300.0
 
 
 def horton_raster_drained_roofs(backend):
@@ -74,7 +74,7 @@ def horton_raster_drained_roofs(backend):
     return Simulation(Grid.from_array(z, 3.0), rainfall=rain, manning=manning,
                       infiltration=Horton(f0=40.0 / 3.6e6, fc=5.0 / 3.6e6, k=2e-3), impervious=impervious,
                       blocked=_buildings(), roof_rain="drain", boundaries=[Boundary("south", "free", slope=0.01)],
-                      params=_params(backend)), 700.0, 350.0
+                      params=_params(backend)), 500.0, 250.0
 
 
 def dam_break(backend):
@@ -84,7 +84,7 @@ def dam_break(backend):
     h0[:, :10] = 1.0
     return Simulation(Grid.from_array(np.zeros((12, 30)), 2.0), manning=0.02, initial_depth=h0,
                       boundaries=[Boundary("east", "free", slope=0.01), Boundary("north", "critical")],
-                      params=_params(backend)), 60.0, 20.0
+                      params=_params(backend)), 30.0, 10.0
 
 
 def lake_with_tide(backend):
@@ -96,7 +96,7 @@ def lake_with_tide(backend):
     z = np.round(z * 1024) / 1024
     level = TimeSeries([0.0, 100.0, 200.0], [1.0, 1.2, 0.9])
     return Simulation(Grid.from_array(z, 5.0), manning=0.03, initial_depth=np.maximum(1.0 - z, 0.0),
-                      boundaries=[Boundary("west", "level", level=level)], params=_params(backend)), 300.0, 100.0
+                      boundaries=[Boundary("west", "level", level=level)], params=_params(backend)), 200.0, 100.0
 
 
 CASES = [rain_basin, green_ampt_buildings_inflow, horton_raster_drained_roofs, dam_break, lake_with_tide]
