@@ -107,6 +107,15 @@ PLANNER_CSS = """
 .floodsim-outline { display: inline-block; width: 14px; height: 14px; border: 3px solid; box-sizing: border-box;
   flex: none; margin-top: 1px; }
 .floodsim-gauge-popup img { display: block; width: 380px; max-width: 100%; height: auto; }
+.leaflet-tooltip.floodsim-measure-label { white-space: nowrap; font-weight: 600; }
+@media (max-width: PHONE_PXpx) {
+  /* phones: the time slider is never covered (the bottom-right legends sit above it), the title goes */
+  .leaflet-container.floodsim-has-slider .leaflet-bottom.leaflet-right {
+    bottom: calc(var(--floodsim-slider-h, 0px) + 6px); }
+  .leaflet-control:has(> .floodsim-title) { display: none; }
+  .floodsim-timeslider input[type=range] { width: 150px; }
+  .floodsim-timeslider select { max-width: 60vw; }
+}
 </style>
 """
 
@@ -289,6 +298,13 @@ PLANNER_JS = """
     ctl.addTo(map);
     show();
     group.on('remove', stop);
+    // the slider's height, for the page CSS that keeps other controls off it on phones
+    var box = map.getContainer();
+    var measure = function () { box.style.setProperty('--floodsim-slider-h', (div.offsetHeight + 10) + 'px'); };
+    box.classList.add('floodsim-has-slider');
+    measure();
+    map.on('resize', measure);
+    window.addEventListener('resize', measure);
     F.sliders = (F.sliders || []).concat([{control: ctl, group: group}]);
     return ctl;
   };
@@ -369,8 +385,8 @@ def planner_script() -> str:
     :mod:`floodsim.maps.pagestyle` filled in; imported here, as pagestyle may import this module)."""
     from .pagestyle import PHONE_MAX_WIDTH_PX
 
-    js = PLANNER_JS.replace("PHONE_PX", f"{PHONE_MAX_WIDTH_PX - 0.02:g}")
-    return PLANNER_CSS + "<script>" + js + "</script>"
+    px = f"{PHONE_MAX_WIDTH_PX - 0.02:g}"
+    return PLANNER_CSS.replace("PHONE_PX", px) + "<script>" + PLANNER_JS.replace("PHONE_PX", px) + "</script>"
 
 
 def add_planner_script(m) -> None:

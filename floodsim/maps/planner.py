@@ -23,6 +23,7 @@ legends that follow their layers.
 * **Legends** (:class:`~floodsim.maps.controls.LegendControl`): each shows only while one of its layers
   is on the map, collapsible, and complete (the "no flooding" buildings, the measures, the difference
   classes).
+* The "About this map" panel and print button (:func:`floodsim.maps.about.add_about`).
 
 Layer order (Leaflet panes): base map < scenario rasters (:data:`PANES`) < the swipe panes < the time
 frames < buildings, measures and gauges (``overlayPane``).
@@ -37,6 +38,7 @@ import numpy as np
 
 from ..errors import InputDataError
 from . import layers as L
+from .about import add_about
 from .basemap import add_base_layers
 from .controls import (
     CONTROL_CSS,
@@ -232,6 +234,7 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
     else:
         title = f"floodsim — {site.labels[pair[0]]} | {site.labels[pair[1]]}"
     HtmlControl(f"<span class='floodsim-title'>{html_text(title)}</span>", position="bottomleft").add_to(m)
+    add_about(m, site)
     m.fit_bounds(base.get("bounds") or bounds)
     return m
 
