@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,8 @@ class SewerCoupling(Operator):
         self.engine = None
         self._held = 0.0
         self.initial_volume = 0.0
+        #: Wall seconds in SWMM (steps and result reads) and in the exchange kernel, and SWMM steps taken.
+        self.timing = {"swmm_s": 0.0, "exchange_s": 0.0, "steps": 0}
         self.volumes = dict(from_surface=0.0, to_surface=0.0, left_domain=0.0, outfall=0.0, surcharge=0.0,
                            overflow=0.0)
 
@@ -277,13 +280,18 @@ class SewerCoupling(Operator):
             raise InputDataError(f"sewer network '{self.name}': the SWMM run has ended (its results were written); "
                                  "build a new model to run again.")
         to_surface = left = 0.0
+        clock = time.perf_counter()
         while t >= self._t0 + (self._k + 1) * self.step_s - 1e-6:
             a, b = self._couple(h)
             to_surface += a
             left += b
+            self.timing["steps"] += 1
+        mid = time.perf_counter()
         vin, vout = exchange_step(h=h, z=self._z, cell_i=self._ci, cell_j=self._cj, node_head=self._head,
                                   length=self._length, area=self._oarea, qcap=self._qcap, cw=self.cw, co=self.co,
                                   avail=self._avail, dt=dt, g=self._g, cell_area=self._area, volume=self._vol)
+        self.timing["swmm_s"] += mid - clock
+        self.timing["exchange_s"] += time.perf_counter() - mid
         to_surface += vout
         self.volumes["surcharge"] += vout
         self.volumes["from_surface"] += vin
