@@ -128,6 +128,10 @@ class CudaStepper:
         from ..kernels.cuda import step as sk
 
         self.cuda, self._sk, self._rk = cuda, sk, rk
+        from numba import config as numba_config
+
+        # small launches (boundary faces, source cells, the repair's one thread) are deliberate: no warning
+        numba_config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
         self.sim = sim
         simulator = is_simulator()
         if threads is None:
