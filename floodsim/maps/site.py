@@ -505,11 +505,18 @@ def _check_out(out, spec: SiteSpec, where: str) -> Path:
                           f"{', …' if len(names) > 3 else ''}) and is not a floodsim site (no {SITE_JSON} "
                           "written by floodsim publish); publishing replaces the whole folder, so it will not "
                           "write there. Choose a new or empty folder with --out.")
-    for run in spec.runs:
-        rp = Path(run.path).resolve()
+    named = [("run folder", r.path) for r in spec.runs] + [
+        (what, path) for what, path in (("compare folder", spec.compare), ("sweep folder", spec.sweep),
+                                        ("base tiles", spec.base.tiles),
+                                        ("address layer", spec.addresses.path if spec.addresses else None),
+                                        *[(f"{k} layer", getattr(spec.base, k).path) for k in
+                                          ("roads", "water", "buildings") if getattr(spec.base, k) is not None])
+        if path is not None]
+    for what, path in named:
+        rp = Path(path).resolve()
         if rp == target or target in rp.parents:
-            raise OutputError(f"{out}: the site folder holds the run folder {run.path}; publishing would "
-                              "delete it. Choose another --out.")
+            raise OutputError(f"{out}: the site folder holds the {what} {path}; publishing replaces the whole "
+                              "folder and would delete it. Choose another --out.")
     return target
 
 
