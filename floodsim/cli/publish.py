@@ -49,7 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="a site file, or one or more run folders (the first is the reference)")
     p.add_argument("--out", type=Path, default=None,
                    help="the site folder (default: the site file's out, else site/<site file stem>, or "
-                        "site/site for run folders); replaced whole, so it must be new, empty or a site")
+                        "site/<first run folder's name>); replaced whole, so it must be new, empty or a site")
     p.add_argument("--offline", action="store_true",
                    help="no online street map: the pages request nothing outside the site folder")
     p.add_argument("--steps", dest="verbose_steps", action="store_true", help="print each step")

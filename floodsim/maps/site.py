@@ -489,8 +489,8 @@ def load_inputs(spec: SiteSpec, out: Path | None = None, *, check_out: bool = Tr
 
 def _check_out(out, spec: SiteSpec, where: str) -> Path:
     if out is None:
-        stem = spec.source.stem if spec.source is not None else "site"
-        out = Path("site") / stem
+        stem = spec.source.stem if spec.source is not None else Path(spec.runs[0].path).name
+        out = Path("site") / (stem or "site")
     out = Path(out)
     target = out.resolve()
     cwd = Path.cwd().resolve()
