@@ -111,7 +111,7 @@ PLANNER_CSS = """
 @media (max-width: PHONE_PXpx) {
   /* phones: the time slider is never covered (the bottom-right legends sit above it), the title goes */
   .leaflet-container.floodsim-has-slider .leaflet-bottom.leaflet-right {
-    bottom: calc(var(--floodsim-slider-h, 0px) + 6px); }
+    bottom: calc(var(--floodsim-slider-h, 0px) + 4px); }
   .leaflet-control:has(> .floodsim-title) { display: none; }
   .floodsim-timeslider input[type=range] { width: 150px; }
   .floodsim-timeslider select { max-width: 60vw; }
@@ -300,11 +300,16 @@ PLANNER_JS = """
     group.on('remove', stop);
     // the slider's height, for the page CSS that keeps other controls off it on phones
     var box = map.getContainer();
-    var measure = function () { box.style.setProperty('--floodsim-slider-h', (div.offsetHeight + 10) + 'px'); };
+    // (from the map's bottom edge to the slider's top: the scale bar may sit below it)
+    var measure = function () {
+      var h = box.getBoundingClientRect().bottom - div.getBoundingClientRect().top;
+      box.style.setProperty('--floodsim-slider-h', Math.max(0, Math.round(h)) + 'px');
+    };
     box.classList.add('floodsim-has-slider');
     measure();
+    window.setTimeout(measure, 0);
     map.on('resize', measure);
-    window.addEventListener('resize', measure);
+    window.addEventListener('resize', function () { window.setTimeout(measure, 0); });
     F.sliders = (F.sliders || []).concat([{control: ctl, group: group}]);
     return ctl;
   };

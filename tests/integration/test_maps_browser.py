@@ -18,6 +18,7 @@ from tests.support.browser import (
     click_building,
     console_errors,
     external_requests,
+    phone_viewport,
     requested_urls,
     serve_folder,
     wait_for_map,
@@ -297,6 +298,18 @@ def test_planner_comparison_swipe_legends_changed_list_slider(runs, cache, tmp_p
         Select(d.find_element(By.ID, "floodsim-timeslider-run")).select_by_index(1)
         t, f = _move_slider(d, Keys.ARROW_RIGHT)
         assert (t, f) == ("00:10:00", "2")
+        # on a phone, no legend covers the time slider
+        phone_viewport(d)
+        time.sleep(0.5)
+        covering = d.execute_script(
+            "var s = document.getElementById('floodsim-timeslider').getBoundingClientRect();"
+            "return Array.from(document.querySelectorAll('.leaflet-bottom.leaflet-right .leaflet-control'))"
+            ".filter(function (e) { return e.style.display !== 'none' && e.offsetHeight > 0; })"
+            ".map(function (e) { return e.getBoundingClientRect(); })"
+            ".filter(function (r) { return r.left < s.right && r.right > s.left && r.top < s.bottom && "
+            "r.bottom > s.top; }).length;"
+        )
+        assert covering == 0
         assert console_errors(d) == []
 
 
