@@ -6,6 +6,8 @@ Usage::
     python benchmarks/bench_core.py --quick              # 300 s simulated, shorter Landlab budget
     python benchmarks/bench_core.py --sizes 500 --no-landlab
     python benchmarks/bench_core.py --merewether         # also time the Merewether scenario end to end
+    python benchmarks/bench_core.py --cpu haswell        # numba compiles for another CPU (AVX2 code)
+    python benchmarks/bench_core.py --targets native,haswell,x86-64 --rounds 2   # side by side, alternating
 
 Cell-updates are counted as ``cells × time steps / wall seconds`` (cells = every cell of the N×N grid,
 steps = the solver's own adaptive steps). Numba compile time is excluded: every kernel is compiled on a
@@ -24,7 +26,9 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -96,6 +100,8 @@ def machine_facts() -> dict:
                     break
     except OSError:
         pass
+    facts["cpu_flags"] = cpu_flags()
+    facts["target"] = target_facts()
     try:
         import landlab
         facts["landlab"] = landlab.__version__
@@ -108,6 +114,117 @@ def machine_facts() -> dict:
     except Exception:  # noqa: BLE001
         pass
     return facts
+
+
+# --------------------------------------------------------------------------- compile targets
+#: Set in a re-executed benchmark process: the --cpu target its environment was made for.
+TARGET_MARK = "FLOODSIM_BENCH_TARGET"
+
+CPU_HELP = ("CPU numba compiles for: native (this machine), haswell (AVX2 + FMA), x86-64 (SSE2, the generic "
+            "floor) or any LLVM CPU name (znver3, skylake-avx512, ...). The script runs again in a fresh "
+            "process with NUMBA_CPU_NAME=NAME and NUMBA_CPU_FEATURES='' (LLVM's own features for NAME; "
+            "NUMBA_CPU_NAME alone keeps the host's features, AVX-512 included) and a numba cache of its own")
+
+
+def target_env(cpu: str) -> dict:
+    """The environment of a benchmark process that compiles for ``cpu`` (``native``: the host).
+
+    numba reads ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` once, at import, so they are set for a new
+    process. Every target gets its own ``NUMBA_CACHE_DIR`` so that cached machine code of one target
+    is never loaded for another.
+    """
+    env = dict(os.environ)
+    env[TARGET_MARK] = cpu
+    if cpu == "native":
+        env.pop("NUMBA_CPU_NAME", None)
+        env.pop("NUMBA_CPU_FEATURES", None)
+    else:
+        env["NUMBA_CPU_NAME"] = cpu
+        env["NUMBA_CPU_FEATURES"] = ""
+    env["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"floodsim-numba-cache-{cpu}")
+    return env
+
+
+def on_target(cpu: str | None) -> bool:
+    """True when this process already runs with the environment of ``cpu`` (or no --cpu was given)."""
+    return cpu is None or os.environ.get(TARGET_MARK) == cpu
+
+
+def run_on_target(script: Path, argv: list[str], cpu: str) -> int:
+    """Run ``script argv`` again in a fresh Python with the environment of ``cpu``; its exit code."""
+    return subprocess.call([sys.executable, str(script), *argv], env=target_env(cpu))
+
+
+def parse_targets(text: str) -> list[str]:
+    """``"native,haswell,x86-64"`` -> the list of targets (duplicates dropped, order kept)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise SystemExit("--targets: give one or more CPU names separated by commas, e.g. native,haswell,x86-64")
+    return list(dict.fromkeys(names))
+
+
+def without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` without the options ``names`` (each taking one value, as ``--x V`` or ``--x=V``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in names:
+            skip = True
+            continue
+        if any(a.startswith(n + "=") for n in names):
+            continue
+        out.append(a)
+    return out
+
+
+def cpu_flags() -> list[str]:
+    """The host CPU's flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+#: The vector extensions worth naming in a summary (of cpu_flags()).
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni",
+                "asimd", "sve")
+
+
+def target_facts() -> dict:
+    """What the kernels are compiled for in this process: the requested target, LLVM's CPU name and
+    features, the kernel code form chosen for it, and the host CPU it runs on."""
+    import numba
+
+    try:
+        from floodsim.kernels._jit import KERNEL_FORM, compile_target
+    except ImportError:  # a floodsim from before the per-target forms (comparing old and new kernels)
+        import llvmlite.binding as ll
+
+        KERNEL_FORM = "single form (floodsim before per-target forms)"
+
+        def compile_target():
+            f = numba.config.CPU_FEATURES
+            return {"cpu": numba.config.CPU_NAME or ll.get_host_cpu_name(),
+                    "features": ll.get_host_cpu_features().flatten() if f is None else f}
+
+    t = compile_target()
+    flags = cpu_flags()
+    return {
+        "requested": os.environ.get(TARGET_MARK, "native"),
+        "llvm_cpu": t["cpu"],
+        "llvm_features": t["features"] or f"(LLVM's defaults for {t['cpu']})",
+        "kernel_form": KERNEL_FORM,
+        "NUMBA_CPU_NAME": numba.config.CPU_NAME,
+        "NUMBA_CPU_FEATURES": numba.config.CPU_FEATURES,
+        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR"),
+        "host_vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+    }
 
 
 # --------------------------------------------------------------------------- floodsim
@@ -406,7 +523,19 @@ def main(argv=None) -> int:
     ap.add_argument("--merewether", action="store_true", help="also time the Merewether scenario")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "bench_core.json",
                     help="where to write the JSON results")
+    ap.add_argument("--cpu", default=None, metavar="NAME", help=CPU_HELP)
+    ap.add_argument("--targets", default=None, metavar="A,B,...",
+                    help="run the benchmark for each of these --cpu targets, one process after another, and "
+                         "compare them (each with its own Landlab runs); JSON: one entry per target")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --targets: rounds of the whole target list, alternating targets; the fastest "
+                         "round of each target and size is reported (all are in the JSON)")
     args = ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if args.targets:
+        return run_targets(Path(__file__), argv, parse_targets(args.targets), args.rounds, args.json)
+    if not on_target(args.cpu):
+        return run_on_target(Path(__file__), argv, args.cpu)
 
     duration = args.duration or (QUICK_S if args.quick else STORM_S)
     if args.dt_max is not None:
@@ -414,6 +543,9 @@ def main(argv=None) -> int:
     ll_wall = args.landlab_wall or (10.0 if args.quick else 60.0)
     facts = machine_facts()
     print(f"floodsim core benchmark — {facts['date']}")
+    tf = facts["target"]
+    print(f"  compiled for: {tf['requested']} (LLVM cpu {tf['llvm_cpu']}, kernel form {tf['kernel_form']}); "
+          f"host vector flags: {' '.join(tf['host_vector_flags'])}")
     print(f"  CPU: {facts.get('cpu_model', '?')} ({facts['cpu_count']} logical CPUs); numba "
           f"{facts['numba']} with {facts['numba_threads_in_use']} threads; numpy {facts['numpy']}; "
           f"Python {facts['python']}; landlab {facts['landlab']}")
@@ -491,6 +623,71 @@ def main(argv=None) -> int:
     args.json.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwrote {args.json}")
     return 0
+
+
+def run_targets(script: Path, argv: list[str], targets: list[str], rounds: int, json_path: Path) -> int:
+    """``--targets``: run ``script`` once per target and round (targets alternate within a round, so
+    a change of load hits all of them alike), then merge: per target and size, the fastest floodsim
+    and the fastest Landlab run over the rounds, and their ratio."""
+    child_argv = without_options(argv, ("--targets", "--rounds", "--json", "--cpu"))
+    runs: dict[str, list[dict]] = {t: [] for t in targets}
+    with tempfile.TemporaryDirectory(prefix="floodsim-bench-") as tmp:
+        for r in range(max(1, rounds)):
+            for t in targets:
+                out = Path(tmp) / f"{t}-{r}.json"
+                print(f"\n=== target {t}, round {r + 1}/{max(1, rounds)} ===", flush=True)
+                rc = run_on_target(script, [*child_argv, "--cpu", t, "--json", str(out)], t)
+                if rc != 0:
+                    print(f"target {t}: the benchmark process failed (exit {rc})", file=sys.stderr)
+                    return rc
+                runs[t].append(json.loads(out.read_text()))
+    merged = {"argv": argv, "rounds": max(1, rounds), "targets": {}}
+    for t, results in runs.items():
+        rows = []
+        for k, row in enumerate(results[0]["rows"]):
+            fs = [res["rows"][k]["floodsim"] for res in results]
+            lls = [res["rows"][k]["landlab"] for res in results if "cell_updates_per_s" in res["rows"][k]["landlab"]]
+            best = dict(max(fs, key=lambda f: f["cell_updates_per_s"]))
+            best["rounds_cell_updates_per_s"] = [f["cell_updates_per_s"] for f in fs]
+            entry = {"n": row["n"], "floodsim": best}
+            if lls:
+                ll = dict(max(lls, key=lambda f: f["cell_updates_per_s"]))
+                ll["rounds_cell_updates_per_s"] = [f["cell_updates_per_s"] for f in lls]
+                entry["landlab"] = ll
+                entry["ratio"] = best["cell_updates_per_s"] / ll["cell_updates_per_s"]
+            else:
+                entry["landlab"] = row["landlab"]
+            rows.append(entry)
+        merged["targets"][t] = {"machine": results[0]["machine"], "rows": rows, "runs": results}
+    print("\n" + _fmt_targets(merged))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(merged, indent=2, default=float))
+    print(f"\nwrote {json_path}")
+    return 0
+
+
+def _fmt_targets(merged: dict) -> str:
+    """The --targets summary: one line per target and size."""
+    head = ("target", "LLVM cpu", "form", "size", "floodsim cell-upd/s", "Landlab cell-upd/s", "ratio",
+            "vs first target")
+    first = {}
+    lines = []
+    for t, res in merged["targets"].items():
+        tf = res["machine"]["target"]
+        for row in res["rows"]:
+            c = row["floodsim"]["cell_updates_per_s"]
+            first.setdefault(row["n"], c)
+            llc = row["landlab"].get("cell_updates_per_s")
+            lines.append((t, tf["llvm_cpu"], tf["kernel_form"], f"{row['n']}²", f"{c:.3g}",
+                          f"{llc:.3g}" if llc else "skipped", f"{row['ratio']:.1f}×" if llc else "-",
+                          f"{c / first[row['n']]:.2f}"))
+    widths = [max(len(h), *(len(l[k]) for l in lines)) for k, h in enumerate(head)]
+    out = ["  ".join(h.rjust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(l, widths)) for l in lines]
+    m = next(iter(merged["targets"].values()))["machine"]
+    out.append(f"(host: {m.get('cpu_model', '?')}, {m['cpu_count']} logical CPUs; fastest of "
+               f"{merged['rounds']} round(s) per target and size; ratio = floodsim / Landlab of the same target's runs)")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

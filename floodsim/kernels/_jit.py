@@ -1,4 +1,4 @@
-"""The one jit policy for every floodsim kernel.
+"""The one jit policy for every floodsim kernel, and the code forms chosen for the compile target.
 
 All kernels are compiled lazily (no explicit signatures), cached on disk, release the GIL and use
 numpy's floating-point error model (division by zero gives inf/NaN instead of raising, which lets
@@ -8,23 +8,142 @@ changes results at round-off level only and makes the friction and depth updates
 no other fast-math assumption is made (no reassociation of sums, NaN and inf are kept), so NaN checks
 and the order of every sum stay as written. Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as plain
 Python for debugging and coverage; the package keeps working (slowly).
+
+Code forms per target
+---------------------
+Two constructs vectorise well only where the CPU has the instructions for them, so the kernels are
+written in two forms that give bit-identical results, and the form is chosen once, at import, from
+the CPU numba compiles for (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``, else the host):
+
+- :data:`PACKED_INT64_CONVERSION`: the float64 <-> int64 conversions of the cube-root guess
+  (:func:`floodsim.kernels.fastmath.rcbrt_guess`) are single packed instructions with AVX-512DQ
+  (``vcvtqq2pd``/``vcvttpd2qq``) and on AArch64 NEON (``scvtf``/``fcvtzs``). AVX2 and SSE have
+  none: LLVM takes every lane out to a scalar conversion, which cost the friction loop a third of its
+  time on AVX2. Without them the kernels use exact integer emulations
+  (:func:`~floodsim.kernels.fastmath.i64_to_f64_exact`, :func:`~floodsim.kernels.fastmath.f64_to_i64_trunc`).
+- :data:`MASKED_STORES`: the running maxima are written only where they grow. With AVX-512 (mask
+  registers) that is a cheap masked store; AVX2's ``vmaskmovps`` store is slow on AMD Zen 2/3, and
+  SSE and NEON have no masked store at all (LLVM then leaves the loop scalar). Without AVX-512 the
+  maxima are written with branch-free selects (every cell stored, the same values).
+
+``FLOODSIM_KERNEL_FORM`` overrides the choice for tests and measurements: ``auto`` (default),
+``avx512`` (both constructs as on AVX-512) or ``portable`` (neither). numba's disk cache does not
+know about the form, so an override compiles without the cache (it neither reads nor writes it).
 """
 
 from __future__ import annotations
+
+import os
 
 import numba
 
 #: True when numba runs kernels as plain Python (``NUMBA_DISABLE_JIT=1``).
 JIT_DISABLED: bool = bool(numba.config.DISABLE_JIT)
 
-_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+_FORMS = ("auto", "avx512", "portable")
+_X86 = ("x86_64", "amd64", "i386", "i686")
+
+
+def _form_override() -> str:
+    form = os.environ.get("FLOODSIM_KERNEL_FORM", "auto").strip().lower() or "auto"
+    if form not in _FORMS:
+        raise ValueError(f"FLOODSIM_KERNEL_FORM={form!r}: use one of {', '.join(_FORMS)} (or leave it unset)")
+    return form
+
+
+def compile_target() -> dict:
+    """The CPU numba compiles for: ``{"triple", "cpu", "features"}``.
+
+    ``features`` is the LLVM feature string numba passes (``+avx2,-avx512f,...``), or ``""`` when
+    ``NUMBA_CPU_NAME`` is set with an empty ``NUMBA_CPU_FEATURES``: then LLVM uses that CPU's own
+    features (``NUMBA_CPU_NAME=haswell`` alone keeps the *host's* features, AVX-512 included).
+    """
+    import llvmlite.binding as ll
+
+    cpu = numba.config.CPU_NAME or ll.get_host_cpu_name()
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        features = ll.get_host_cpu_features().flatten()
+    return {"triple": ll.get_process_triple(), "cpu": cpu, "features": features}
+
+
+def _has_features(target: dict, names: tuple[str, ...]) -> bool:
+    """Whether an x86 target has every feature of ``names`` (e.g. ``("avx512f",)``)."""
+    if target["features"]:
+        enabled = {f[1:] for f in target["features"].split(",") if f.startswith("+")}
+        return all(n in enabled for n in names)
+    return all(n in _cpu_default_features(target["cpu"]) for n in names)
+
+
+def _cpu_default_features(cpu: str) -> set[str]:
+    """The AVX-512 features LLVM gives a named x86 CPU by default, found by compiling a probe.
+
+    LLVM has no API for a CPU's feature list, so a few packed operations that only AVX-512F / -DQ
+    have are compiled for ``cpu`` and the instructions it emits are read back.
+    """
+    import llvmlite.binding as ll
+
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    module = ll.parse_assembly("""
+        define void @probe(<8 x i64>* %p, <8 x double>* %q, <8 x float>* %r, <8 x i1> %m) {
+          %a = load <8 x i64>, <8 x i64>* %p
+          %b = sitofp <8 x i64> %a to <8 x double>
+          store <8 x double> %b, <8 x double>* %q
+          %c = fptrunc <8 x double> %b to <8 x float>
+          call void @llvm.masked.store.v8f32.p0v8f32(<8 x float> %c, <8 x float>* %r, i32 4, <8 x i1> %m)
+          ret void
+        }
+        declare void @llvm.masked.store.v8f32.p0v8f32(<8 x float>, <8 x float>*, i32, <8 x i1>)
+    """.replace("<8 x i64>*", "ptr").replace("<8 x double>*", "ptr").replace("<8 x float>*", "ptr")
+       .replace(".p0v8f32", ".p0"))
+    tm = ll.Target.from_default_triple().create_target_machine(cpu=cpu, features="", opt=2)
+    asm = tm.emit_assembly(module)
+    found = set()
+    if "vcvtqq2pd" in asm:
+        found.add("avx512dq")
+    if "{%k" in asm:
+        found.add("avx512f")
+    return found
+
+
+def _choose_forms() -> tuple[bool, bool]:
+    form = _form_override()
+    if form != "auto":
+        return form == "avx512", form == "avx512"
+    if JIT_DISABLED:
+        return True, True
+    target = compile_target()
+    if not target["triple"].startswith(_X86):
+        return True, False  # AArch64 NEON / POWER VSX: packed conversions, no masked stores
+    return _has_features(target, ("avx512dq",)), _has_features(target, ("avx512f",))
+
+
+#: Packed float64 <-> int64 conversions exist on the target (AVX-512DQ, NEON); see the module docstring.
+#: Running maxima written with masked stores (AVX-512); else branch-free selects.
+PACKED_INT64_CONVERSION, MASKED_STORES = _choose_forms()
+
+#: The form in use, as ``FLOODSIM_KERNEL_FORM`` spells it, for benchmark records.
+KERNEL_FORM: str = ("avx512" if PACKED_INT64_CONVERSION and MASKED_STORES
+                    else "portable" if not (PACKED_INT64_CONVERSION or MASKED_STORES)
+                    else f"conversion={'packed' if PACKED_INT64_CONVERSION else 'emulated'},"
+                         f"maxima={'masked' if MASKED_STORES else 'select'}")
+
+_OPTIONS = dict(cache=_form_override() == "auto", nogil=True, error_model="numpy", fastmath={"contract"})
 
 #: Decorator for serial kernels and scalar helpers.
 kernel = numba.njit(**_OPTIONS)
+
+#: Decorator for the per-face helpers of the flux loop. With the emulated conversions the friction
+#: term outgrows LLVM's inlining threshold, and a loop that calls a function does not vectorise;
+#: numba then inlines these helpers itself (``inline="always"``, in its own IR). With the packed
+#: conversions LLVM inlines them anyway and they are plain kernels, as before.
+face_kernel = kernel if PACKED_INT64_CONVERSION else numba.njit(inline="always", **_OPTIONS)
 
 #: Decorator for kernels whose outer loop is a ``numba.prange`` over independent bands of rows.
 parallel_kernel = numba.njit(parallel=True, **_OPTIONS)
 
 prange = numba.prange
 
-__all__ = ["JIT_DISABLED", "kernel", "parallel_kernel", "prange"]
+__all__ = ["JIT_DISABLED", "KERNEL_FORM", "MASKED_STORES", "PACKED_INT64_CONVERSION", "compile_target",
+           "face_kernel", "kernel", "parallel_kernel", "prange"]

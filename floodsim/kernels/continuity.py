@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import MASKED_STORES, kernel, parallel_kernel, prange
 from .fastmath import from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
@@ -210,13 +210,25 @@ def continuity_row(
         # The same fold as record_max_row, written out here on purpose: as a shared helper (even with
         # numba's inline="always") LLVM no longer vectorises this loop, and the sweep took 18-21
         # instead of 6.2 ns per cell on one thread (measured 2026-11-26).
+        # MASKED_STORES (a compile-time constant) picks the form for the target: stores only where a
+        # maximum grows (AVX-512 masked stores) or every cell through a select (AVX2, SSE, NEON);
+        # the values written are the same.
         v2_32 = np.float32(v2)
-        if v2_32 > v2_max[i, j]:
-            v2_max[i, j] = v2_32
         h_32 = np.float32(hn)
-        if h_32 > h_max[i, j]:
-            h_max[i, j] = h_32
-            t_hmax[i, j] = t_32
+        if MASKED_STORES:
+            if v2_32 > v2_max[i, j]:
+                v2_max[i, j] = v2_32
+            if h_32 > h_max[i, j]:
+                h_max[i, j] = h_32
+                t_hmax[i, j] = t_32
+        else:
+            v2_old = v2_max[i, j]
+            v2_max[i, j] = v2_32 if v2_32 > v2_old else v2_old
+            h_old = h_max[i, j]
+            t_old = t_hmax[i, j]
+            higher = h_32 > h_old
+            h_max[i, j] = h_32 if higher else h_old
+            t_hmax[i, j] = t_32 if higher else t_old
     wave = math.sqrt(g * from_bits(deepest)) + from_bits(fastest)
     return wet, wave, infil_sum, negative
 
@@ -252,8 +264,10 @@ def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_h
     Notes
     -----
     Values are compared as stored, in float32, and written only where they exceed the maximum: a
-    depth that stays at its maximum keeps the time it was first reached, and cells whose maxima do
-    not change are not written (masked stores; most cells on most steps), which saves memory traffic.
+    depth that stays at its maximum keeps the time it was first reached. With AVX-512 cells whose
+    maxima do not change are not written (masked stores; most cells on most steps), which saves
+    memory traffic; elsewhere every cell is written through a branch-free select, with the same
+    values (:data:`floodsim.kernels._jit.MASKED_STORES`).
     """
     nx = h.shape[1]
     h_speed = SPEED_DEPTH_FACTOR * hmin
@@ -266,12 +280,21 @@ def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_h
         # squared speed: the square root is taken once, when results are written. Keep this fold the
         # same as the one in continuity_row (duplicated there for vectorisation, see the comment).
         v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
-        if v2_32 > v2_max[i, j]:
-            v2_max[i, j] = v2_32
         h_32 = np.float32(hn)
-        if h_32 > h_max[i, j]:
-            h_max[i, j] = h_32
-            t_hmax[i, j] = t_32
+        if MASKED_STORES:
+            if v2_32 > v2_max[i, j]:
+                v2_max[i, j] = v2_32
+            if h_32 > h_max[i, j]:
+                h_max[i, j] = h_32
+                t_hmax[i, j] = t_32
+        else:
+            v2_old = v2_max[i, j]
+            v2_max[i, j] = v2_32 if v2_32 > v2_old else v2_old
+            h_old = h_max[i, j]
+            t_old = t_hmax[i, j]
+            higher = h_32 > h_old
+            h_max[i, j] = h_32 if higher else h_old
+            t_hmax[i, j] = t_32 if higher else t_old
 
 
 @parallel_kernel

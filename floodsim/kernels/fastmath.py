@@ -5,13 +5,19 @@ vectorise ``pow``. Here the cube root is computed with plain arithmetic: a bit-l
 (the high word divided by three, as in fdlibm's cbrt) refined by three Halley iterations, which is
 accurate to round-off for every positive normal float64. Tested against ``x ** (1/3)`` in
 ``tests/unit/test_fastmath.py``.
+
+The guess of ``x ** (-1/3)`` converts between int64 and float64. Where the target has no packed
+conversions (AVX2, SSE) the exact integer emulations :func:`i64_to_f64_exact` and
+:func:`f64_to_i64_trunc` replace them; they round exactly as the hardware conversion does, so the two
+forms give the same bits (``tests/unit/test_kernel_targets.py``). Which is used is decided once, at
+import (:data:`floodsim.kernels._jit.PACKED_INT64_CONVERSION`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import JIT_DISABLED, kernel
+from ._jit import JIT_DISABLED, PACKED_INT64_CONVERSION, kernel
 
 # fdlibm's s_cbrt.c first guess: divide the high 32 bits of the float64 by three and add
 # B1 = (682 - 0.03306235651) * 2**20, which gives cbrt to about 5 bits. Unsigned 32-bit division by a
@@ -94,10 +100,65 @@ def pow_7_3(h):
 _K_RCBRT = 0x553EF0FF1A9FBC00
 
 
+# Bit patterns for the exact int64 <-> float64 conversions (the classic "magic number" construction).
+_LOW32 = 0xFFFFFFFF
+_BITS_2P52 = 0x4330000000000000          # 2.0**52
+_BITS_2P84 = 0x4530000000000000          # 2.0**84
+_2P84_PLUS_2P52 = 2.0 ** 84 + 2.0 ** 52  # exact in float64
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_IMPLICIT_ONE = 0x0010000000000000
+
+
 @kernel
-def rcbrt_guess(x):
-    """First guess of ``x ** (-1/3)`` from the bits of ``x`` (within 3.43 % for positive normal ``x``)."""
+def i64_to_f64_exact(i):
+    """``float(i)`` for ``0 <= i < 2**63``, rounded to nearest as the hardware conversion, with
+    integer and float arithmetic that vectorises without AVX-512DQ.
+
+    The low and high 32 bits are planted in the mantissas of ``2**52`` and ``2**84``:
+    ``hi = 2**84 + (i >> 32) * 2**32`` and ``lo = 2**52 + (i & 0xFFFFFFFF)``, both exact. Then
+    ``hi - (2**84 + 2**52)`` is exact too (a multiple of ``2**32`` below ``2**63``), and adding ``lo``
+    gives ``i`` with a single rounding, the same as ``cvtsi2sd``.
+    """
+    lo = _i64_to_f64((i & _LOW32) | _BITS_2P52)
+    hi = _i64_to_f64((i >> 32) | _BITS_2P84)
+    return (hi - _2P84_PLUS_2P52) + lo
+
+
+@kernel
+def f64_to_i64_trunc(v):
+    """``int(v)`` (towards zero) for ``1 <= v < 2**63``, from the bits of ``v`` (vectorises on AVX2).
+
+    ``v = m * 2**e`` with the 53-bit integer mantissa ``m`` (implicit one included) and
+    ``e = exponent - 52``; the integer part is ``m << e`` for ``e >= 0`` and ``m >> -e`` otherwise (the
+    shift drops the fraction, i.e. truncates). Both shifts are taken with non-negative counts and the
+    unused one is by zero, so the code is branch-free (AVX2 ``vpsllvq``/``vpsrlvq``).
+    """
+    b = _f64_to_i64(v)
+    e = (b >> 52) - 1075
+    m = (b & _MANTISSA) | _IMPLICIT_ONE
+    return (m << max(e, 0)) >> max(-e, 0)
+
+
+@kernel
+def rcbrt_guess_packed(x):
+    """First guess of ``x ** (-1/3)`` with the hardware int64 <-> float64 conversions (AVX-512DQ, NEON)."""
     return _i64_to_f64(_i64(_K_RCBRT) - _i64(float(_f64_to_i64(x)) * (1.0 / 3.0)))
+
+
+@kernel
+def rcbrt_guess_emulated(x):
+    """The same bits as :func:`rcbrt_guess_packed` for positive normal ``x``, with the conversions
+    emulated exactly (:func:`i64_to_f64_exact`, :func:`f64_to_i64_trunc`) for AVX2 and SSE.
+
+    Outside that domain (zero, negative, NaN: lanes whose result the friction term discards) the
+    value differs but nothing traps.
+    """
+    return _i64_to_f64(_i64(_K_RCBRT) - f64_to_i64_trunc(i64_to_f64_exact(_f64_to_i64(x)) * (1.0 / 3.0)))
+
+
+#: First guess of ``x ** (-1/3)`` (within 3.43 % for positive normal ``x``), in the form that
+#: vectorises on the compile target (see :mod:`floodsim.kernels._jit`); both give the same bits.
+rcbrt_guess = rcbrt_guess_packed if PACKED_INT64_CONVERSION else rcbrt_guess_emulated
 
 
 @kernel

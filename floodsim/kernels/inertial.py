@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import face_kernel, kernel, parallel_kernel, prange
 from .fastmath import inv_pow_7_3
 
 
@@ -33,7 +33,7 @@ def implicit_friction(a, b):
     return 2.0 * a / (1.0 + math.sqrt(1.0 + 4.0 * b * abs(a)))
 
 
-@kernel
+@face_kernel
 def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta, hmin):
     """Unit-width discharge [m²/s] at one face: de Almeida et al. (2012) θ-scheme, implicit friction.
 
@@ -209,7 +209,7 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
                                       hmin)
 
 
-@kernel
+@face_kernel
 def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
     """New discharge at the east face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
     q = almeida_flux(
@@ -219,7 +219,7 @@ def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
     return q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
 
 
-@kernel
+@face_kernel
 def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below, dt, dy, g, theta, hmin):
     """New discharge at the south face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
     q = almeida_flux(
