@@ -301,7 +301,13 @@ def report_html(site, entry: ReportEntry, root: str = "../") -> str:
         if entry.ead_eur_per_yr is not None and math.isfinite(entry.ead_eur_per_yr):
             ead = (f" Expected annual damage to the building (model estimate): "
                    f"{entry.ead_eur_per_yr:,.0f} EUR per year.")
-        likelihood = f"<h2>How likely</h2><p>{html_text(words)}{band}{html_text(ead)}</p>"
+        lk = getattr(site, "likelihood", None)
+        which = ""
+        if lk is not None:
+            periods = ", ".join(f"{float(t):g}" for t in lk.return_periods_yr)
+            which = (f"<p class='small'>From the modelled storms of {html_text(periods or 'several')}-year "
+                     f"return periods (sweep design {_p(lk.design)}).</p>")
+        likelihood = f"<h2>How likely</h2><p>{html_text(words)}{band}{html_text(ead)}</p>{which}"
     else:
         likelihood = (f"<h2>How likely</h2><p>{html_text(t.event or 'A single modelled event')}: the "
                       "numbers above are for this one event; the site has no likelihood bands.</p>")
