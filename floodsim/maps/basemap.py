@@ -16,8 +16,10 @@ offline, the terrain always, and a fallback when the street tiles cannot be load
   :data:`LABEL_MIN_ZOOM_AREAS` (water, buildings). The vector base is on by default offline, off
   online (the street map has it) and switched on by the fallback.
 
-Panes keep the order: tiles (Leaflet's ``tilePane``, z 200) < terrain image (z 210) < vector base
-(z 250) < flood rasters (``overlayPane``, 400) < the page's buildings (z 420) < labels (z 450).
+Panes keep the base map under whatever a page adds in Leaflet's own panes: base tiles (OSM, local tiles,
+terrain tiles; z 100) < terrain image (z 110) < vector base (z 150) < the page's flood rasters (Leaflet's
+``tilePane``, 200, and ``overlayPane``, 400) < the resident page's buildings (z 420) < labels (z 450).
+So a base layer switched on later (the fallback) never covers a flood layer.
 
 Vector data is simplified (:data:`SIMPLIFY_M`) and rounded to 1e-6° (~0.1 m) and reaches the page as
 :func:`floodsim.maps.safe.js_json`: inline on a self-contained page, else as a site file under
@@ -70,7 +72,8 @@ LAYER_NAMES = {"roads": "Streets (city data)", "water": "Water (city data)",
                "buildings": "Buildings (city data)"}
 
 #: The custom panes (name → z-index), made once per map by :class:`Panes`.
-PANES = {"floodsimTerrain": 210, "floodsimBase": 250, "floodsimBuildings": 420, "floodsimLabels": 450}
+PANES = {"floodsimBasemap": 100, "floodsimTerrain": 110, "floodsimBase": 150, "floodsimBuildings": 420,
+         "floodsimLabels": 450}
 
 BASEMAP_CSS = f"""
 .floodsim-label {{ background: none; border: 0; }}
@@ -395,13 +398,13 @@ def add_base_layers(m, site) -> dict:
     local = None
     if site.base.local_tiles_url:
         local = site.base.local_layer("Local map (offline)", show=False, root=site.root)
+        local.options["pane"] = "floodsimBasemap"
         base_layers.append(local)
     shade = site.raster(0, "hillshade")
     terrain = None
     if shade is not None:
         terrain = shade.folium_layer("Terrain (offline)", show=False, opacity=1.0, zindex=1, overlay=False)
-        if hasattr(terrain, "options") and shade.tile_url is None:
-            terrain.options["pane"] = "floodsimTerrain"
+        terrain.options["pane"] = "floodsimTerrain" if shade.tile_url is None else "floodsimBasemap"
         base_layers.append(terrain)
         out["bounds"] = shade.bounds
     offline_base = local or terrain
@@ -410,7 +413,7 @@ def add_base_layers(m, site) -> dict:
     osm = None
     if online:
         osm = folium.TileLayer("OpenStreetMap", name="Street map (OpenStreetMap)", overlay=False, show=True,
-                               max_zoom=22, max_native_zoom=19)
+                               max_zoom=22, max_native_zoom=19, pane="floodsimBasemap")
         osm.add_to(m)
         out["online"] = osm
     elif offline_base is not None:

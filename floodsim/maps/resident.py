@@ -99,6 +99,13 @@ var floodsimResident = {
 RESIDENT_CSS = """
 .floodsim-layers-title { font-weight: 600; margin: 0 0 3px 0; }
 .floodsim-event-note { margin-top: 4px; font-size: 12px; color: #333333; }
+.floodsim-flood-layers .leaflet-control-layers-toggle { position: relative; }
+.floodsim-flood-layers .leaflet-control-layers-toggle::after { content: "Flood"; position: absolute; left: 0;
+  right: 0; bottom: 0; font: 700 10px/1.2 system-ui, sans-serif; color: #1a1a1a; text-align: center;
+  background: rgba(255,255,255,.85); }
+@media (max-width: 599.98px) {
+  .floodsim-title-more { display: none; }   /* on a phone the title only: the About panel says the rest */
+}
 """
 
 
@@ -166,14 +173,27 @@ class ResidentBuildings(Layer):
                 return "<p>The details of this building could not be loaded.</p>";
             });
         }
-        // a card taller than most of the window scrolls inside its popup (the popup then fits the map)
-        var {{ this.get_name() }}_popup = {maxWidth: 300, minWidth: 180, autoPanPadding: [12, 12],
-                                           maxHeight: Math.max(220, Math.round(window.innerHeight * 0.7))};
+        // the card's popup: narrow; a card taller than most of the window scrolls inside it; on a narrow
+        // map it pans clear of the top-left controls (search, zoom), which would cover it
+        function {{ this.get_name() }}_options(map) {
+            var top = 12, bottom = 12;
+            if (map && map.getSize().x < 700) {
+                var box = map.getContainer().getBoundingClientRect();
+                var tl = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+                if (tl) { top = Math.max(top, Math.round(tl.getBoundingClientRect().bottom - box.top) + 8); }
+                map.getContainer().querySelectorAll(".leaflet-bottom").forEach(function (corner) {
+                    bottom = Math.max(bottom, Math.round(box.bottom - corner.getBoundingClientRect().top) + 8);
+                });
+            }
+            return {maxWidth: 300, minWidth: 180, autoPanPaddingTopLeft: [12, top],
+                    autoPanPaddingBottomRight: [12, bottom],
+                    maxHeight: Math.max(220, Math.round(window.innerHeight * 0.7))};
+        }
         // the card opens once it is loaded (a popup that grows after opening would not pan into view)
         function {{ this.get_name() }}_open(layer, latlng) {
             return {{ this.get_name() }}_card(layer.feature).then(function (html) {
-                if (!layer.getPopup()) { layer.bindPopup(html, {{ this.get_name() }}_popup); }
-                else { layer.setPopupContent(html); }
+                if (layer.getPopup()) { layer.closePopup(); layer.unbindPopup(); }
+                layer.bindPopup(html, {{ this.get_name() }}_options({{ this.get_name() }}._map));
                 layer.openPopup(latlng || layer.getBounds().getCenter());
             });
         }
@@ -184,11 +204,7 @@ class ResidentBuildings(Layer):
             onEachFeature: function (f, layer) {
                 floodsimResident.byIndex[f.properties.i] = layer;
                 layer.bindTooltip(f.properties.label, {sticky: true});
-                if (f.properties.popup) {
-                    layer.bindPopup(f.properties.popup, {{ this.get_name() }}_popup);
-                } else {
-                    layer.on("click", function (e) { {{ this.get_name() }}_open(layer, e.latlng); });
-                }
+                layer.on("click", function (e) { {{ this.get_name() }}_open(layer, e.latlng); });
                 layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#000000"}); });
                 layer.on("mouseout", function () { {{ this.get_name() }}.resetStyle(layer); });
             }
@@ -258,6 +274,11 @@ class FloodLayerControl(MacroElement):
             title.className = "floodsim-layers-title";
             title.textContent = {{ this.title_js }};
             list.insertBefore(title, list.firstChild);
+            var toggle = c.querySelector(".leaflet-control-layers-toggle");
+            if (toggle) {     // collapsed (phones): not the same icon as the base-map control's
+                toggle.title = {{ this.title_js }};
+                toggle.setAttribute("aria-label", {{ this.title_js }});
+            }
             map.on("baselayerchange", function (e) {
                 modes.forEach(function (m) { if (m[0] === e.layer) { floodsimResident.setMode(m[1]); } });
             });
@@ -441,8 +462,8 @@ def resident_page(site) -> folium.Map:
     if site.likelihood is None:
         note = (f"<div class='floodsim-event-note'>{C.single_event_html(site)} "
                 "This map does not show how likely flooding is.</div>")
-    HtmlControl(f"<span class='floodsim-title'>{html_text(site.texts.title)}</span><br>{names}{note}",
-                position="bottomleft").add_to(m)
+    HtmlControl(f"<span class='floodsim-title'>{html_text(site.texts.title)}</span>"
+                f"<span class='floodsim-title-more'><br>{names}{note}</span>", position="bottomleft").add_to(m)
     try:
         from .about import add_about
     except ImportError:       # the about panel is optional for the page

@@ -636,7 +636,7 @@ class SearchControl(MacroElement):
               if (!entry) { return; }
               input.value = entry.t;
               close();
-              status.textContent = entry.t;
+              status.textContent = "";
               floodsimResident.pick(map, entry);
             }
             function update() {
