@@ -27,6 +27,17 @@ dual-drainage example. The rule:
 
 Writes ``sewer.gpkg`` (layers ``junctions``, ``outfalls``, ``conduits``: see floodsim.sewer.network) and
 ``sewer.inp`` (the same network in SWMM's format, written by floodsim from the layers with swmm-api).
+
+Tunnel
+------
+Also the SWMM version of the lumped storm tunnel of ``scenarios/merewether_tunnel.toml``
+(``tunnel.gpkg``, ``tunnel.inp``): the five intakes of ``measures_storage.gpkg`` (``tunnel_intakes``,
+G1..G5) become shafts (storage units of 12.6 m² plan area, rim at the ground, each an inlet of 1 m²
+open area, 4 m perimeter and the intake's capacity 0.5 m³/s); the tunnel is four circular conduits
+between them (n = 0.015) whose diameter gives the lumped tunnel's 3,000 m³ over its length, its invert
+12 m below the first intake's ground, falling 0.2 %; a pump station at the last shaft lifts 0.4 m³/s
+(the lumped outfall capacity) to the river (``tunnel_outfall`` point; fixed stage 15.0 m, flap gate),
+switched by two SWMM control rules (``controls``): on above 0.5 m in the last shaft, off below 0.2 m.
 Run ``python gis_data/merewether/make_sewer.py``; the output is deterministic.
 """
 
@@ -50,6 +61,8 @@ ROOT = HERE.parent.parent
 SPACING_M, MAX_EDGE_M = 28.0, 60.0
 COVER_M, MIN_SLOPE, N_PIPE = 1.2, 0.005, 0.013
 C_SEALED, C_OPEN, INLET_MIN, SPEED = 0.9, 0.35, 5.0, 1.5
+TUNNEL_VOLUME_M3, TUNNEL_DEPTH_M, TUNNEL_SLOPE, SHAFT_AREA_M2 = 3000.0, 12.0, 0.002, 12.6
+PUMP_M3_S, RIVER_LEVEL_M = 0.4, 15.0
 DIAMETERS = (0.300, 0.375, 0.450, 0.525, 0.600, 0.675, 0.750, 0.900, 1.050, 1.200, 1.350, 1.500)
 
 
@@ -223,5 +236,52 @@ def simplify(points: np.ndarray) -> list:
     return list(line.coords)
 
 
+def make_tunnel() -> None:
+    """The SWMM version of the storm tunnel of ``merewether_tunnel.toml`` (module docstring, "Tunnel")."""
+    import pandas as pd
+    import pyogrio
+
+    from floodsim.sewer.network import read_layers
+
+    intakes = gpd.read_file(HERE / "measures_storage.gpkg", layer="tunnel_intakes").sort_values("segment")
+    outfall = gpd.read_file(HERE / "measures_storage.gpkg", layer="tunnel_outfall")
+    crs = intakes.crs
+    pts = [(float(g.x), float(g.y)) for g in intakes.geometry]
+    ground = [float(v) for v in intakes["bed_m"]]
+    seg = [float(np.hypot(pts[k + 1][0] - pts[k][0], pts[k + 1][1] - pts[k][1])) for k in range(len(pts) - 1)]
+    diameter = round(math.sqrt(4.0 * TUNNEL_VOLUME_M3 / (math.pi * sum(seg))), 2)
+    invert = [ground[0] - TUNNEL_DEPTH_M]
+    for length in seg:
+        invert.append(invert[-1] - TUNNEL_SLOPE * length)
+    names = [f"SH{k + 1}" for k in range(len(pts))]
+    shafts = [dict(name=n, invert_m=round(inv, 3), rim_m=round(g, 3), area_m2=SHAFT_AREA_M2, inlet=1,
+                   inlet_area_m2=1.0, inlet_length_m=4.0, inlet_capacity_m3_s=float(cap), geometry=Point(p))
+              for n, inv, g, cap, p in zip(names, invert, ground, intakes["capacity_m3_s"], pts)]
+    conduits = [dict(name=f"T{k + 1}", from_node=names[k], to_node=names[k + 1], shape="circular", height_m=diameter,
+                     width_m=None, length_m=round(seg[k], 2), manning_n=0.015, from_offset_m=0.0, to_offset_m=0.0,
+                     geometry=LineString([pts[k], pts[k + 1]])) for k in range(len(seg))]
+    out_xy = (float(outfall.geometry.iloc[0].x), float(outfall.geometry.iloc[0].y))
+    outfalls = [dict(name="RIVER", invert_m=RIVER_LEVEL_M, stage="fixed", stage_m=RIVER_LEVEL_M, flap_gate=1,
+                     geometry=Point(out_xy))]
+    pumps = [dict(name="PS1", from_node=names[-1], to_node="RIVER", capacity_m3_s=PUMP_M3_S, on_depth_m=0.0,
+                  off_depth_m=0.0, geometry=LineString([pts[-1], out_xy]))]
+    rules = [f"RULE PUMP_ON\nIF NODE {names[-1]} DEPTH > 0.5\nTHEN PUMP PS1 STATUS = ON\nPRIORITY 1",
+             f"RULE PUMP_OFF\nIF NODE {names[-1]} DEPTH < 0.2\nTHEN PUMP PS1 STATUS = OFF\nPRIORITY 2"]
+    gpkg = HERE / "tunnel.gpkg"
+    if gpkg.exists():
+        gpkg.unlink()
+    gpd.GeoDataFrame(shafts, crs=crs).to_file(gpkg, layer="storage", driver="GPKG")
+    gpd.GeoDataFrame(conduits, crs=crs).to_file(gpkg, layer="conduits", driver="GPKG")
+    gpd.GeoDataFrame(outfalls, crs=crs).to_file(gpkg, layer="outfalls", driver="GPKG")
+    gpd.GeoDataFrame(pumps, crs=crs).to_file(gpkg, layer="pumps", driver="GPKG")
+    pyogrio.write_dataframe(pd.DataFrame({"rule": rules}), gpkg, layer="controls", driver="GPKG")
+    net = read_layers(gpkg)
+    net.write_inp(HERE / "tunnel.inp")
+    volume = sum(math.pi * diameter ** 2 / 4.0 * length for length in seg)
+    print(f"tunnel: {len(shafts)} shafts, {sum(seg):.1f} m of {diameter:.2f} m tunnel ({volume:,.0f} m³), pump "
+          f"{PUMP_M3_S} m³/s to the river at {RIVER_LEVEL_M} m")
+
+
 if __name__ == "__main__":
     main()
+    make_tunnel()
