@@ -437,6 +437,15 @@ def test_blocked_street_tiles_fall_back_to_the_offline_base(runs, cache, tmp_pat
             "return Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
             ".filter(l => l.querySelector('input').checked).map(l => l.textContent.trim());")
         assert "Terrain (offline)" in checked and "Street map (OpenStreetMap)" not in checked
+        # street names: shown as typed (hostile too), from zoom 16 on
+        labels = "return [...document.querySelectorAll('.floodsim-label span')].filter(e => e.offsetParent)" \
+                 ".map(e => e.textContent);"
+        d.execute_script("Object.values(window).find(v => v instanceof L.Map).setZoom(17, {animate: false});")
+        time.sleep(0.3)
+        assert sorted(d.execute_script(labels)) == sorted(ROAD_NAMES)
+        d.execute_script("Object.values(window).find(v => v instanceof L.Map).setZoom(14, {animate: false});")
+        time.sleep(0.3)
+        assert d.execute_script(labels) == []
         others = [e for e in console_errors(d) if "openstreetmap.org" not in e]
         assert others == []
 
