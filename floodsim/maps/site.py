@@ -701,34 +701,18 @@ def build_site(inp: SiteInputs, *, embed: bool, raster_source=None, folder: Path
 
 
 def page_builders():
-    """``(resident_page, planner_page)``: the page builders of the site's pages."""
-    from . import planner, resident
+    """``(resident_page, planner_page)``: the builders of the site's two pages
+    (:func:`floodsim.maps.resident.resident_page`, :func:`floodsim.maps.planner.planner_page`)."""
+    from .planner import planner_page
+    from .resident import resident_page
 
-    res = getattr(resident, "resident_page", None)
-    pla = getattr(planner, "planner_page", None)
-    if res is None or pla is None:           # the page builders of issue 12 not there yet: the former maps
-        from .about import add_about
-
-        def res_fallback(site):
-            m = resident.resident_map(site.runs, offline=site.offline)
-            add_about(m, site)
-            return m
-
-        def pla_fallback(site):
-            m = planner.planner_map(site.runs[:2], offline=site.offline)
-            add_about(m.m1 if hasattr(m, "m1") else m, site)
-            return m
-        res = res or res_fallback
-        pla = pla or pla_fallback
-    return res, pla
+    return resident_page, planner_page
 
 
 def finish(html: str, texts, page: str | None = None) -> str:
     """The page finished by :func:`floodsim.maps.pagestyle.finish_page` (lang, title, viewport, CSS)."""
-    try:
-        from .pagestyle import finish_page
-    except ImportError:          # pragma: no cover - the accessibility module is part of the package
-        return html
+    from .pagestyle import finish_page
+
     return finish_page(html, texts, page)
 
 
