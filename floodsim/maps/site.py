@@ -653,7 +653,8 @@ def rain_in_words(run) -> str | None:
     area = cells * float(ds.attrs.get("dx_m", abs(run.transform.a))) * float(ds.attrs.get("dy_m", abs(run.transform.e)))
     depth_mm = vol[-1] / area * 1000.0
     end = t[int(np.argmax(vol >= vol[-1] * (1 - 1e-6)))]
-    return f"{depth_mm:.0f} mm of rain over the model area within {end / 60.0:.0f} minutes"
+    minutes = round(end / 60.0)
+    return f"{depth_mm:.0f} mm of rain over the model area within {minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def fill_texts(texts: PublishTexts, runs, labels, likelihood: Likelihood | None = None,
@@ -663,15 +664,14 @@ def fill_texts(texts: PublishTexts, runs, labels, likelihood: Likelihood | None 
 
     upd = {}
     if texts.event is None:
+        rain = rain_in_words(runs[0])
+        event = f"{labels[0]}: {rain + ', ' if rain else ''}a single modelled event"
         if likelihood is not None and likelihood.return_periods_yr:
             periods = ", ".join(f"{t:g}" for t in likelihood.return_periods_yr)
-            event = f"Design storms of {periods}-year return periods (sweep design {likelihood.design})"
+            event += (f". Likelihood: design storms of {periods}-year return periods (sweep design "
+                      f"{likelihood.design})")
             if likelihood.storms:
                 event += ": " + "; ".join(likelihood.storms.values())
-        else:
-            rain = rain_in_words(runs[0])
-            what = "a single modelled event"
-            event = f"{labels[0]}: {rain + ', ' if rain else ''}{what}"
         upd["event"] = event[:4000]
     if texts.date is None:
         upd["date"] = (today or _dt.date.today()).isoformat()

@@ -160,8 +160,10 @@ def test_fill_texts_with_likelihood_names_the_design_storms():
 
     lk = Likelihood(design="no pond", return_periods_yr=[5.0, 100.0],
                     storms={"5-yr": "20 mm in 30 min ≈ a 1-in-5-year rain today"})
-    t = fill_texts(PublishTexts(), [_FakeRun([0, 1], [0, 60])], ["Today"], lk)
-    assert t.event.startswith("Design storms of 5, 100-year return periods (sweep design no pond)")
+    t = fill_texts(PublishTexts(), [_FakeRun([0, 24], [0, 60])], ["Today"], lk)
+    assert t.event.startswith("Today: 30 mm of rain over the model area within 1 minute, a single modelled "
+                              "event. Likelihood: design storms of 5, 100-year return periods (sweep design "
+                              "no pond): 20 mm in 30 min")
     assert "1-in-5-year" in t.event
 
 
