@@ -56,6 +56,10 @@ ASIDE_INFIX = ".floodsim-old-"
 LAYER_FLOOD_EXTENT = "flood_extent"
 LAYER_BUILDINGS = "buildings"
 LAYER_MEASURES = "measures"
+#: The sewer network of a dual-drainage run (:func:`floodsim.sewer.results.write_network_layers`): pipes
+#: by peak capacity used, nodes with peak head and surcharge.
+LAYER_SEWER_PIPES = "sewer_pipes"
+LAYER_SEWER_NODES = "sewer_nodes"
 
 # what `floodsim compare` writes into its folder
 COMPARISON_CSV = "comparison.csv"

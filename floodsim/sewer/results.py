@@ -179,6 +179,8 @@ def write_network_layers(ds, path, crs=None) -> list[str]:
         "peak_capacity_used": peak_used,
     }, geometry=[LineString([xy[str(a)], xy[str(b)]]) for a, b in zip(ds["link_from"].values, ds["link_to"].values)],
         crs=crs)
-    links.to_file(path, layer="sewer_pipes", driver="GPKG")
-    nodes.to_file(path, layer="sewer_nodes", driver="GPKG")
-    return ["sewer_pipes", "sewer_nodes"]
+    from ..io.runfolder import LAYER_SEWER_NODES, LAYER_SEWER_PIPES
+
+    links.to_file(path, layer=LAYER_SEWER_PIPES, driver="GPKG")
+    nodes.to_file(path, layer=LAYER_SEWER_NODES, driver="GPKG")
+    return [LAYER_SEWER_PIPES, LAYER_SEWER_NODES]
