@@ -257,3 +257,51 @@ def test_merewether_sewer_scenario_coarsened_runs_balances_and_compares(tmp_path
                  str(tmp_path / "cmp")]) == ExitCode.OK
     summary = json.loads((tmp_path / "sewer" / "summary.json").read_text())
     assert summary["sewer"]["combined_balance_m3"]["surface_closure_error_m3"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_checkpoint_file_with_a_network_resumes_through_the_run_machinery(tmp_path):
+    """The checkpoint file (floodsim.run.checkpoint: fingerprint, npz, restore) carries the network: the
+    fingerprint is the same for two builds (SWMM's working folders differ), a run stopped at step 150 and
+    restored into a fresh model ends with the balance closed and node depths within 2 cm of the
+    uninterrupted run (SWMM restarts from its hotstart file; see the test above for "correctly")."""
+    from floodsim.run import checkpoint
+    from floodsim.run.recorder import Recorder, run_simulation
+
+    grid = _bowl()
+    inp = _box_network(tmp_path)
+    duration, interval = 900.0, 300.0
+
+    def model(tag):
+        net = read_inp(inp, inlets={"J1": Inlet(0.1, 1.2), "J2": Inlet(0.1, 1.2)})
+        op = SewerCoupling(net, duration_s=duration, step_s=1.0, folder=tmp_path / tag,
+                           outfalls={"O1": OutfallTarget("cell", xy=cell_xy(1, 1, DX))})
+        return Simulation(grid, rainfall=Hyetograph.block(80.0, 900.0), operators=[op]), op
+
+    whole_sim, _ = model("whole")
+    fp = checkpoint.fingerprint(whole_sim, duration, interval)
+    whole = run_simulation(whole_sim, duration, interval)          # closes SWMM at the end
+    sim, op = model("first")
+    assert checkpoint.fingerprint(sim, duration, interval) == fp
+    rec, path = Recorder(sim), tmp_path / "c.npz"
+
+    class Stop(Exception):
+        pass
+
+    def after_step():
+        if sim.state.steps == 150:
+            checkpoint.save(path, sim, rec, fp, duration, interval)
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_simulation(sim, duration, interval, recorder=rec, after_step=after_step)
+    op.close()
+    fresh, op2 = model("fresh")
+    rec2 = Recorder(fresh)
+    meta = checkpoint.restore(path, fresh, rec2, checkpoint.fingerprint(fresh, duration, interval), duration,
+                              interval)
+    assert meta["steps"] == 150
+    resumed = run_simulation(fresh, duration, interval, recorder=rec2)
+    assert abs(resumed.attrs["relative_volume_error"]) < 1e-12
+    assert resumed.sizes["sewer_time"] == whole.sizes["sewer_time"]
+    np.testing.assert_allclose(resumed["node_depth"].values, whole["node_depth"].values, atol=0.02)
+    np.testing.assert_allclose(resumed["depth"].values, whole["depth"].values, atol=2e-3)
