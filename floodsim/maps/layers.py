@@ -1,5 +1,6 @@
-"""Folium layers built from runs: hillshade, depth, hazard, buildings, measures (hatched footprints),
-gauges with their hydrographs, changed buildings; and the legend bodies of the planner page.
+"""The vector layers of the planner page and its legend bodies: buildings by hazard class, measures
+(hatched, named footprints), gauges with their hydrograph PNGs, the changed buildings of a comparison.
+The rasters come from the site (:meth:`floodsim.maps.sitedata.Site.raster`).
 
 Every string that comes from data (building ids, attributes and addresses, scenario and measure names
 and types) reaches the page only through :func:`floodsim.maps.safe.html_text` (Leaflet puts layer names,
@@ -16,27 +17,24 @@ import folium
 import numpy as np
 from branca.element import MacroElement
 from folium.template import Template
-from rasterio.enums import Resampling
 from shapely.geometry import mapping
 
-from .controls import HtmlControl
-from .rasterproducts import flood_max_depth
 from .safe import html_text, js_json
-from .rasters import classify, grey_rgba, hillshade, paint_classes, png_data_uri, to_web_mercator
+from .rasters import to_web_mercator
 from ..io.runfolder import Run
 from .style import (
     BUILDING_EDGE,
     HAZARD_COLOURS,
     depth_colours,
-    depth_edges,
     depth_labels,
-    hazard_colours,
     hazard_label,
     hazard_name,
     measure_colour,
 )
 
+
 def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals and its unit, or "–" when missing or not finite."""
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f} {unit}"
 
 
@@ -44,71 +42,6 @@ def overlay_bounds(run: Run) -> list[list[float]]:
     """Lat/lon corners of the run's grid in web mercator (for ``fit_bounds``)."""
     _, bounds = to_web_mercator(np.zeros(run.ds["elevation"].shape, np.float32), run.transform, run.crs)
     return bounds
-
-
-def add_hillshade(m, run: Run, name: str = "Terrain (hillshade)", overlay: bool = False):
-    """The DEM hillshade as an embedded image (the base layer: no tiles are fetched)."""
-    z = run.ds["elevation"].values
-    shade = hillshade(z, float(run.ds.attrs.get("dx_m", 1.0)), float(run.ds.attrs.get("dy_m", 1.0)))
-    img, bounds = to_web_mercator(shade, run.transform, run.crs, Resampling.bilinear)
-    folium.raster_layers.ImageOverlay(
-        png_data_uri(grey_rgba(img)),
-        bounds=bounds,
-        name=html_text(name),
-        overlay=overlay,
-        control=True,
-        zindex=1,
-    ).add_to(m)
-    return bounds
-
-
-def add_depth(m, run: Run, name: str, show: bool = True, opacity: float = 0.8):
-    """Maximum flood depth by class as an image overlay (water held by measures by design left out)."""
-    codes = classify(flood_max_depth(run), depth_edges(run.threshold_m))
-    img, bounds = to_web_mercator(codes.astype(np.float32), run.transform, run.crs)
-    rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), depth_colours(run.threshold_m))
-    folium.raster_layers.ImageOverlay(
-        png_data_uri(rgba), bounds=bounds, name=html_text(name), opacity=opacity, show=show, zindex=3
-    ).add_to(m)
-
-
-def add_hazard(m, run: Run, name: str, show: bool = False, opacity: float = 0.8):
-    """Hazard class of the run maxima as an image overlay."""
-    img, bounds = to_web_mercator(run.hazard_code.astype(np.float32), run.transform, run.crs)
-    rgba = paint_classes(np.nan_to_num(img, nan=0).astype(np.int16), hazard_colours())
-    folium.raster_layers.ImageOverlay(
-        png_data_uri(rgba), bounds=bounds, name=html_text(name), opacity=opacity, show=show, zindex=4
-    ).add_to(m)
-
-
-def _legend_rows(items) -> str:
-    return "".join(
-        f"<tr><td><span class='swatch' style='background:{colour}'></span></td><td>{text}</td></tr>"
-        for colour, text in items
-    )
-
-
-def depth_legend(threshold_m: float) -> HtmlControl:
-    """Legend of the depth classes [m] (the classes of ``flood.gpkg``)."""
-    items = zip(depth_colours(threshold_m).values(), depth_labels(threshold_m))
-    return HtmlControl(
-        "<h4>Maximum water depth</h4><table>" + _legend_rows(items) + "</table>", position="bottomright"
-    )
-
-
-def hazard_legend() -> HtmlControl:
-    """Legend of the hazard classes with their hazard-rating ranges (HR = d·(v + 0.5) + DF)."""
-    from ..analysis.hazard import HAZARD_CLASSES
-
-    bounds = ["HR &lt; 0.75", "0.75 ≤ HR &lt; 1.25", "1.25 ≤ HR ≤ 2.0", "HR &gt; 2.0"]
-    items = [
-        (HAZARD_COLOURS[c.code], f"{html_text(c.name)}: {html_text(c.label)} ({b})")
-        for c, b in zip([c for c in HAZARD_CLASSES if c.code > 0], bounds)
-    ]
-    return HtmlControl(
-        "<h4>Hazard to people (UK FD2321)</h4><table>" + _legend_rows(items) + "</table>",
-        position="bottomright",
-    )
 
 
 def building_label(run: Run, row) -> str:
