@@ -330,7 +330,7 @@ def _latlon(geom_4326) -> tuple[float, float] | None:
     if geom_4326 is None or geom_4326.is_empty:
         return None
     p = geom_4326.representative_point()
-    return (round(float(p.y), 7), round(float(p.x), 7))
+    return (round(float(p.y), 6), round(float(p.x), 6))
 
 
 def _bounds(geoms_4326) -> list | None:
@@ -338,8 +338,8 @@ def _bounds(geoms_4326) -> list | None:
     if not geoms:
         return None
     b = np.array([g.bounds for g in geoms])
-    return [[round(float(b[:, 1].min()), 7), round(float(b[:, 0].min()), 7)],
-            [round(float(b[:, 3].max()), 7), round(float(b[:, 2].max()), 7)]]
+    return [[round(float(b[:, 1].min()), 6), round(float(b[:, 0].min()), 6)],
+            [round(float(b[:, 3].max()), 6), round(float(b[:, 2].max()), 6)]]
 
 
 def site_addresses(site) -> tuple[list[str], list[int | None], list]:
@@ -417,19 +417,19 @@ def build_index(site) -> list[Entry]:
     return out
 
 
-def index_payload(entries: list[Entry]) -> list[dict]:
-    """The index as the page's script reads it (JSON-ready; strings as they are, for ``js_json``)."""
+def index_payload(entries: list[Entry]) -> list[list]:
+    """The index as the page's script reads it (JSON-ready; strings as they are, for ``js_json``): one
+    row per entry, ``[text, kind, building row (-1: none), lat, lon]`` and, for a street, its bounds
+    ``south, west, north, east`` [°] after them. The page derives the words and numbers from the text
+    with the same rules as :func:`make_entry` (``floodsimSearch.entries``), so they are not sent."""
     out = []
     for e in entries:
-        d = {"t": e.text, "k": e.kind, "w": list(e.words),
-             "n": [[n.lo, n.hi, n.letter] for n in e.numbers]}
-        if e.building is not None:
-            d["b"] = int(e.building)
-        if e.latlon is not None:
-            d["c"] = list(e.latlon)
+        lat, lon = e.latlon if e.latlon is not None else (None, None)
+        row = [e.text, e.kind, -1 if e.building is None else int(e.building), lat, lon]
         if e.bounds is not None:
-            d["x"] = e.bounds
-        out.append(d)
+            (s, w), (n, east) = e.bounds
+            row += [s, w, n, east]
+        out.append(row)
     return out
 
 
@@ -537,6 +537,25 @@ var floodsimSearch = (function () {
     }
     return total;
   }
+  // the entries of index rows (search.index_payload): words and numbers as make_entry derives them
+  function entries(rows) {
+    return rows.map(function (r) {
+      var p = parse(r[0]), w = [], n = [], seenW = {}, seenN = {};
+      p.words.forEach(function (x) {
+        var e = expand(x);
+        if (!Object.prototype.hasOwnProperty.call(seenW, e)) { seenW[e] = 1; w.push(e); }
+      });
+      p.numbers.forEach(function (x) {
+        var key = x.lo + "|" + x.hi + "|" + x.letter;
+        if (!Object.prototype.hasOwnProperty.call(seenN, key)) { seenN[key] = 1; n.push([x.lo, x.hi, x.letter]); }
+      });
+      var e = {t: r[0], k: r[1], w: w, n: n};
+      if (r[2] >= 0) { e.b = r[2]; }
+      if (r[3] !== null && r[4] !== null) { e.c = [r[3], r[4]]; }
+      if (r.length >= 9) { e.x = [[r[5], r[6]], [r[7], r[8]]]; }
+      return e;
+    });
+  }
   function match(entries, text, limit) {
     var q = parse(text), hits = [];
     for (var i = 0; i < entries.length; i++) {
@@ -546,7 +565,7 @@ var floodsimSearch = (function () {
     hits.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; });
     return hits.slice(0, limit || __MAX_RESULTS__).map(function (h) { return [-h[0], entries[h[2]]]; });
   }
-  return {fold: fold, parse: parse, normalise: normalise, match: match, expand: expand};
+  return {fold: fold, parse: parse, normalise: normalise, match: match, expand: expand, entries: entries};
 })();
 """
 SEARCH_JS = (SEARCH_JS.replace("__ABBREV__", js_json(ABBREVIATIONS))
@@ -582,7 +601,10 @@ class SearchControl(MacroElement):
               loading = (typeof source === "string" ? fetch(source).then(function (r) {
                 if (!r.ok) { throw new Error("search index: HTTP " + r.status); }
                 return r.json();
-              }) : Promise.resolve(source)).then(function (e) { entries = e; return e; });
+              }) : Promise.resolve(source)).then(function (rows) {
+                entries = floodsimSearch.entries(rows);
+                return entries;
+              });
             }
             return loading;
           }

@@ -126,7 +126,7 @@ def make_site(runs, *, embed=True, with_likelihood=True, online=False, addresses
 def _index_from_page(page: str) -> list[dict]:
     m = re.search(r"var source = (\[.*?\]);\n", page)
     assert m, "no inline search index"
-    return json.loads(m.group(1))
+    return [{"t": r[0], "k": r[1], "b": r[2]} for r in json.loads(m.group(1))]
 
 
 def _buildings_from_page(page: str) -> dict:
@@ -244,7 +244,7 @@ def test_published_site_keeps_data_in_files(runs):
     assert "Likelihood of flooding:" not in page and "Deepest water" not in page   # no card in the HTML
     assert "tile.openstreetmap.org" in page and "openstreetmap.org/copyright" in page   # with attribution
     index = json.loads(site.files[INDEX_FILE])
-    assert HOSTILE_ADDRESS in {e["t"] for e in index}
+    assert HOSTILE_ADDRESS in {row[0] for row in index}
     for name, data in site.files.items():
         if name.endswith(".json"):
             text = data.decode("ascii")
@@ -383,8 +383,11 @@ def test_page_matcher_equals_python(runs, cache, tmp_path):
                                list(NORMALISE_CASES))
         assert got == list(NORMALISE_CASES.values())
         js = d.execute_script(
-            "return arguments[1].map(q => floodsimSearch.match(arguments[0], q).map(h => [h[0], h[1].t]));",
+            "const entries = floodsimSearch.entries(arguments[0]);"
+            "return arguments[1].map(q => floodsimSearch.match(entries, q).map(h => [h[0], h[1].t]));",
             payload, list(MATCH_QUERIES))
+        words = d.execute_script("return floodsimSearch.entries(arguments[0]).map(e => [e.w, e.n]);", payload)
+        assert words == [[list(e.words), [[n.lo, n.hi, n.letter] for n in e.numbers]] for e in entries]
         py = [[[s, e.text] for s, e in match(entries, q)] for q in MATCH_QUERIES]
         assert js == py
 
