@@ -235,11 +235,21 @@ def report_labels(site, i: int) -> list[str]:
     return linked_addresses(site).get(i) or [building_name(site.runs[0], i)]
 
 
-def building_card_html(site, building_index: int, report_link: bool = True) -> str:
+def advice_html(site) -> str:
+    """The site's "What you can do" advice as a folded ``<details>`` (safe HTML; "" without advice)."""
+    advice = list(site.texts.advice) if site.texts is not None else []
+    if not advice:
+        return ""
+    items = "".join(f"<li>{html_text(a)}</li>" for a in advice)
+    return f"<details class='floodsim-card-advice'><summary>What you can do</summary><ul>{items}</ul></details>"
+
+
+def building_card_html(site, building_index: int, report_link: bool = True, advice: bool = True) -> str:
     """The card of building ``building_index`` (row of ``site.runs[0].buildings``) as safe HTML.
 
     ``report_link``: link the building's report page(s) (only on a published site, ``site.embed``
-    False; a report page itself passes False).
+    False; a report page itself passes False). ``advice``: end with :func:`advice_html` (the resident
+    page adds it once for all cards instead).
     """
     base = site.runs[0]
     i = int(building_index)
@@ -273,11 +283,8 @@ def building_card_html(site, building_index: int, report_link: bool = True) -> s
     else:
         parts.append(f"<div class='floodsim-card-row floodsim-card-event'>{single_event_html(site)} "
                      "It does not say how likely flooding is.</div>")
-    advice = list(site.texts.advice) if site.texts is not None else []
     if advice:
-        items = "".join(f"<li>{html_text(a)}</li>" for a in advice)
-        parts.append(f"<details class='floodsim-card-advice'><summary>What you can do</summary><ul>{items}"
-                     "</ul></details>")
+        parts.append(advice_html(site))
     if report_link and not site.embed:
         links = [f"<a href='{html_text(site.root)}report/{report_slug(lbl)}.html'>"
                  f"{'One-page report' if len(addrs) <= 1 else 'Report: ' + html_text(lbl)}</a>"
@@ -301,6 +308,6 @@ CARD_CSS = """
 .floodsim-card-links { border-top: 1px solid #dddddd; padding-top: 4px; }
 """
 
-__all__ = ["BAND_WORDS", "CARD_CSS", "band_of_return_period", "building_card_html", "building_name",
+__all__ = ["BAND_WORDS", "CARD_CSS", "advice_html", "band_of_return_period", "building_card_html", "building_name",
            "event_text", "likelihood_rows", "single_event_html", "linked_addresses", "report_labels", "report_slug",
            "scenario_rows"]

@@ -135,7 +135,8 @@ class ResidentBuildings(Layer):
 
     ``source`` is the FeatureCollection (properties ``i`` row, ``h`` hazard code per scenario (-1: not
     in it), ``l`` likelihood band, ``label`` escaped name, ``popup`` the card or ``""`` when it is in a
-    cards file) or its site URL; ``cards_url`` the cards files' URL pattern (None: cards inline).
+    cards file) or its site URL; ``cards_url`` the cards files' URL pattern (None: cards inline);
+    ``advice_html`` (safe HTML) ends every card (sent once, not per building).
     """
 
     _template = Template(
@@ -144,6 +145,7 @@ class ResidentBuildings(Layer):
         var {{ this.get_name() }}_colours = {{ this.colours_js }};
         var {{ this.get_name() }}_mode = {{ this.mode_js }};
         var {{ this.get_name() }}_cards = {{ this.cards_js }};
+        var {{ this.get_name() }}_advice = {{ this.advice_js }};   // the same for every card: sent once
         function {{ this.get_name() }}_style(f) {
             var p = f.properties, c, C = {{ this.get_name() }}_colours, mode = {{ this.get_name() }}_mode;
             if (mode === "likelihood") { c = C.likelihood[String(p.l)] || C.missing; }
@@ -193,7 +195,8 @@ class ResidentBuildings(Layer):
         function {{ this.get_name() }}_open(layer, latlng) {
             return {{ this.get_name() }}_card(layer.feature).then(function (html) {
                 if (layer.getPopup()) { layer.closePopup(); layer.unbindPopup(); }
-                layer.bindPopup(html, {{ this.get_name() }}_options({{ this.get_name() }}._map));
+                layer.bindPopup(html + {{ this.get_name() }}_advice,
+                                {{ this.get_name() }}_options({{ this.get_name() }}._map));
                 layer.openPopup(latlng || layer.getBounds().getCenter());
             });
         }
@@ -230,9 +233,11 @@ class ResidentBuildings(Layer):
         """
     )
 
-    def __init__(self, source, name: str, mode, cards_url: str | None, show: bool = True):
+    def __init__(self, source, name: str, mode, cards_url: str | None, advice_html: str = "",
+                 show: bool = True):
         super().__init__(name=html_text(name), overlay=True, control=True, show=show)
         self._name = "ResidentBuildings"
+        self.advice_js = js_json(advice_html)
         self.inline = not isinstance(source, str)
         self.data_js = js_json(source)
         self.mode_js = js_json(mode)
@@ -319,7 +324,7 @@ def buildings_collection(site, inline_cards: bool) -> dict | None:
             continue
         codes = [-1 if code is None else int(code) for _, code, _ in C.scenario_rows(site, i)]
         props = {"i": i, "h": codes, "label": html_text(C.building_name(base, i)),
-                 "popup": C.building_card_html(site, i) if inline_cards else ""}
+                 "popup": C.building_card_html(site, i, advice=False) if inline_cards else ""}
         if firsts is not None:
             props["l"] = C.band_of_return_period(firsts[i])
         g = mapping(geom)
@@ -334,7 +339,8 @@ def _attach_cards(site) -> str:
     n = len(base.buildings)
     url = None
     for start in range(0, n, CARD_CHUNK):
-        chunk = {str(i): C.building_card_html(site, i) for i in range(start, min(n, start + CARD_CHUNK))}
+        chunk = {str(i): C.building_card_html(site, i, advice=False)
+                 for i in range(start, min(n, start + CARD_CHUNK))}
         rel = CARDS_FILES.format(chunk=start // CARD_CHUNK)
         url = site.attach(rel, js_json(chunk).encode("ascii"), mime="application/json")
     prefix = url.rsplit("/", 1)[0] if url else site.root + CARDS_FILES.rsplit("/", 1)[0]
@@ -436,7 +442,7 @@ def resident_page(site) -> folium.Map:
         else:
             source = site.attach(BUILDINGS_FILE, js_json(fc).encode("ascii"), mime="application/json")
             cards_url = _attach_cards(site)
-        buildings = ResidentBuildings(source, "Buildings", mode, cards_url)
+        buildings = ResidentBuildings(source, "Buildings", mode, cards_url, C.advice_html(site))
         buildings.add_to(m)
 
     # search

@@ -241,6 +241,8 @@ def test_published_site_keeps_data_in_files(runs):
     assert {INDEX_FILE, "data/buildings.json", "data/cards/0.json", "data/base_roads.json"} <= set(site.files)
     cards = json.loads(site.files["data/cards/0.json"])
     assert len(cards) == min(len(runs[0].buildings), 200) and "Likelihood of flooding" in cards["0"]
+    assert "What you can do" not in cards["0"]                                           # advice sent once
+    assert "What you can do" in json.loads(re.search(r'_advice = ("(?:[^"\\]|\\.)*");', page).group(1))
     assert "Likelihood of flooding:" not in page and "Deepest water" not in page   # no card in the HTML
     assert "tile.openstreetmap.org" in page and "openstreetmap.org/copyright" in page   # with attribution
     index = json.loads(site.files[INDEX_FILE])
@@ -342,6 +344,7 @@ def test_search_by_keyboard_opens_the_card(runs, cache, tmp_path):
         box.send_keys(Keys.ENTER)
         text = wait_popup_text(d, contains=ADDRESSES[0])
         assert "Today" in text and "Dry streets <i>{{ scenario }}</i>" in text and "Likelihood of flooding" in text
+        assert "What you can do" in text                       # the site's advice, sent once for all cards
         # accents, case and abbreviations; a pick by mouse
         box, options = _search(d, "AEROSKOBING STR 9")
         assert options[0] == ADDRESSES[4]
