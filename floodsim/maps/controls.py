@@ -327,7 +327,7 @@ PLANNER_JS = """
     input.type = 'range';
     input.min = '0';
     input.max = '1';
-    input.step = 'any';
+    input.step = '0.01';   // arrow keys move the divider by 1 % of the map
     input.value = String(pos);
     input.setAttribute('aria-label', o.ariaLabel);
     L.DomEvent.disableClickPropagation(input);
