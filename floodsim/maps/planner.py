@@ -253,7 +253,8 @@ def comparison_of(runs, labels) -> Comparison | None:
         return None
     diff = b.max_depth.astype(np.float64) - a.max_depth.astype(np.float64)
     changed = None
-    if a.buildings is not None and b.buildings is not None and len(a.buildings) and len(b.buildings):
+    need = {"hazard_code", "hazard_class", "max_depth_m", "max_hazard_rating"}   # compare's columns
+    if all(r.buildings is not None and len(r.buildings) and need <= set(r.buildings.columns) for r in (a, b)):
         changed = changed_buildings(a, b, labels[0], labels[1])
     return Comparison(index_a=0, index_b=1, depth_diff=diff, changed_buildings=changed)
 
