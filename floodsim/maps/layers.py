@@ -33,6 +33,18 @@ from .style import (
 )
 
 
+#: Decimal places of the longitudes/latitudes put in a page (1e-6° ≈ 0.1 m: finer than any grid cell).
+COORD_DECIMALS = 6
+
+
+def page_geometry(geom) -> dict:
+    """GeoJSON of a shapely geometry (EPSG:4326) with coordinates rounded to :data:`COORD_DECIMALS`
+    (page weight: about 40 % fewer bytes than full float precision)."""
+    import shapely
+
+    return mapping(shapely.transform(geom, lambda xy: np.round(xy, COORD_DECIMALS)))
+
+
 def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
     """``value`` with ``digits`` decimals and its unit, or "–" when missing or not finite."""
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f} {unit}"
@@ -109,7 +121,7 @@ def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
             {
                 "type": "Feature",
                 "id": str(len(features)),  # folium keys its styles by this, not by a data-derived label
-                "geometry": mapping(geom),
+                "geometry": page_geometry(geom),
                 "properties": {
                     "label": html_text(label),
                     "popup": popup,
@@ -201,7 +213,7 @@ def measure_features(run: Run) -> tuple[list[dict], list[dict]]:
         target.append({
             "type": "Feature",
             "id": str(len(target)),
-            "geometry": mapping(geom),
+            "geometry": page_geometry(geom),
             "properties": {"popup": text, "label": html_text(row.get("name", "")),
                            "kind": html_text(str(kind).replace("_", " ")),
                            "colour": colour, "style": style},
@@ -504,7 +516,7 @@ def changed_features(site) -> list[dict]:
         features.append({
             "type": "Feature",
             "id": str(len(features)),
-            "geometry": mapping(geom),
+            "geometry": page_geometry(geom),
             "properties": {
                 "label": html_text(label), "popup": popup, "entry": entry, "outline": colour,
                 "change": change,
