@@ -172,7 +172,8 @@ def _build_side_by_side(folder: Path) -> None:
     added to ``<head>`` as a ``<style>`` element when the script runs.
     """
     import base64
-    import json
+
+    from .safe import js_json
 
     icon = base64.b64encode((folder / "range-icon.png").read_bytes()).decode("ascii")
     css = "\n".join((folder / name).read_text(encoding="utf-8") for name in ("layout.css", "range.css"))
@@ -182,7 +183,7 @@ def _build_side_by_side(folder: Path) -> None:
         "/* leaflet-side-by-side 2.0.0 (npm release; MIT, Gregor MacLennan / Digital Democracy), "
         "bundled by floodsim.maps.assets */\n"
         "(function () {\n"
-        f"var css = {json.dumps(css)};\n"
+        f"var css = {js_json(css)};\n"
         "var style = document.createElement('style'); style.textContent = css;\n"
         "(document.head || document.documentElement).appendChild(style);\n"
         "var module = { exports: {} };\n"

@@ -73,6 +73,12 @@ def js_json(value) -> str:
     return text.translate(_JS_EXTRA)
 
 
+def file_json(value) -> str:
+    """``value`` as the text of a JSON data file of a site (``site.json``): indented, UTF-8, not for
+    pasting into a page (use :func:`js_json` there)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 class JsonPayload:
     """A file-like :func:`js_json` text, for folium classes that embed ``data.read()`` as it is
     (:class:`folium.plugins.TimestampedGeoJson`)."""
@@ -84,4 +90,4 @@ class JsonPayload:
         return self._text
 
 
-__all__ = ["JINJA_DELIMITERS", "JsonPayload", "html_text", "js_json"]
+__all__ = ["JINJA_DELIMITERS", "JsonPayload", "file_json", "html_text", "js_json"]

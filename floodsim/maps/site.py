@@ -50,6 +50,7 @@ from ..io import runfolder as rf
 from ..io.atomic import fsync_tree, replace_dir, tree_size
 from ..scenario.site import PublishTexts, SiteSpec
 from .about import ReportEntry, ScenarioRow, fmt_size, report_html
+from .safe import file_json
 from .sitedata import BaseMap, Comparison, Download, Likelihood, Site
 
 log = logging.getLogger("floodsim")
@@ -897,9 +898,9 @@ def write_site(spec: SiteSpec, out: Path | None = None, offline: bool = False, a
             "reports": len(site.reports),
             "addresses": int(len(site.addresses)) if site.addresses is not None else None,
         }
-        record["site_bytes"] = tree_size(staging) + len(json.dumps(record, indent=2).encode()) + 32
+        record["site_bytes"] = tree_size(staging) + len(file_json(record).encode()) + 32
         record["publish_s"] = round(time.perf_counter() - t0, 3)
-        (staging / SITE_JSON).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+        (staging / SITE_JSON).write_text(file_json(record), encoding="utf-8")
         for root, dirs, files in os.walk(staging):
             os.chmod(root, 0o755)
             for f in files:
