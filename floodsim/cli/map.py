@@ -13,21 +13,20 @@ def cmd_map(args) -> int:
     from ..maps.publish import write_map
     from ..maps.site import build_site, load_inputs, page_builders, spec_from_runs
 
-    if not args.resident and len(args.run_dirs) > 2:
-        raise InputDataError(
-            "the planner map compares at most two runs (before, after); give one or two run "
-            "folders, or use --resident to publish more scenarios."
-        )
+    from ..scenario.site import MAX_SITE_RUNS
+
+    if len(args.run_dirs) > MAX_SITE_RUNS:
+        raise InputDataError(f"a map shows at most {MAX_SITE_RUNS} run folders, not {len(args.run_dirs)}; "
+                             "give fewer (the first two are compared on the planner map).")
     kind = "resident" if args.resident else "planner"
     out = args.out if args.out is not None else Path(args.run_dirs[0]) / f"{kind}_map.html"
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputDataError(f"--out {out}: the map is an HTML page; give a file name ending in .html.")
     inp = load_inputs(spec_from_runs(args.run_dirs), check_out=False, where="map", same_grid=False)
-    if len(inp.runs) >= 2:      # before/after: B − A of the first two runs, as `floodsim compare` makes it
-        from ..maps import planner
+    if len(inp.runs) >= 2:      # A and B: B − A of the first two runs, as `floodsim compare` makes it
+        from ..maps.planner import comparison_of
 
-        if hasattr(planner, "comparison_of"):
-            inp.comparison = planner.comparison_of(inp.runs, inp.labels)
+        inp.comparison = comparison_of(inp.runs, inp.labels)
     site = build_site(inp, embed=True, offline=args.offline)
     resident_page, planner_page = page_builders()
     m = resident_page(site) if args.resident else planner_page(site)
@@ -55,19 +54,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``map`` and ``map-assets`` on the ``floodsim`` sub-command parser."""
     p = sub.add_parser(
         "map",
-        help="web map of finished runs: planner map (1 run, or before/after of 2) or resident map",
-        description="Write a Folium web map of one or more run folders (written by `floodsim run`). "
-        "The planner "
-        "map shows hillshade, max depth, hazard, buildings by hazard class, measures and a depth time "
-        "slider; with two runs it shows them side by side (before | after). --resident writes the "
-        "plain-language risk map with a building search, for one or more published scenarios.",
+        help="one self-contained web page of finished runs: the planner map (one run, or A | B compared "
+        "in one map) or the resident map (--resident); `floodsim publish` writes a whole site",
+        description="Write one self-contained Folium page of one or more run folders (written by "
+        "`floodsim run`). The planner map shows per scenario the flood depth, hazard, speed, arrival "
+        "time, buildings by hazard class, hatched measures, gauges and a depth time slider; with two or "
+        "more runs it compares the first two in one map (swipe A | B, B − A depth change, changed "
+        "buildings). --resident writes the plain-language risk map with an address search and building "
+        "cards. For a site to host (tiles, downloads, reports) use `floodsim publish`.",
     )
     p.add_argument(
         "run_dirs",
         nargs="+",
         type=Path,
         metavar="RUN_DIR",
-        help="run folder(s); for the planner map the first is 'before', the second 'after'",
+        help="run folder(s); on the planner map the first is A (e.g. the baseline), the second B",
     )
     p.add_argument("--resident", action="store_true", help="the resident risk map instead of the planner map")
     p.add_argument(

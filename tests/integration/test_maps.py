@@ -334,8 +334,11 @@ def test_cli_map_planner_png_and_resident(runs, tmp_path, capsys):
 def test_cli_map_errors(runs, tmp_path, capsys, monkeypatch):
     assert main(["map", str(tmp_path / "nothing")]) == ExitCode.INPUT
     assert "results.nc" in capsys.readouterr().err
-    assert main(["map", str(runs["base"])] * 3 + ["--out", str(tmp_path / "x.html")]) == ExitCode.INPUT
-    assert "at most two" in capsys.readouterr().err
+    assert main(["map", str(runs["base"])] * 9 + ["--out", str(tmp_path / "x.html")]) == ExitCode.INPUT
+    assert "at most 8 run folders" in capsys.readouterr().err
+    assert main(["map", str(runs["base"])] * 2 + ["--out", str(tmp_path / "x.html")]) == ExitCode.INPUT
+    assert "listed twice" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
     monkeypatch.setenv(assets.ENV_VAR, str(tmp_path / "no-assets"))
     assert main(["map", str(runs["base"]), "--offline", "--out", str(tmp_path / "o.html")]) == ExitCode.INPUT
     err = capsys.readouterr().err
