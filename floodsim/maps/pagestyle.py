@@ -104,6 +104,9 @@ main.floodsim-main:focus {{ outline: none; }}
     max-height: {round(PHONE_CONTROL_MAX_HEIGHT * 100)}vh; overflow-y: auto; }}
   .floodsim-control {{ max-width: calc(100vw - 80px); font-size: 13px; }}
   .floodsim-legend-toggle {{ min-height: {TOUCH_TARGET_PX}px; }}
+  .leaflet-container .leaflet-control button, .leaflet-container .leaflet-control select {{
+    min-height: {TOUCH_TARGET_PX}px; }}
+  .leaflet-container .leaflet-control button {{ min-width: {TOUCH_TARGET_PX}px; }}
   .leaflet-touch .leaflet-bar a, .leaflet-bar a {{ width: {TOUCH_TARGET_PX}px; height: {TOUCH_TARGET_PX}px;
     line-height: {TOUCH_TARGET_PX}px; }}
   .leaflet-control-layers-toggle, .leaflet-touch .leaflet-control-layers-toggle {{

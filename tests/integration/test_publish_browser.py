@@ -169,23 +169,43 @@ def _open(driver, url: str, timeout: float = 30.0) -> None:
     time.sleep(0.6)   # Leaflet's fade-in and our page script's first pass
 
 
-_OPEN_POPUP_JS = """
-// Click (as Leaflet sees a click) the largest visible interactive shapes until one opens a popup.
+_SHAPES_JS = """
+// The centres of the largest visible interactive shapes (the first arguments[0]).
 const vw = window.innerWidth, vh = window.innerHeight;
-const shapes = [...document.querySelectorAll('path.leaflet-interactive')].map(p => [p, p.getBoundingClientRect()])
-  .filter(([p, r]) => r.width > 2 && r.height > 2 && r.left > 0 && r.top > 0 && r.right < vw && r.bottom < vh)
-  .sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height);
-for (const [p, r] of shapes.slice(0, 40)) {
-  const x = r.left + r.width / 2, y = r.top + r.height / 2;
-  p.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window, clientX: x, clientY: y}));
-  if (document.querySelector('.leaflet-popup-content')) return true;
-}
-return false;
+return [...document.querySelectorAll('path.leaflet-interactive')].map((p, i) => [i, p.getBoundingClientRect()])
+  .filter(([i, r]) => r.width > 2 && r.height > 2 && r.left > 0 && r.top > 0 && r.right < vw && r.bottom < vh)
+  .sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height)
+  .slice(0, arguments[0]).map(([i, r]) => [i, r.left + r.width / 2, r.top + r.height / 2]);
 """
 
+_CLICK_SHAPE_JS = """
+// A click on shape arguments[0] at (arguments[1], arguments[2]), as Leaflet receives a click.
+const p = document.querySelectorAll('path.leaflet-interactive')[arguments[0]];
+if (p) p.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window,
+                                                clientX: arguments[1], clientY: arguments[2]}));
+"""
+
+
+def _open_a_popup(driver, tries: int = 12) -> bool:
+    """Click the largest visible shapes one by one until a popup shows (cards may load first)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for index, x, y in driver.execute_script(_SHAPES_JS, tries):
+        driver.execute_script(_CLICK_SHAPE_JS, index, x, y)
+        try:
+            WebDriverWait(driver, 2.0).until(lambda d: d.execute_script(
+                "const c = document.querySelector('.leaflet-popup-content');"
+                "return !!c && c.innerText.trim().length > 0"))
+            return True
+        except TimeoutException:
+            continue
+    return False
+
+
 _TIME_SLIDER_OVERLAP_JS = """
-// Controls whose box overlaps the time slider's (leaflet.timedimension), if the page has one.
-const slider = document.querySelector('.leaflet-bar-timecontrol');
+// Controls whose box overlaps the time slider's (ours or leaflet.timedimension's), if the page has one.
+const slider = document.querySelector('.floodsim-timeslider, .leaflet-bar-timecontrol');
 if (!slider) return null;
 const s = slider.getBoundingClientRect();
 const visible = e => { const r = e.getBoundingClientRect(); const cs = getComputedStyle(e);
@@ -201,7 +221,7 @@ _SMALL_TARGETS_JS = """
 // Visible controls a finger taps that are smaller than arguments[0] px.
 const min = arguments[0], out = [];
 const sel = '.leaflet-control-zoom a, .leaflet-control-layers-toggle, .floodsim-legend-toggle, ' +
-            '.leaflet-bar-timecontrol a';
+            '.leaflet-bar-timecontrol a, .floodsim-timeslider button, .floodsim-timeslider select';
 for (const e of document.querySelectorAll(sel)) {
   const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
   if (r.width === 0 || r.height === 0 || cs.display === 'none' || cs.visibility === 'hidden') continue;
@@ -296,7 +316,7 @@ def test_offline_site_on_a_phone(offline_site):
                     problems.append(f"{name}: legend {b.text!r} does not close with its button")
 
             # a popup fits the screen
-            if driver.execute_script(_OPEN_POPUP_JS):
+            if _open_a_popup(driver):
                 popups_opened += 1
                 time.sleep(0.6)   # autopan
                 problems += [f"{name}: popup wider than the screen: {p}" for p in overflowing_popups(driver)]

@@ -288,21 +288,20 @@ PHONE_SIZE = (390, 844)
 def phone_viewport(driver, width: int = PHONE_SIZE[0], height: int = PHONE_SIZE[1],
                    scale: float = 1.0) -> None:
     """Emulate a phone: a ``width`` × ``height`` CSS px mobile viewport with touch (device metrics
-    emulation over the DevTools protocol). Call it **before** ``driver.get``: Leaflet detects touch when
+    emulation over the DevTools protocol; Selenium's clicks stay mouse clicks). Call it **before** ``driver.get``: Leaflet detects touch when
     it loads. ``scale`` is the device pixel ratio (screenshots are ``scale`` times the CSS size)."""
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": scale, "mobile": True,
         "screenWidth": width, "screenHeight": height,
     })
     driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
-    driver.execute_cdp_cmd("Emulation.setEmitTouchEventsForMouse", {"enabled": True, "configuration": "mobile"})
+    # (not Emulation.setEmitTouchEventsForMouse: chromedriver's clicks then never return)
 
 
 def desktop_viewport(driver) -> None:
     """Undo :func:`phone_viewport` (back to the window size, mouse input)."""
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
-    driver.execute_cdp_cmd("Emulation.setEmitTouchEventsForMouse", {"enabled": False})
 
 
 _COVERED_JS = """
@@ -360,17 +359,19 @@ def covered_fraction(driver, extra_selector: str | None = None) -> float:
     return max((m["fraction"] for m in covered_fractions(driver, extra_selector)), default=0.0)
 
 
-def overflowing_popups(driver) -> list[dict]:
-    """Open popups (and tooltips) that reach outside the viewport: ``{"left", "right", "width",
-    "viewport"}`` in CSS px, empty when every one fits the screen."""
+def overflowing_popups(driver, tooltips: bool = False) -> list[dict]:
+    """Open popups (with ``tooltips``, also hover tooltips; permanent labels never) that reach outside
+    the viewport: ``{"left", "right", "width", "viewport"}`` in CSS px; empty when every one fits."""
     return driver.execute_script("""
         const w = window.innerWidth, out = [];
-        for (const el of document.querySelectorAll('.leaflet-popup-content-wrapper, .leaflet-tooltip')) {
+        const sel = arguments[0] ? '.leaflet-popup-content-wrapper, .leaflet-tooltip:not(.leaflet-tooltip-permanent)'
+                                 : '.leaflet-popup-content-wrapper';
+        for (const el of document.querySelectorAll(sel)) {
           const r = el.getBoundingClientRect();
           if (r.width < 1) continue;
           if (r.left < -0.5 || r.right > w + 0.5) out.push({left: r.left, right: r.right, width: r.width, viewport: w});
         }
-        return out;""")
+        return out;""", tooltips)
 
 
 def block_hosts(driver, patterns) -> None:
