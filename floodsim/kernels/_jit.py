@@ -17,10 +17,12 @@ the CPU numba compiles for (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``, else th
 
 - :data:`PACKED_INT64_CONVERSION`: the float64 <-> int64 conversions of the cube-root guess
   (:func:`floodsim.kernels.fastmath.rcbrt_guess`) are single packed instructions with AVX-512DQ
-  (``vcvtqq2pd``/``vcvttpd2qq``) and on AArch64 NEON (``scvtf``/``fcvtzs``). AVX2 and SSE have
-  none: LLVM takes every lane out to a scalar conversion, which cost the friction loop a third of its
-  time on AVX2. Without them the kernels use exact integer emulations
-  (:func:`~floodsim.kernels.fastmath.i64_to_f64_exact`, :func:`~floodsim.kernels.fastmath.f64_to_i64_trunc`).
+  (``vcvtqq2pd``/``vcvttpd2qq``) and on AArch64 NEON (``scvtf``/``fcvtzs``). AVX2 has none: LLVM
+  takes every lane out of the vector to a scalar conversion and back (16 conversions and as many
+  shuffles per 8 faces). With AVX2 and without AVX-512DQ the kernels use exact integer emulations
+  (:func:`~floodsim.kernels.fastmath.i64_to_f64_exact`, :func:`~floodsim.kernels.fastmath.f64_to_i64_trunc`),
+  which need AVX2's per-lane shifts. Without AVX2 (SSE only) the face loop is not vectorised at all,
+  and one scalar conversion is cheaper than the emulation, so the hardware form stays.
 - :data:`MASKED_STORES`: the running maxima are written only where they grow. With AVX-512 (mask
   registers) that is a cheap masked store; AVX2's ``vmaskmovps`` store is slow on AMD Zen 2/3, and
   SSE and NEON have no masked store at all (LLVM then leaves the loop scalar). Without AVX-512 the
@@ -76,10 +78,12 @@ def _has_features(target: dict, names: tuple[str, ...]) -> bool:
 
 
 def _cpu_default_features(cpu: str) -> set[str]:
-    """The AVX-512 features LLVM gives a named x86 CPU by default, found by compiling a probe.
+    """Which of AVX2, AVX-512F and AVX-512DQ LLVM gives a named x86 CPU by default, found by compiling
+    a probe.
 
-    LLVM has no API for a CPU's feature list, so a few packed operations that only AVX-512F / -DQ
-    have are compiled for ``cpu`` and the instructions it emits are read back.
+    LLVM has no API for a CPU's feature list, so a few packed operations that only these extensions
+    have (per-lane shifts, masked stores, int64 -> float64 conversion) are compiled for ``cpu`` and
+    the instructions it emits are read back.
     """
     import llvmlite.binding as ll
 
@@ -92,6 +96,8 @@ def _cpu_default_features(cpu: str) -> set[str]:
           store <8 x double> %b, <8 x double>* %q
           %c = fptrunc <8 x double> %b to <8 x float>
           call void @llvm.masked.store.v8f32.p0v8f32(<8 x float> %c, <8 x float>* %r, i32 4, <8 x i1> %m)
+          %s = shl <8 x i64> %a, %a
+          store <8 x i64> %s, <8 x i64>* %p
           ret void
         }
         declare void @llvm.masked.store.v8f32.p0v8f32(<8 x float>, <8 x float>*, i32, <8 x i1>)
@@ -104,7 +110,17 @@ def _cpu_default_features(cpu: str) -> set[str]:
         found.add("avx512dq")
     if "{%k" in asm:
         found.add("avx512f")
+    if "vpsllvq" in asm:
+        found.add("avx2")
     return found
+
+
+def forms_for(target: dict) -> tuple[bool, bool]:
+    """(packed int64 conversions, masked stores) for a :func:`compile_target`-like ``target``."""
+    if not target["triple"].startswith(_X86):
+        return True, False  # AArch64 NEON / POWER VSX: packed conversions, no masked stores
+    packed = _has_features(target, ("avx512dq",)) or not _has_features(target, ("avx2",))
+    return packed, _has_features(target, ("avx512f",))
 
 
 def _choose_forms() -> tuple[bool, bool]:
@@ -113,13 +129,11 @@ def _choose_forms() -> tuple[bool, bool]:
         return form == "avx512", form == "avx512"
     if JIT_DISABLED:
         return True, True
-    target = compile_target()
-    if not target["triple"].startswith(_X86):
-        return True, False  # AArch64 NEON / POWER VSX: packed conversions, no masked stores
-    return _has_features(target, ("avx512dq",)), _has_features(target, ("avx512f",))
+    return forms_for(compile_target())
 
 
-#: Packed float64 <-> int64 conversions exist on the target (AVX-512DQ, NEON); see the module docstring.
+#: The cube-root guess uses the hardware float64 <-> int64 conversions (AVX-512DQ, NEON, and SSE-only
+#: targets, whose face loop is scalar anyway); False: the exact emulation (AVX2). See the module docstring.
 #: Running maxima written with masked stores (AVX-512); else branch-free selects.
 PACKED_INT64_CONVERSION, MASKED_STORES = _choose_forms()
 
@@ -146,4 +160,4 @@ parallel_kernel = numba.njit(parallel=True, **_OPTIONS)
 prange = numba.prange
 
 __all__ = ["JIT_DISABLED", "KERNEL_FORM", "MASKED_STORES", "PACKED_INT64_CONVERSION", "compile_target",
-           "face_kernel", "kernel", "parallel_kernel", "prange"]
+           "face_kernel", "forms_for", "kernel", "parallel_kernel", "prange"]

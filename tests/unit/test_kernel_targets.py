@@ -102,18 +102,26 @@ def test_inv_pow_7_3_unchanged_by_the_form():
 
 
 def test_form_follows_the_compile_target(monkeypatch):
-    """AVX-512 targets get the packed/masked form, AVX2 and SSE the emulated/select form, whether the
-    features are given explicitly or are a named CPU's defaults (read back from LLVM)."""
-    assert _jit._cpu_default_features("haswell") == set()
+    """AVX-512 targets get the packed/masked form, AVX2 the emulated conversions and selects, SSE-only
+    the packed conversions (its face loop is scalar anyway) and selects, non-x86 packed and selects;
+    whether the features are given explicitly or are a named CPU's defaults (read back from LLVM)."""
+    assert _jit._cpu_default_features("haswell") == {"avx2"}
+    assert _jit._cpu_default_features("znver3") == {"avx2"}
     assert _jit._cpu_default_features("x86-64") == set()
-    assert _jit._cpu_default_features("znver3") == set()
-    assert _jit._cpu_default_features("skylake-avx512") == {"avx512f", "avx512dq"}
-    assert _jit._cpu_default_features("znver4") == {"avx512f", "avx512dq"}
-    avx2 = {"triple": "x86_64-unknown-linux-gnu", "cpu": "znver3", "features": "+avx2,+fma,-avx512f,-avx512dq"}
-    avx512 = {"triple": "x86_64-unknown-linux-gnu", "cpu": "x", "features": "+avx2,+avx512f,+avx512dq"}
-    assert not _jit._has_features(avx2, ("avx512dq",))
-    assert _jit._has_features(avx512, ("avx512dq",)) and _jit._has_features(avx512, ("avx512f",))
-    assert _jit._has_features({"triple": "x86_64", "cpu": "sapphirerapids", "features": ""}, ("avx512f",))
+    assert _jit._cpu_default_features("skylake-avx512") == {"avx2", "avx512f", "avx512dq"}
+    assert _jit._cpu_default_features("znver4") == {"avx2", "avx512f", "avx512dq"}
+    x86 = "x86_64-unknown-linux-gnu"
+    cases = [
+        ({"triple": x86, "cpu": "znver3", "features": "+avx2,+fma,-avx512f,-avx512dq"}, (False, False)),
+        ({"triple": x86, "cpu": "x", "features": "+avx2,+avx512f,+avx512dq,+avx512vl"}, (True, True)),
+        ({"triple": x86, "cpu": "x", "features": "+sse4.2,-avx,-avx2,-avx512f"}, (True, False)),
+        ({"triple": x86, "cpu": "sapphirerapids", "features": ""}, (True, True)),
+        ({"triple": x86, "cpu": "haswell", "features": ""}, (False, False)),
+        ({"triple": x86, "cpu": "x86-64", "features": ""}, (True, False)),
+        ({"triple": "aarch64-unknown-linux-gnu", "cpu": "neoverse-v1", "features": "+neon"}, (True, False)),
+    ]
+    for target, forms in cases:
+        assert _jit.forms_for(target) == forms, target
     monkeypatch.setenv("FLOODSIM_KERNEL_FORM", "avx2")
     with pytest.raises(ValueError, match="FLOODSIM_KERNEL_FORM='avx2': use one of auto, avx512, portable"):
         _jit._form_override()
