@@ -11,8 +11,9 @@ What the CSS and script do (the numbers are CSS pixels of the viewport):
   button, the layer control starts collapsed to its icon (a tap opens it, a tap on the map or Escape closes
   it), controls are at most 40 % of the viewport high (they scroll inside), popups are never wider than the
   screen less 60 px, and controls are at least :data:`TOUCH_TARGET_PX` = 44 px high and wide (WCAG 2.5.5).
-* **Time slider** (leaflet.timedimension, ``TimestampedGeoJson``): the bottom-right controls (the legends)
-  move up above it, so it is never covered.
+* **Time slider**: with leaflet.timedimension's (``TimestampedGeoJson``) the bottom-right controls (the
+  legends) move up above it, so it is never covered (floodsim's own ``.floodsim-timeslider`` does the same
+  in :data:`floodsim.maps.controls.PLANNER_CSS`). Class ``floodsim-noprint`` hides an element in print.
 * **Legends**: a legend is a control with class ``floodsim-legend`` whose first child is a
   ``<button class="floodsim-legend-toggle">`` header and whose body is ``.floodsim-legend-body``
   (:func:`legend_html` writes that markup). The button toggles the body and keeps ``aria-expanded`` true to
@@ -20,8 +21,8 @@ What the CSS and script do (the numbers are CSS pixels of the viewport):
   its layer comes back as the user left it).
 * **Keyboard**: a visible focus outline on every control, a "Skip to the map" link (first in the tab
   order; it is visible while focused).
-* **Print** (``@media print``): the map fills an A4 landscape page; zoom, layer and search controls are
-  hidden; legends print expanded.
+* **Print** (``@media print``): the map fills an A4 landscape page; zoom, layer and search controls, the
+  time slider and ``.floodsim-noprint`` elements are hidden; legends print expanded.
 
 Example
 -------
@@ -128,7 +129,7 @@ main.floodsim-main:focus {{ outline: none; }}
   .folium-map, .leaflet-container {{ width: 100% !important; height: 180mm !important;
     position: relative !important; }}
   .floodsim-skip, .leaflet-control-zoom, .leaflet-control-layers, .leaflet-control-search,
-  .leaflet-bar-timecontrol, .floodsim-noprint {{ display: none !important; }}
+  .leaflet-bar-timecontrol, .floodsim-timeslider, .floodsim-noprint {{ display: none !important; }}
   .floodsim-legend .floodsim-legend-body {{ display: block !important; }}
   .floodsim-legend-toggle::after {{ content: none; }}
   .floodsim-control {{ box-shadow: none; border: 1px solid #555555; max-height: none; overflow: visible; }}

@@ -7,6 +7,7 @@ the site (resident, planner, the other top-level pages, a one-page report):
 * no console error, and no request leaving the machine on an offline site;
 * ``<html lang>`` and ``<title>`` from the ``[publish]`` texts (shown literally, hostile text included),
   and a viewport that lets people zoom;
+* the print view: the map prints without its zoom and layer controls, with its legends open;
 * axe-core (npm, injected into the page): no serious or critical violation, on a desktop and on a phone;
 * on a 390 × 844 phone: the controls cover at most 40 % of the map, legends start collapsed and open with
   their button, popups fit the screen, controls are 44 px touch targets, the time slider is not covered;
@@ -266,7 +267,35 @@ def test_offline_site_every_page_clean_titled_and_accessible(offline_site):
             violations = run_axe(driver)
             if violations:
                 problems.append(f"{name}: axe-core\n{format_violations(violations)}")
+            if _has_map(driver):
+                problems += [f"{name} (print): {p}" for p in _print_problems(driver)]
     assert not problems, "\n".join(problems)
+
+
+_PRINT_JS = """
+const shown = e => { const r = e.getBoundingClientRect(); const cs = getComputedStyle(e);
+  return r.width > 0 && r.height > 0 && cs.display !== 'none' && cs.visibility !== 'hidden'; };
+const out = [];
+for (const e of document.querySelectorAll('.leaflet-control-zoom, .leaflet-control-layers, .floodsim-skip'))
+  if (shown(e)) out.push('still printed: ' + e.className);
+for (const b of document.querySelectorAll('.floodsim-legend-body'))
+  if (b.closest('.leaflet-control') && shown(b.closest('.leaflet-control')) && !shown(b))
+    out.push('a legend prints collapsed: ' + b.parentElement.innerText.slice(0, 40));
+const maps = [...document.querySelectorAll('.leaflet-container')].filter(shown);
+if (!maps.length) out.push('no map is printed');
+return out;
+"""
+
+
+def _print_problems(driver) -> list[str]:
+    """The print view (CSS ``@media print`` emulated): the map prints, its zoom and layer controls do
+    not, legends print open."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        time.sleep(0.2)
+        return driver.execute_script(_PRINT_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
 def test_offline_site_on_a_phone(offline_site):
