@@ -16,6 +16,7 @@ import io
 import folium
 import numpy as np
 from branca.element import MacroElement
+from folium.map import Layer
 from folium.template import Template
 from shapely.geometry import mapping
 
@@ -137,21 +138,61 @@ def buildings_feature_collection(runs: list[Run], mode: str) -> dict | None:
     return {"type": "FeatureCollection", "features": features}
 
 
-def add_buildings(m, runs: list[Run], name: str, mode: str, show: bool = True):
-    """Buildings coloured by hazard class, with an escaped popup and tooltip; returns the GeoJson layer."""
+class FeatureLayer(Layer):
+    """GeoJSON features whose properties carry their Leaflet ``style``, ``popup`` and ``label`` (HTML,
+    already escaped with :func:`floodsim.maps.safe.html_text`): inline in a self-contained page, or a
+    JSON file of a published site that the page fetches, so the HTML does not grow with the number of
+    buildings. A hovered feature is outlined (weight 3, black)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON(null, {
+            style: function (f) { return f.properties.style; },
+            onEachFeature: function (f, layer) {
+                if (f.properties.popup) { layer.bindPopup(f.properties.popup, {maxWidth: 420}); }
+                if (f.properties.label) { layer.bindTooltip(f.properties.label, {sticky: true}); }
+                layer.on("mouseover", function () { layer.setStyle({weight: 3, color: "#000000"}); });
+                layer.on("mouseout", function () { layer.setStyle(f.properties.style); });
+            }
+        });
+        function {{ this.get_name() }}_add(fc) { {{ this.get_name() }}.addData(fc); }
+        {% if this.inline %}
+        {{ this.get_name() }}_add({{ this.data_js }});
+        {% else %}
+        fetch({{ this.data_js }}).then(function (r) {
+            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
+            return r.json();
+        }).then({{ this.get_name() }}_add);
+        {% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source, name: str, show: bool = True):
+        super().__init__(name=html_text(name), overlay=True, control=True, show=show)
+        self._name = "FeatureLayer"
+        self.inline = not isinstance(source, str)
+        self.data_js = js_json(source)
+
+
+def add_buildings(m, runs: list[Run], name: str, mode: str, show: bool = True, site=None,
+                  key: str = ""):
+    """Buildings coloured by hazard class, with an escaped popup and tooltip; returns the layer.
+
+    With a published ``site`` (``site.embed`` False) the features go to ``planner/buildings<key>.json``
+    and the page fetches them; otherwise they are inline.
+    """
     fc = buildings_feature_collection(runs, mode)
     if fc is None:
         return None
-    layer = folium.GeoJson(
-        fc,
-        name=html_text(name),
-        style_function=lambda f: f["properties"]["style"],
-        highlight_function=lambda f: {"weight": 3, "color": "#000000"},
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        zoom_on_click=False,
-        show=show,
-    )
+    source = fc
+    if site is not None and not site.embed:
+        from .safe import file_json
+
+        source = site.attach(f"planner/buildings{key}.json", file_json(fc).encode("utf-8"),
+                             "application/json")
+    layer = FeatureLayer(source, name, show=show)
     layer.add_to(m)
     return layer
 

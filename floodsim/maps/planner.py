@@ -187,7 +187,7 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
 
     for r in range(n):
         buildings.append(L.add_buildings(m, [site.runs[r]], _name("buildings", site, r), mode="planner",
-                                         show=(r == shown)))
+                                         show=(r == shown), site=site, key=f"_{r}"))
     for r in range(n):
         measures.append(L.add_measures(m, site.runs[r], _name("measures", site, r), show=(r == shown)))
     changed = L.add_changed_buildings(m, site, _name("changed", site)) if pair is not None else None

@@ -188,6 +188,13 @@ def test_site_folder_layout(published):
     assert on_disk == used
     # files are readable by a web server
     assert all(p.stat().st_mode & 0o004 for p in out.rglob("*"))
+    # the planner's buildings are files the page fetches, not inline data (the HTML does not grow with them)
+    planner = (out / "planner.html").read_text(encoding="utf-8")
+    for r in range(2):
+        data = json.loads((out / "planner" / f"buildings_{r}.json").read_text(encoding="utf-8"))
+        assert data["type"] == "FeatureCollection" and data["features"]
+        assert f'"planner/buildings_{r}.json"' in planner
+    assert "max depth next to it:" not in planner        # the buildings' popups are in the files only
 
 
 def test_pages_are_offline_and_titled(published):
