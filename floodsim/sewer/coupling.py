@@ -24,7 +24,10 @@ continuity error; it is reported with SWMM's own continuity figure (:meth:`Sewer
 
 Outfalls: each goes ``"outside"`` (out of the model), to a grid ``cell`` (its discharge is put on
 the cell; a stage there is not fed back) or to a ``level`` series (SWMM's outfall stage follows the
-series, the water leaves the model). Overflow at sealed nodes (SWMM's flooding) is put on the node's
+series, the water leaves the model). Through an outfall to a level without a flap gate the receiving
+water can back up into the network (a rising sea, the Vejle compound case): that step's
+``left_domain`` is then negative, the net volume out of the model (water entering from outside), so
+the balance's ``measure_outflow`` is the net outflow of the outfalls. Overflow at sealed nodes (SWMM's flooding) is put on the node's
 cell. Units SI: m, m³, m³/s, s.
 """
 
@@ -212,27 +215,38 @@ class SewerCoupling(Operator):
         self._all_links = np.array([e.link_index[n] for n in self.network.link_names()], np.int64)
         self._full = np.array([e.link_full_flow(k) if self.network.link_kind(n) == "conduit" else np.nan
                                for n, k in zip(self.network.link_names(), self._all_links)])
-        # links at each coupled node: the water SWMM can give there in one step
-        links_at = {n: [] for n in self.coupled}
-        for ln in self.network.link_names():
-            for end in self.network.link_nodes(ln):
-                if end in links_at:
-                    links_at[end].append(e.link_index[ln])
-        self._links_at = [np.array(v, np.int64) for v in links_at.values()]
+        # the links at each coupled node, signed so that a positive flow enters the node: what the pipes
+        # bring is what a surcharged node can give up to the surface in one step
+        pos = {n: k for k, n in enumerate(self.coupled)}
+        at = [(pos[end], e.link_index[ln], 1.0 if end == self.network.link_nodes(ln)[1] else -1.0)
+              for ln in self.network.link_names() for end in self.network.link_nodes(ln) if end in pos]
+        self._at_node = np.array([x[0] for x in at], np.int64)
+        self._at_link = np.array([x[1] for x in at], np.int64)
+        self._at_sign = np.array([x[2] for x in at], np.float64)
+        self._buf_at = np.zeros(len(at))
+        full = {k: f for k, f in zip(self._all_links, self._full)}
+        self._q_full_at = np.bincount(self._at_node, weights=np.nan_to_num([full[k] for k in self._at_link]),
+                                      minlength=len(self.coupled)) if at else np.zeros(len(self.coupled))
         self._buf_n = np.zeros(len(self.coupled))
         self._buf_s = np.zeros(len(self._sealed))
         self._buf_o = np.zeros(len(self.outfall_names))
+        # the links at each outfall, signed so that a positive flow leaves the network there
+        ends = [(k, e.link_index[ln], 1.0 if self.network.link_nodes(ln)[1] == n else -1.0)
+                for k, n in enumerate(self.outfall_names) for ln in self.network.link_names()
+                if n in self.network.link_nodes(ln)]
+        self._out_of_link = np.array([x[0] for x in ends], np.int64)
+        self._out_links = np.array([x[1] for x in ends], np.int64)
+        self._out_sign = np.array([x[2] for x in ends], np.float64)
+        self._buf_ol = np.zeros(len(ends))
         self._read_heads()
 
     def _read_heads(self) -> None:
+        """Node heads for the next coupling step, and the water each node can give up over it: what it
+        holds (the column over a junction's rim, a storage unit's water; SWMM takes a negative lateral
+        inflow only from that)."""
         e = self.engine
         e.node_results(self._nodes, "HEAD", self._head)
         e.node_results(self._nodes, "VOLUME", self._avail)
-        buf = np.zeros(8)
-        for k, links in enumerate(self._links_at):
-            if links.size:
-                v = e.link_results(links, "VOLUME", buf[:links.size] if links.size <= 8 else np.zeros(links.size))
-                self._avail[k] += 0.5 * float(v.sum())
         np.maximum(self._avail, 0.0, out=self._avail)
 
     def _couple(self, h) -> tuple[float, float]:
@@ -252,14 +266,19 @@ class SewerCoupling(Operator):
         e.step()
         self._k += 1
         to_surface = left = 0.0
-        e.node_results(self._outs, "TOTAL_INFLOW", self._buf_o)
-        for n, q in zip(self.outfall_names, self._buf_o):
-            v = max(float(q), 0.0) * dt
+        e.link_results(self._out_links, "FLOW", self._buf_ol)
+        np.multiply(self._buf_ol, self._out_sign, out=self._buf_ol)
+        self._buf_o[:] = np.bincount(self._out_of_link, weights=self._buf_ol, minlength=len(self.outfall_names))
+        for n, net in zip(self.outfall_names, self._buf_o):
+            # net flow out of the network through the outfall's links (negative: the receiving water backs up)
+            net = float(net)
             if n in self._out_cell:
+                v = max(net, 0.0) * dt            # a free outfall onto a cell: no backflow
                 i, j = self._out_cell[n]
                 h[i, j] += v / self._area
                 to_surface += v
             else:
+                v = net * dt
                 left += v
             self.volumes["outfall"] += v
         if self._sealed_idx.size:

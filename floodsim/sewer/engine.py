@@ -10,12 +10,16 @@
   ``VARIABLE_STEP = 0`` and ``ROUTING_STEP = step_s``: every :meth:`SwmmEngine.step` is exactly one
   SWMM routing step of ``step_s`` seconds (checked), so the coupling knows the interval each inflow
   rate held for;
-* coupled nodes get a surcharge depth of :data:`SURCHARGE_DEPTH_M` so that SWMM never "floods" them
-  itself: their water returns to the surface through the orifice law of the coupling;
+* coupled junctions get a ponded area of :data:`POND_AREA_M2` (a 1.2 m manhole shaft) above their
+  rim, ``ALLOW_PONDING = YES``: water pushed above the rim is held in SWMM as a column over the
+  manhole (its head rises above the ground) and returns to the surface through the orifice law of
+  the coupling, which SWMM honours because the column has volume (SWMM takes a negative lateral
+  inflow only from water a node holds; a junction without one holds none); coupled storage units get
+  a surcharge depth of :data:`SURCHARGE_DEPTH_M` for the same reason;
 * ``THREADS = 1``: SWMM's OpenMP threads would otherwise spin between its steps and take the cores
   from the 2-D kernels (measured: 20× slower 2-D steps);
-* ``ALLOW_PONDING = NO``; other nodes that overflow lose the water in SWMM, and the coupling puts it on
-  the surface at the node's cell (:meth:`flooding`).
+* sealed nodes (not coupled) that overflow lose the water in SWMM (no ponded area), and the coupling
+  puts it on the surface at the node's cell.
 
 Flows through the toolkit are in the ``.inp``'s flow units; this module converts them to m³/s with
 :data:`floodsim.sewer.network.FLOW_UNIT_FACTORS` (lengths and volumes are metric already).
@@ -40,6 +44,9 @@ from ..errors import InputDataError, StabilityError
 #: Surcharge depth given to coupled nodes [m]: above any head a flood reaches, so SWMM does not
 #: remove their water as "flooding"; the coupling's orifice law returns it to the surface instead.
 SURCHARGE_DEPTH_M = 1000.0
+
+#: Ponded area over a coupled junction's rim [m²]: the plan area of a 1.2 m diameter manhole shaft.
+POND_AREA_M2 = 1.13
 
 #: Sections of an .inp that feed SWMM water of its own (the 2-D model makes the runoff).
 IGNORED_SECTIONS = ("SUBCATCHMENTS", "SUBAREAS", "INFILTRATION", "RAINGAGES", "LID_USAGE", "GROUNDWATER",
@@ -131,7 +138,7 @@ class SwmmEngine:
             if k in opts:
                 del opts[k]
         opts.update({
-            "FLOW_ROUTING": "DYNWAVE", "ALLOW_PONDING": "NO",
+            "FLOW_ROUTING": "DYNWAVE", "ALLOW_PONDING": "YES",
             "START_DATE": start.strftime("%m/%d/%Y"), "START_TIME": start.strftime("%H:%M:%S"),
             "REPORT_START_DATE": start.strftime("%m/%d/%Y"), "REPORT_START_TIME": start.strftime("%H:%M:%S"),
             "END_DATE": end.strftime("%m/%d/%Y"), "END_TIME": end.strftime("%H:%M:%S"),
@@ -140,10 +147,17 @@ class SwmmEngine:
             "MAX_TRIALS": "20", "HEAD_TOLERANCE": "0.0001",
             "THREADS": "1", "IGNORE_RAINFALL": "YES", "IGNORE_SNOWMELT": "YES", "IGNORE_GROUNDWATER": "YES", "IGNORE_RDII": "YES",
         })
+        for s in ("JUNCTIONS", "STORAGE"):
+            for name, node in (inp[s].items() if s in inp else []):
+                if hasattr(node, "area_ponded"):
+                    node.area_ponded = 0.0
+        coupled = set(coupled)
         for name in coupled:
-            for s in ("JUNCTIONS", "STORAGE"):
-                if s in inp and name in inp[s]:
-                    inp[s][name].depth_surcharge = SURCHARGE_DEPTH_M
+            if "JUNCTIONS" in inp and name in inp["JUNCTIONS"]:
+                inp["JUNCTIONS"][name].depth_surcharge = 0.0
+                inp["JUNCTIONS"][name].area_ponded = POND_AREA_M2
+            if "STORAGE" in inp and name in inp["STORAGE"]:
+                inp["STORAGE"][name].depth_surcharge = SURCHARGE_DEPTH_M
         self.inp_path = self.folder / "network_run.inp"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

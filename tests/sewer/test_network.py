@@ -62,7 +62,8 @@ def test_network_alone_driven_through_floodsim_reproduces_a_stand_alone_swmm_run
     """Reference: the same .inp run by SWMM itself (pyswmm, its [INFLOWS] hydrograph). floodsim drops
     [INFLOWS] and drives the node with the same hydrograph through its engine (lateral inflow set
     before each step to the series at the step's start, where SWMM 5.2 evaluates external inflows);
-    both with fixed 1 s routing steps. Node depths agree to 1e-4 relative (SWMM's float32 results)."""
+    both with fixed 1 s routing steps and floodsim's iteration settings (MAX_TRIALS 20, HEAD_TOLERANCE
+    0.1 mm). Node depths agree to 1e-4 relative (SWMM's float32 results)."""
     from pyswmm import Nodes, Simulation
 
     series = "[TIMESERIES]\nhyd 0:00 0.0\nhyd 0:10 0.25\nhyd 0:25 0.05\nhyd 0:40 0.0\n\n[INFLOWS]\nJ1 FLOW hyd\n"
@@ -74,7 +75,8 @@ def test_network_alone_driven_through_floodsim_reproduces_a_stand_alone_swmm_run
                     Conduit("C3", "S1", "O1", 80.0, 0.013)],
                    {"C1": CrossSection("C1", "CIRCULAR", 0.45), "C2": CrossSection("C2", "CIRCULAR", 0.45),
                     "C3": CrossSection("C3", "CIRCULAR", 0.25)},
-                   extra=series, options={"END_TIME": "01:00:00", "VARIABLE_STEP": "0"})
+                   extra=series, options={"END_TIME": "01:00:00", "VARIABLE_STEP": "0", "MAX_TRIALS": "20",
+                                          "HEAD_TOLERANCE": "0.0001"})
     names = ("J1", "J2", "S1")
     reference = {}
     with Simulation(str(inp)) as sim:
