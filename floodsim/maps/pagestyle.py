@@ -9,8 +9,10 @@ What the CSS and script do (the numbers are CSS pixels of the viewport):
 
 * **Phones** (narrower than :data:`PHONE_MAX_WIDTH_PX` = 600 px): legends start collapsed to their header
   button, the layer control starts collapsed to its icon (a tap opens it, a tap on the map or Escape closes
-  it), controls are at most 40 % of the viewport high (they scroll inside), popups are never wider than the
-  screen less 60 px, and controls are at least :data:`TOUCH_TARGET_PX` = 44 px high and wide (WCAG 2.5.5).
+  it), controls are at most 40 % of the viewport high (they scroll inside), the controls of the two bottom
+  corners are at most half the width each (so they cannot overlap; an opened legend may take the width),
+  popups are never wider than the screen less 60 px, and buttons are at least :data:`TOUCH_TARGET_PX` =
+  44 px high and wide (WCAG 2.5.5).
 * **Time slider**: with leaflet.timedimension's (``TimestampedGeoJson``) the bottom-right controls (the
   legends) move up above it, so it is never covered (floodsim's own ``.floodsim-timeslider`` does the same
   in :data:`floodsim.maps.controls.PLANNER_CSS`). Class ``floodsim-noprint`` hides an element in print.
@@ -104,6 +106,11 @@ main.floodsim-main:focus {{ outline: none; }}
   .floodsim-control, .leaflet-control-layers-expanded, .leaflet-popup-content {{
     max-height: {round(PHONE_CONTROL_MAX_HEIGHT * 100)}vh; overflow-y: auto; }}
   .floodsim-control {{ max-width: calc(100vw - 80px); font-size: 13px; }}
+  /* the two bottom corners share the width (a time slider keeps the whole width: the right corner
+     sits above it); a legend the user opens may take the width while open */
+  .leaflet-bottom .leaflet-control.floodsim-control:not(.floodsim-timeslider):not(.leaflet-bar-timecontrol) {{
+    max-width: calc(50vw - 16px); }}
+  .leaflet-bottom .leaflet-control.floodsim-legend.floodsim-expanded {{ max-width: calc(100vw - 24px); }}
   .floodsim-legend-toggle {{ min-height: {TOUCH_TARGET_PX}px; }}
   .leaflet-container .leaflet-control button, .leaflet-container .leaflet-control select {{
     min-height: {TOUCH_TARGET_PX}px; }}

@@ -9,6 +9,7 @@ the site (resident, planner, the other top-level pages, a one-page report):
   and a viewport that lets people zoom;
 * the print view: the map prints without its zoom and layer controls, with its legends open;
 * axe-core (npm, injected into the page): no serious or critical violation, on a desktop and on a phone;
+* no map control overlaps another (desktop 1280 × 860 and phone);
 * on a 390 × 844 phone: the controls cover at most 40 % of the map, legends start collapsed and open with
   their button, popups fit the screen, controls are 44 px touch targets, the time slider is not covered;
 * an online site whose street-tile server is blocked says so and shows the offline base;
@@ -38,6 +39,7 @@ from tests.support.browser import (
     external_requests,
     format_violations,
     overflowing_popups,
+    overlapping_controls,
     page_weight,
     phone_viewport,
     requested_urls,
@@ -268,6 +270,8 @@ def test_offline_site_every_page_clean_titled_and_accessible(offline_site):
             if violations:
                 problems.append(f"{name}: axe-core\n{format_violations(violations)}")
             if _has_map(driver):
+                problems += [f"{name}: control {a!r} overlaps {b!r} by {w}×{h} px"
+                             for a, b, w, h in overlapping_controls(driver)]
                 problems += [f"{name} (print): {p}" for p in _print_problems(driver)]
     assert not problems, "\n".join(problems)
 
@@ -323,6 +327,8 @@ def test_offline_site_on_a_phone(offline_site):
             for m in covered_fractions(driver):
                 if m["fraction"] > MAX_COVERED:
                     problems.append(f"{name}: controls cover {m['fraction']:.0%} of map {m['id']} on a phone")
+            problems += [f"{name} (phone): control {a!r} overlaps {b!r} by {w}×{h} px"
+                         for a, b, w, h in overlapping_controls(driver)]
             small = driver.execute_script(_SMALL_TARGETS_JS, TOUCH_PX)
             problems += [f"{name}: touch target under {TOUCH_PX} px: {s}" for s in small]
             overlap = driver.execute_script(_TIME_SLIDER_OVERLAP_JS)

@@ -445,3 +445,36 @@ def format_violations(violations) -> str:
         for n in v["nodes"]:
             lines.append(f"    {n['target']}: {n['html'][:160]}")
     return "\n".join(lines)
+
+
+_OVERLAP_JS = """
+const tol = arguments[0], out = [];
+function visible(el) {
+  const r = el.getBoundingClientRect();
+  if (r.width < 1 || r.height < 1) return null;
+  for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+    const cs = getComputedStyle(e);
+    if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0) return null;
+  }
+  return r;
+}
+const label = e => (e.getAttribute('aria-label') || e.innerText || e.className).trim().split('\\n')[0].slice(0, 50);
+for (const map of document.querySelectorAll('.leaflet-container')) {
+  const ctl = [...map.querySelectorAll('.leaflet-control')].filter(e => !e.parentElement.closest('.leaflet-control'))
+    .map(e => [e, visible(e)]).filter(([e, r]) => r);
+  for (let i = 0; i < ctl.length; i++) for (let j = i + 1; j < ctl.length; j++) {
+    const a = ctl[i][1], b = ctl[j][1];
+    const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    if (w > tol && h > tol) out.push([label(ctl[i][0]), label(ctl[j][0]), Math.round(w), Math.round(h)]);
+  }
+}
+return out;
+"""
+
+
+def overlapping_controls(driver, tolerance_px: float = 2.0) -> list[tuple]:
+    """Pairs of visible map controls (``.leaflet-control``, outermost) whose boxes overlap by more than
+    ``tolerance_px`` both ways: ``(label A, label B, overlap width, overlap height)`` in CSS px. One
+    control hiding another hides its buttons and text."""
+    return [tuple(x) for x in driver.execute_script(_OVERLAP_JS, tolerance_px)]
