@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_sewer.py                       # Merewether, full 1 m grid, 60 min simulated
     python benchmarks/bench_sewer.py --coarsen 2 --duration-min 30
+    python benchmarks/bench_sewer.py --threads 1                 # on a shared machine
 
 Runs ``scenarios/merewether_cloudburst.toml`` (surface only) and ``scenarios/merewether_sewer.toml``
 (the same storm with the 30-manhole sewer, SWMM 5.2 through swmm-toolkit, coupling step 1 s) with the
@@ -72,8 +73,14 @@ def main(argv=None) -> int:
     ap.add_argument("--coarsen", type=int, default=1, help="grid coarsening of both runs")
     ap.add_argument("--duration-min", type=float, default=60.0, help="simulated minutes")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (the fastest counts)")
+    ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's); 1 on a shared "
+                    "machine, where idle threads spinning for cores make both runs many times slower")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "bench_sewer.json")
     args = ap.parse_args(argv)
+    import numba
+
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
 
     load_before = os.getloadavg()
     _run(_scenario(SURFACE, 16, 2.0))     # warm-up: imports, numba kernels, SWMM library
@@ -107,6 +114,7 @@ def main(argv=None) -> int:
                     "note": ("machine shared with other sessions during the run: wall times are noisy; the CPU "
                              "ratio is the steadier figure" if shared else "machine quiet")},
         "coarsen": args.coarsen, "duration_min": args.duration_min, "repeat": args.repeat,
+        "numba_threads": numba.get_num_threads(),
         "surface_only": surface, "coupled": coupled,
         "ratio_wall": ratio_wall, "ratio_cpu": ratio_cpu, "target_ratio": 1.3,
     }
