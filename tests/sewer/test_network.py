@@ -177,3 +177,40 @@ def test_an_inp_swmm_rejects_names_its_error_code_and_line(tmp_path):
         read_inp(inp)
     msg = str(err.value)
     assert "bad.inp" in msg and "ERROR 2" in msg and "NOWHERE" in msg and "line" in msg
+
+
+@pytest.mark.parametrize("layer, column, value, message", [
+    ("junctions", "name", "MH 1", "name of 1-60 characters without spaces"),
+    ("junctions", "name", "MH\u20281", "without spaces"),
+    ("junctions", "invert_m", float("nan"), "has no invert_m"),
+    ("junctions", "rim_m", 1e38, "rim_m = 1e+38"),
+    ("junctions", "rim_m", 7.0, "rim_m 7 <= invert_m 8"),
+    ("junctions", "inlet", "yes", "give 1 (takes surface water) or 0"),
+    ("conduits", "manning_n", 0.5, "a pipe's n is 0.009-0.03"),
+    ("conduits", "height_m", -0.3, "height_m = -0.3; give a finite number > 0"),
+    ("conduits", "to_node", "{{7*7}}", "to_node = '{{7*7}}', which is not a node"),
+    ("conduits", "shape", "<script>", "shape = '<script>'; give 'circular' or 'rect_closed'"),
+    ("outfalls", "stage", "tidal", "give 'free' or 'fixed'"),
+])
+def test_hostile_layer_attributes_are_refused_naming_file_layer_feature_and_field(tmp_path, layer, column, value,
+                                                                                message):
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    data = {
+        "junctions": ({"name": "MH1", "invert_m": 8.0, "rim_m": 10.0, "inlet": 1}, Point(1.5, -1.5)),
+        "outfalls": ({"name": "OF1", "invert_m": 7.0, "stage": "free"}, Point(5.5, -5.5)),
+        "conduits": ({"name": "P1", "from_node": "MH1", "to_node": "OF1", "shape": "circular", "height_m": 0.3,
+                      "manning_n": 0.013, "length_m": 30.0}, LineString([(1.5, -1.5), (5.5, -5.5)])),
+    }
+    row, geom = data[layer]
+    row = dict(row)
+    row[column] = value
+    data[layer] = (row, geom)
+    path = tmp_path / "net.gpkg"
+    for name, (attrs, g) in data.items():
+        gpd.GeoDataFrame([attrs], geometry=[g], crs="EPSG:28356").to_file(path, layer=name)
+    with pytest.raises(InputDataError) as err:
+        read_layers(path)
+    msg = str(err.value)
+    assert message in msg and "net.gpkg" in msg and f"layer '{layer}'" in msg
