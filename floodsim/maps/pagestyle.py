@@ -20,7 +20,9 @@ What the CSS and script do (the numbers are CSS pixels of the viewport):
   ``<button class="floodsim-legend-toggle">`` header and whose body is ``.floodsim-legend-body``
   (:func:`legend_html` writes that markup). The button toggles the body and keeps ``aria-expanded`` true to
   what shows; the choice is remembered per legend title while the page is open (a legend that leaves with
-  its layer comes back as the user left it).
+  its layer comes back as the user left it). Where the controls would overlap each other or leave the
+  map (a short laptop screen, many legends), open legends fold, tallest first, until they do not; a
+  legend the user opened stays open.
 * **Keyboard**: a visible focus outline on every control, a "Skip to the map" link (first in the tab
   order; it is visible while focused).
 * **Print** (``@media print``): the map fills an A4 landscape page; zoom, layer and search controls, the
@@ -198,12 +200,51 @@ PAGE_JS = f"""
       }}
     }}
   }}
+  // Crowded maps (a short laptop screen, many legends): fold open legends, tallest first, until no
+  // control overlaps another or leaves the map; a legend the user opened stays open.
+  function shown(el) {{
+    var r = el.getBoundingClientRect(), cs = window.getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && cs.display !== "none" && cs.visibility !== "hidden";
+  }}
+  function crowded(map) {{
+    var box = map.getBoundingClientRect(), list = map.querySelectorAll(".leaflet-control"), ctl = [];
+    for (var i = 0; i < list.length; i++) {{
+      if (!list[i].parentElement.closest(".leaflet-control") && shown(list[i])) {{
+        ctl.push(list[i].getBoundingClientRect());
+      }}
+    }}
+    for (var a = 0; a < ctl.length; a++) {{
+      if (ctl[a].top < box.top - 1 || ctl[a].bottom > box.bottom + 1) {{ return true; }}
+      for (var b = a + 1; b < ctl.length; b++) {{
+        if (Math.min(ctl[a].right, ctl[b].right) - Math.max(ctl[a].left, ctl[b].left) > 2 &&
+            Math.min(ctl[a].bottom, ctl[b].bottom) - Math.max(ctl[a].top, ctl[b].top) > 2) {{ return true; }}
+      }}
+    }}
+    return false;
+  }}
+  function fit() {{
+    var maps = document.querySelectorAll(".leaflet-container");
+    for (var m = 0; m < maps.length; m++) {{
+      for (var guard = 0; guard < 30 && crowded(maps[m]); guard++) {{
+        var legends = maps[m].querySelectorAll(".floodsim-legend"), best = null, tallest = 0;
+        for (var i = 0; i < legends.length; i++) {{
+          var button = legends[i].querySelector(".floodsim-legend-toggle");
+          if (!bodyShown(legends[i]) || (button && chosen[button.textContent] === true)) {{ continue; }}
+          var h = legends[i].getBoundingClientRect().height;
+          if (h > tallest) {{ tallest = h; best = legends[i]; }}
+        }}
+        if (best === null) {{ break; }}
+        setOpen(best, false);
+      }}
+    }}
+  }}
   function init(root) {{
     nameControls(root);
     var legends = (root || document).querySelectorAll(".floodsim-legend");
     for (var i = 0; i < legends.length; i++) {{ initLegend(legends[i]); }}
     var controls = (root || document).querySelectorAll(".floodsim-control");
     for (var j = 0; j < controls.length; j++) {{ scrollableFocusable(controls[j]); }}
+    fit();
   }}
   document.addEventListener("click", function (e) {{
     var button = e.target.closest ? e.target.closest(".floodsim-legend-toggle") : null;
@@ -245,6 +286,12 @@ PAGE_JS = f"""
       for (var i = 0; i < legends.length; i++) {{ sync(legends[i]); }}
     }};
     if (phone.addEventListener) {{ phone.addEventListener("change", onChange); }}
+    var resizing = false;
+    window.addEventListener("resize", function () {{
+      if (resizing) {{ return; }}
+      resizing = true;
+      window.requestAnimationFrame(function () {{ resizing = false; fit(); }});
+    }});
   }}
   if (document.readyState === "loading") {{ document.addEventListener("DOMContentLoaded", start); }}
   else {{ start(); }}

@@ -302,6 +302,23 @@ def _print_problems(driver) -> list[str]:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
+#: A 1366 × 768 laptop screen less the browser's bars [CSS px]: the smallest common desktop view.
+LAPTOP = (1366, 657)
+
+
+def test_no_control_overlaps_another_on_a_laptop_screen(offline_site):
+    """On a small laptop screen the controls of the four corners still do not run into each other
+    (a legend stack taller than the map would hide the buttons under it)."""
+    problems = []
+    with serve_folder(offline_site) as base, chromium(*LAPTOP) as driver:
+        for page in sorted(offline_site.glob("*.html")):
+            _open(driver, base + page.name)
+            if _has_map(driver):
+                problems += [f"{page.name} ({LAPTOP[0]}×{LAPTOP[1]}): control {a!r} overlaps {b!r} by {w}×{h} px"
+                             for a, b, w, h in overlapping_controls(driver)]
+    assert not problems, "\n".join(problems)
+
+
 def test_offline_site_on_a_phone(offline_site):
     """390 × 844: controls cover ≤ 40 % of the map, legends start collapsed and open with their button,
     a popup fits the screen, controls are 44 px targets, the time slider is not covered, axe is clean."""
