@@ -211,8 +211,9 @@ def continuity_row(
         # numba's inline="always") LLVM no longer vectorises this loop, and the sweep took 18-21
         # instead of 6.2 ns per cell on one thread (measured 2026-11-26).
         # MASKED_STORES (a compile-time constant) picks the form for the target: stores only where a
-        # maximum grows (AVX-512 masked stores) or every cell through a select (AVX2, SSE, NEON);
-        # the values written are the same.
+        # maximum grows (AVX-512 masked stores) or a select (without AVX-512); the values written are
+        # the same. SSE2 and NEON have no masked store and vectorise this loop only with the select
+        # form; for AVX2 LLVM turns the h_max and v2_max selects back into vmaskmovps stores.
         v2_32 = np.float32(v2)
         h_32 = np.float32(hn)
         if MASKED_STORES:
