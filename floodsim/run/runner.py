@@ -267,8 +267,12 @@ def _simulate(sc: Scenario, model, progress, recorder=None,
     if recorder is None:
         recorder = Recorder(model.simulation, make_series(sc, model))
     wall0 = time.perf_counter()
-    ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
-                        after_step=after_step)
+    try:
+        ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
+                            after_step=after_step)
+    finally:   # a sewer network's SWMM run: one per process, released even when the run fails
+        if getattr(model, "sewer", None) is not None:
+            model.sewer.close()
     wall = time.perf_counter() - wall0
     ds.attrs["scenario"] = sc.name
     if model.storage_depth is not None:
