@@ -15,6 +15,8 @@ from floodsim.sewer.network import Inlet, read_inp, read_layers
 
 from .conftest import cell_xy, make_inp
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
 
 def _circle(y: float, d: float) -> tuple[float, float]:
     """Flow area [m²] and wetted perimeter [m] of a circular pipe of diameter d at depth y."""
@@ -214,3 +216,23 @@ def test_hostile_layer_attributes_are_refused_naming_file_layer_feature_and_fiel
         read_layers(path)
     msg = str(err.value)
     assert message in msg and "net.gpkg" in msg and f"layer '{layer}'" in msg
+
+
+def test_convert_command_goes_both_ways_and_refuses_bad_requests(tmp_path, capsys):
+    from floodsim.errors import ExitCode
+    from floodsim.sewer.convert import main
+
+    inp = ROOT / "gis_data" / "merewether" / "sewer.inp"
+    assert main([str(inp), str(tmp_path / "a.gpkg")]) == ExitCode.INPUT          # an .inp has no CRS
+    assert "--crs" in capsys.readouterr().err
+    assert main([str(inp), str(tmp_path / "a.gpkg"), "--crs", "EPSG:28356", "--inlets", "all"]) == ExitCode.OK
+    assert main([str(tmp_path / "a.gpkg"), str(tmp_path / "b.inp")]) == ExitCode.OK
+    again = read_inp(tmp_path / "b.inp")
+    original = read_inp(inp)
+    assert again.node_names() == original.node_names() and again.link_names() == original.link_names()
+    for n in original.node_names():
+        assert again.invert(n) == pytest.approx(original.invert(n)) and again.xy[n] == pytest.approx(original.xy[n])
+    layers = read_layers(tmp_path / "a.gpkg")
+    assert len(layers.inlets) == 30 and layers.crs is not None
+    assert main([str(tmp_path / "a.gpkg"), str(tmp_path / "b.inp")]) == ExitCode.INPUT   # never overwrites
+    assert main([str(inp), str(tmp_path / "c.inp")]) == ExitCode.INPUT                     # same form
