@@ -17,9 +17,14 @@ module                 what it does
 ``about``              the "About this map" texts panel, the print view, the one-page address reports
 ``rasterproducts``     raster keys → values and paint (one home for embedded pages and tiles)
 ``rasters``            hillshade; reprojection to web mercator; class colouring; PNG data URIs
-``layers``             folium layers: hillshade, depth, hazard, buildings, measures, depth time slider
+``layers``             the planner's vector layers (buildings, hatched measures, gauges, changed buildings,
+                       the sewer network) and its legend bodies
+``controls``           legends that follow their layers, the time slider, the swipe, the changed-buildings list
 ``planner``            the planner page (layers, one-map comparison, time slider)
 ``resident``           the resident page (plain-language legends, address search, likelihood, cards)
+``basemap``            the base map: online streets with a fallback, local tiles, vector base with labels
+``search``             the address search: index, tolerant matcher (Python and the page's script), search box
+``cards``              a building's card (depth, danger, likelihood, advice) and its report's name
 ``pagestyle``          lang, title, viewport, phone/print CSS of every page
 ``assets``             the npm releases behind folium's CDN files; fetch them; localise a page (offline)
 ``publish``            write one page atomically, optionally self-contained (``floodsim map --offline``)
