@@ -69,11 +69,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return   # the browser moved on (tiles of a page it left): not an error of the page
+        super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve_folder(folder: str | os.PathLike):
     """Serve ``folder`` over HTTP on 127.0.0.1 (a free port); yield the base URL ``http://127.0.0.1:PORT/``."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
