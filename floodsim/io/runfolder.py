@@ -240,6 +240,9 @@ class Run:
     hazard_rating: object = None
     buildings: object = None
     measures: object = None
+    #: the sewer network's ``sewer_pipes`` and ``sewer_nodes`` layers (runs with a ``[sewer]``), else None
+    sewer_pipes: object = None
+    sewer_nodes: object = None
     notes: list = field(default_factory=list)
 
     @property
@@ -319,7 +322,8 @@ def load_run(path: str | Path, *, need_crs: bool = False) -> Run:
     gpkg = path / FLOOD_GPKG
     if gpkg.is_file():
         layers = {row[0] for row in pyogrio.list_layers(gpkg)}
-        for attr, layer in (("buildings", LAYER_BUILDINGS), ("measures", LAYER_MEASURES)):
+        for attr, layer in (("buildings", LAYER_BUILDINGS), ("measures", LAYER_MEASURES),
+                            ("sewer_pipes", LAYER_SEWER_PIPES), ("sewer_nodes", LAYER_SEWER_NODES)):
             if layer in layers:
                 gdf = gpd.read_file(gpkg, layer=layer)
                 crs = ds.rio.crs

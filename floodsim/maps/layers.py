@@ -26,6 +26,10 @@ from ..io.runfolder import Run
 from .style import (
     BUILDING_EDGE,
     HAZARD_COLOURS,
+    SEWER_CAPACITY_EDGES,
+    SEWER_CAPACITY_LABELS,
+    SEWER_NODE_COLOURS,
+    sewer_capacity_colours,
     depth_colours,
     depth_labels,
     hazard_label,
@@ -403,6 +407,89 @@ def gauges_legend_body() -> str:
     rows = [(f"<span class='swatch' aria-hidden='true' style='background:{GAUGE_COLOUR};border-radius:50%;"
              "border:2px solid #ffffff'></span>", "gauge: click it for its hydrograph")]
     return legend_table(rows)
+
+
+def sewer_legend_body() -> str:
+    """Pipes by the peak share of their full-pipe capacity used, and the manholes."""
+    colours = sewer_capacity_colours()
+    rows = [(f"<span class='swatch' aria-hidden='true' style='background:{colours[k + 1]};height:5px;"
+             "vertical-align:middle'></span>", label) for k, label in enumerate(SEWER_CAPACITY_LABELS)]
+    rows += [(f"<span class='swatch' aria-hidden='true' style='background:{SEWER_NODE_COLOURS[key]};"
+              f"border-radius:50%'></span>", text)
+             for key, text in (("surcharged", "manhole surcharged: water rose above the ground"),
+                               ("other", "manhole or outfall"))]
+    return legend_table(rows) + note("Peak flow over full-pipe flow (Manning). Click a pipe or a manhole for "
+                                     "its numbers.")
+
+
+# ------------------------------------------------------------------------------------- the sewer network
+def sewer_features(run: Run) -> tuple[list[dict], list[dict]]:
+    """The run's sewer network (``flood.gpkg`` layers ``sewer_pipes``, ``sewer_nodes``) as GeoJSON
+    features (EPSG:4326): ``(pipes, nodes)``, each with an escaped ``label`` and ``popup`` and its style.
+    Pipes are coloured by the class of their peak capacity used; surcharged manholes stand out."""
+    from .rasters import classify
+
+    pipes, nodes = [], []
+    colours = sewer_capacity_colours()
+    if run.sewer_pipes is not None and len(run.sewer_pipes):
+        gdf = run.sewer_pipes.to_crs(4326)
+        used = gdf["peak_capacity_used"].to_numpy(dtype=float) if "peak_capacity_used" in gdf else None
+        codes = classify(used, SEWER_CAPACITY_EDGES) if used is not None else np.zeros(len(gdf), int)
+        for k, (_, row) in enumerate(gdf.iterrows()):
+            if row.geometry is None or row.geometry.is_empty:
+                continue
+            code = int(codes[k])
+            share = "–" if used is None or not np.isfinite(used[k]) else f"{100 * used[k]:.0f} %"
+            popup = (f"<b>Pipe {html_text(row.get('name', ''))}</b> ({html_text(row.get('kind', ''))})<br>"
+                     f"from {html_text(row.get('from_node', ''))} to {html_text(row.get('to_node', ''))}<br>"
+                     f"peak flow: {fmt_m(row.get('peak_flow_m3_s'), 'm³/s', 3)}<br>"
+                     f"full-pipe flow: {fmt_m(row.get('full_flow_m3_s'), 'm³/s', 3)}<br>"
+                     f"peak capacity used: {share}")
+            colour = colours.get(code, "#808080")
+            pipes.append({"type": "Feature", "id": str(len(pipes)), "geometry": page_geometry(row.geometry),
+                          "properties": {"label": html_text(row.get("name", "")), "popup": popup,
+                                         "style": {"color": colour, "weight": 5 if code == 4 else 3,
+                                                   "opacity": 0.95}}})
+    if run.sewer_nodes is not None and len(run.sewer_nodes):
+        gdf = run.sewer_nodes.to_crs(4326)
+        for _, row in gdf.iterrows():
+            if row.geometry is None or row.geometry.is_empty:
+                continue
+            surcharged = bool(row.get("surcharged", 0))
+            colour = SEWER_NODE_COLOURS["surcharged" if surcharged else "other"]
+            popup = (f"<b>{html_text(row.get('kind', 'node'))} {html_text(row.get('name', ''))}</b><br>"
+                     f"ground (rim): {fmt_m(row.get('rim_m'))}, invert: {fmt_m(row.get('invert_m'))}<br>"
+                     f"peak head: {fmt_m(row.get('max_head_m'))}"
+                     + (" — above the ground: surcharged" if surcharged else "") + "<br>"
+                     f"water out onto the street: {fmt_m(row.get('flooding_volume_m3'), 'm³', 1)}")
+            nodes.append({"type": "Feature", "id": str(len(nodes)), "geometry": page_geometry(row.geometry),
+                          "properties": {"label": html_text(row.get("name", "")), "popup": popup,
+                                         "style": {"color": "#ffffff", "weight": 1.5, "fillColor": colour,
+                                                   "fillOpacity": 1.0, "radius": 7 if surcharged else 4}}})
+    return pipes, nodes
+
+
+def add_sewer(m, run: Run, name: str = "Sewer network", show: bool = False):
+    """The run's sewer network as one layer (a FeatureGroup of pipes and manholes); None without one."""
+    pipes, nodes = sewer_features(run)
+    if not pipes and not nodes:
+        return None
+    group = folium.FeatureGroup(name=html_text(name), show=show)
+    if pipes:
+        folium.GeoJson({"type": "FeatureCollection", "features": pipes},
+                       style_function=lambda f: f["properties"]["style"],
+                       popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False), control=False,
+                       ).add_to(group)
+    if nodes:
+        folium.GeoJson({"type": "FeatureCollection", "features": nodes},
+                       style_function=lambda f: f["properties"]["style"],
+                       marker=folium.CircleMarker(radius=5),
+                       popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False), control=False,
+                       ).add_to(group)
+    group.add_to(m)
+    return group
 
 
 # ------------------------------------------------------------------------------------- gauges

@@ -70,6 +70,7 @@ NAMES = {
     "depth_diff": "Depth change {b} − {a}",
     "changed": "Changed buildings",
     "gauges": "Gauges",
+    "sewer": "Sewer network",
     "slider": "Depth at the slider time",
 }
 
@@ -190,6 +191,7 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
                                          show=(r == shown), site=site, key=f"_{r}"))
     for r in range(n):
         measures.append(L.add_measures(m, site.runs[r], _name("measures", site, r), show=(r == shown)))
+    sewers = [L.add_sewer(m, site.runs[r], _name("sewer", site, r), show=(r == shown)) for r in range(n)]
     changed = L.add_changed_buildings(m, site, _name("changed", site)) if pair is not None else None
     gauges = L.add_gauges(m, site, _name("gauges", site))
 
@@ -218,6 +220,8 @@ def planner_page(site: Site, time_slider: bool = True) -> folium.Map:
                       "floodsim-legend-measures").add_to(m)
     if gauges is not None:
         LegendControl("Gauges", L.gauges_legend_body(), [gauges], "floodsim-legend-gauges").add_to(m)
+    if any(g is not None for g in sewers):
+        LegendControl("Sewer network", L.sewer_legend_body(), sewers, "floodsim-legend-sewer").add_to(m)
     if changed is not None:
         panel = LegendControl(f"Changed buildings ({len(changed.data['features'])})",
                               L.changed_legend_body(la, lb), [changed], "floodsim-changed",

@@ -137,3 +137,17 @@ def diff_colours() -> dict[int, str]:
 def likelihood_colours() -> dict[int, str]:
     """Likelihood band code → colour (0, not flooded, left out: transparent)."""
     return dict(LIKELIHOOD_COLOURS)
+
+#: Lower edges of the classes of a sewer pipe's peak capacity used [-] (peak |flow| / full-pipe flow):
+#: under half full, 50–80 %, 80–100 %, at or over its full-pipe capacity (surcharged or pressurised).
+SEWER_CAPACITY_EDGES = (0.0, 0.5, 0.8, 1.0)
+SEWER_CAPACITY_COLOURS = ("#3b528b", "#35b779", "#f98e09", "#9b1d20")
+SEWER_CAPACITY_LABELS = ("under 50 % of capacity", "50–80 %", "80–100 %", "full or over (surcharged)")
+#: Manholes: surcharged (head above the rim) and the others.
+SEWER_NODE_COLOURS = {"surcharged": "#9b1d20", "other": "#4d4d4d"}
+
+
+def sewer_capacity_colours() -> dict[int, str]:
+    """Pipe class (1 = least used, :func:`floodsim.maps.rasters.classify` of :data:`SEWER_CAPACITY_EDGES`)
+    → colour."""
+    return {k + 1: c for k, c in enumerate(SEWER_CAPACITY_COLOURS)}

@@ -269,6 +269,18 @@ def test_merewether_sewer_scenario_coarsened_runs_balances_and_compares(tmp_path
     summary = json.loads((tmp_path / "sewer" / "summary.json").read_text())
     assert summary["sewer"]["combined_balance_m3"]["surface_closure_error_m3"] == pytest.approx(0.0, abs=1e-6)
 
+    # the network on the planner map: pipes by peak capacity used, manholes, a legend bound to the layer
+    from floodsim.maps.planner import planner_map
+    from floodsim.maps.publish import render_html
+    from floodsim.maps.rundata import map_run
+
+    run = map_run(tmp_path / "sewer")
+    assert len(run.sewer_pipes) == 30 and len(run.sewer_nodes) == 31
+    assert map_run(tmp_path / "surface").sewer_pipes is None
+    page = render_html(planner_map([map_run(tmp_path / "surface"), run], offline=True))
+    assert page.count("peak capacity used:") == 30 and page.count("peak head:") == 31
+    assert "floodsim-legend-sewer" in page and "full or over (surcharged)" in page
+
 
 def test_checkpoint_file_with_a_network_resumes_through_the_run_machinery(tmp_path):
     """The checkpoint file (floodsim.run.checkpoint: fingerprint, npz, restore) carries the network: the

@@ -194,6 +194,7 @@ PALETTES = {
     "arrival": (_ordered(style.arrival_colours()), [len(style.ARRIVAL_COLOURS) - 1]),   # "after 60 min"
     "difference": (_ordered(style.diff_colours()), [2, 3]),                              # ±2–10 cm
     "likelihood": (_ordered(style.likelihood_colours()), [0]),                            # very low
+    "sewer pipes": (_ordered(style.sewer_capacity_colours()), [0]),                       # under 50 %
 }
 
 
