@@ -256,3 +256,16 @@ def test_tile_pixels_show_the_class_of_the_cell_under_them(tmp_path):
                 assert tuple(px) == (*colours[int(values[ri, ci])], 255)
                 checked += 1
     assert checked > 500
+
+
+def test_the_bundled_site_file_is_valid():
+    """scenarios/publish/merewether_site.toml validates (its run folders are made by the commands it lists)."""
+    from pathlib import Path
+
+    from floodsim.scenario.site import load_site
+
+    root = Path(__file__).resolve().parents[2]
+    spec = load_site(root / "scenarios" / "publish" / "merewether_site.toml")
+    assert [r.label for r in spec.runs] == ["Today", "With the park buffer pond"]
+    assert spec.publish.language == "en-AU" and spec.compare is not None and spec.sweep is not None
+    assert spec.base.roads is not None and spec.base.roads.name_field is None
