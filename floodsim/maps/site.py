@@ -376,7 +376,9 @@ def _scan_mbtiles(path: Path, where: str, box):
     bad = _err(where, "base.tiles", f"{path} is not a readable MBTiles file (SQLite with a tiles table); "
                                     "export the tiles again (e.g. with QGIS or gdal_translate -of MBTILES).")
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # read-only and immutable: nothing is written beside the user's file (no -wal/-shm/journal), and a
+        # path with '?', '#' or '%' is percent-encoded by as_uri
+        con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error:
         raise bad from None
     try:
