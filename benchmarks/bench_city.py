@@ -1,0 +1,169 @@
+"""A whole synthetic city on the CPU: wall time, throughput, peak memory per cell, output size and time.
+
+Usage::
+
+    python benchmarks/bench_city.py                       # 5000² (25M cells, 1 m), 60-min Chicago storm
+    python benchmarks/bench_city.py --n 2000 --minutes 10 # a smaller city, the first 10 minutes
+    python benchmarks/bench_city.py --quick               # 1000², 5 minutes (a check that it runs)
+
+The city (issue 14): the benchmark terrain of :mod:`floodsim.run.bench` (a plane with undulations and
+an 8 m street grid every 60 m), with **buildings as blocked cells** (a regular pattern of 14 × 20 m
+footprints inside each block, 24 % of the area) and a **60-minute Chicago design storm** of return
+period 100 years from the bundled IDF curves (`gis_data/idf/dahlstrom2010_sherman.toml`, peak at 40 %).
+Free outflow on the south edge.
+
+Each run is a fresh subprocess (so its peak RSS is its own): build, run ``--minutes`` of the storm with
+output frames every 10 simulated minutes, and write ``results.nc`` (chunked, compressed) through the
+run-folder writer. Recorded per run:
+
+* output frames every ``--frame-minutes`` (default 10) simulated minutes, kept in memory as the
+  recorder keeps them today (streaming them to disk is issue 14's next step);
+* wall time of the time loop, steps, cell-updates/s counted over **all cells** and over **wet cells**
+  (cells with water above ``hmin`` at the end, as a lower bound of the cells the bands skipping left
+  computing);
+* **peak RSS per cell** [B] (``ru_maxrss`` of the subprocess, so Python, numba and GDAL included);
+* the output: ``results.nc`` size and write time;
+* RSS after each output frame, to show that nothing in the run grows with the number of steps.
+
+Prints a table and writes ``benchmarks/results/bench_city.json``. Precision: float64 (the state's only
+precision today; single precision is issue 14's next step, and a ``--precision`` column will follow it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+IDF = ROOT / "gis_data" / "idf" / "dahlstrom2010_sherman.toml"
+
+
+def city(n: int):
+    """The terrain (n, n) [m] and the building mask of the synthetic city."""
+    import numpy as np
+
+    from floodsim.run.bench import make_terrain
+
+    z = make_terrain(n)
+    i = np.arange(n)[:, None]
+    j = np.arange(n)[None, :]
+    in_block_i, in_block_j = (i % 60) - 8, (j % 60) - 8        # streets: the first 8 m of every 60
+    # two rows of 14 m × 20 m footprints per 52 m block, 4 m back from the street, 4 m apart
+    bi = ((in_block_i >= 4) & (in_block_i < 18)) | ((in_block_i >= 34) & (in_block_i < 48))
+    bj = ((in_block_j % 26) >= 3) & ((in_block_j % 26) < 23) & (in_block_j >= 0)
+    blocked = bi & bj & (in_block_i >= 0)
+    return z, np.ascontiguousarray(blocked)
+
+
+def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0) -> dict:
+    """Build and run the city in this process; returns the measurements."""
+    import numpy as np
+    import xarray as xr
+
+    from floodsim.build.storms import IDFCurve, chicago_design_storm
+    from floodsim.core import Boundary, Grid, Simulation
+    from floodsim.io.raster import write_netcdf
+    from floodsim.run.bench import MANNING, PLANE_SLOPE
+
+    def rss_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+    warm = Simulation(Grid.from_array(city(40)[0], dx=1.0), rainfall=None, manning=MANNING)
+    warm.advance_to(30.0)                                  # compile every kernel on a tiny grid
+    t0 = time.perf_counter()
+    z, blocked = city(n)
+    storm = chicago_design_storm(IDFCurve.from_file(IDF), 100.0, 60.0, peak_position=0.4, step_min=5.0)
+    sim = Simulation(Grid.from_array(z, dx=1.0), rainfall=storm, manning=MANNING, blocked=blocked,
+                     boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)])
+    build_s = time.perf_counter() - t0
+    duration = minutes * 60.0
+    times = sim.output_times(0.0, duration, frame_minutes * 60.0)
+    frames, rss_after_frame = [], []
+    wall = 0.0
+    for t in times:
+        t1 = time.perf_counter()
+        sim.advance_to(float(t))
+        wall += time.perf_counter() - t1
+        sim.record_maxima()
+        frames.append(sim.state.h.astype(np.float32))
+        rss_after_frame.append(round(rss_mb(), 1))
+    sim.check_finite()
+    steps = sim.state.steps
+    wet = int((sim.state.h > sim.params.hmin).sum())
+    cells = n * n
+    ds = xr.Dataset({"depth": (("time", "y", "x"), np.stack(frames)),
+                     "max_depth": (("y", "x"), sim.state.h_max.astype(np.float32))},
+                    coords={"time": np.asarray(times, float), "y": sim.grid.y, "x": sim.grid.x})
+    del frames
+    out.mkdir(parents=True, exist_ok=True)
+    t1 = time.perf_counter()
+    path = write_netcdf(ds, out / f"city_{n}.nc")
+    write_s = time.perf_counter() - t1
+    size = path.stat().st_size
+    path.unlink()
+    balance = sim.balance.as_dict(sim.total_volume())
+    return {
+        "n": n, "cells": cells, "blocked_share": float(blocked.mean()), "simulated_s": duration,
+        "build_s": build_s, "wall_s": wall, "steps": steps,
+        "cell_updates_per_s_all": cells * steps / wall if wall else None,
+        "wet_cells_end": wet, "cell_updates_per_s_wet": wet * steps / wall if wall else None,
+        "peak_rss_mb": rss_mb(), "peak_rss_bytes_per_cell": rss_mb() * 2**20 / cells,
+        "rss_mb_after_each_frame": rss_after_frame, "output_frames": len(times),
+        "results_nc_bytes": size, "results_nc_write_s": write_s,
+        "relative_volume_error": float(balance.get("relative_error", float("nan"))),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=5000, help="grid edge [cells of 1 m] (default 5000: 25M cells)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="simulated minutes of the storm (default 60)")
+    ap.add_argument("--frame-minutes", type=float, default=10.0, help="simulated minutes between output frames")
+    ap.add_argument("--quick", action="store_true", help="1000², 5 minutes")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_city.json")
+    ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)    # the measured subprocess
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.minutes = 1000, 5.0
+    if args.one:
+        print(json.dumps(one_run(args.n, args.minutes, Path(os.environ.get("TMPDIR", "/tmp")) / "bench_city",
+                                 args.frame_minutes)))
+        return 0
+    load = os.getloadavg()
+    r = subprocess.run([sys.executable, __file__, "--one", "--n", str(args.n), "--minutes", str(args.minutes),
+                        "--frame-minutes", str(args.frame_minutes)], capture_output=True, text=True, check=True)
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    import numba
+
+    import floodsim
+
+    result = {"benchmark": "bench_city", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                          "loadavg_before": load, "loadavg_after": os.getloadavg(),
+                          "numba": numba.__version__, "floodsim": floodsim.__version__},
+              "precision": "float64", "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)",
+              "rows": [row]}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"{'cells':>12} {'simulated':>9} {'steps':>7} {'wall s':>8} {'upd/s all':>10} {'upd/s wet':>10} "
+          f"{'B/cell':>7} {'nc MB':>7} {'write s':>7}")
+    print(f"{row['cells']:>12,} {row['simulated_s'] / 60:>7.0f}mn {row['steps']:>7} {row['wall_s']:>8.1f} "
+          f"{row['cell_updates_per_s_all']:>10.3g} {row['cell_updates_per_s_wet']:>10.3g} "
+          f"{row['peak_rss_bytes_per_cell']:>7.1f} {row['results_nc_bytes'] / 1e6:>7.1f} "
+          f"{row['results_nc_write_s']:>7.2f}")
+    print(f"RSS after each frame [MB]: {row['rss_mb_after_each_frame']}; relative volume error "
+          f"{row['relative_volume_error']:.2e}; load {load[0]:.1f} → {result['machine']['loadavg_after'][0]:.1f}")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
