@@ -250,18 +250,7 @@ class CudaStepper:
         sim, sk = self.sim, self._sk
         p, s, grid = sim.params, sim.state, sim.grid
         t = s.t
-        dt_cfl = sim.courant_dt()
-        dt = min(dt_cfl, t_limit - t, sim._next_event(t) - t)
-        if dt_cfl < p.dt_min:
-            sim._short_steps += 1
-            if sim._short_steps >= p.stall_steps:
-                raise StabilityError(sim._diagnose(
-                    f"the time step collapsed: {dt_cfl:.3g} s < dt_min {p.dt_min} s for "
-                    f"{sim._short_steps} consecutive step(s)", "deepest"))
-        else:
-            sim._short_steps = 0
-        if dt <= 0:
-            raise StabilityError(f"no time left to step at t = {t} s (limit {t_limit} s).")
+        dt = sim._step_length(t_limit)
 
         # the CPU's band schedule (Simulation.step): swept bands, bands with the flux of the band above,
         # bands with only rain or infiltration, and bands left as they are
@@ -392,14 +381,7 @@ class CudaStepper:
         try:
             measure_out = 0.0
             for op, cells in zip(sim.operators, sim._operator_cells):
-                held_before = op.stored_volume
-                flows = op.apply(h, t, dt)
-                change = op.stored_volume - held_before
-                moved = flows.from_surface - flows.to_surface - flows.left_domain
-                if abs(change - moved) > 1e-9 * max(1.0, abs(held_before), flows.from_surface, flows.to_surface):
-                    raise StabilityError(f"measure '{op.name}' does not account for its water at t = {t:.2f} s: "
-                                         f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
-                                         "(a bug in the measure).")
+                flows = sim._apply_operator(op, h, t, dt)
                 measure_out += flows.left_domain
                 if cells.size and flows.to_surface > 0:   # Simulation._mark_wet
                     depth = h.ravel()[cells]

@@ -280,12 +280,11 @@ class Simulation:
             return p.dt_max
         return min(p.dt_max, p.cfl * min(self.grid.dx, self.grid.dy) / wave)
 
-    def step(self, t_limit: float = np.inf) -> float:
-        """Advance one step, never past ``t_limit`` [s]; return the step length [s]."""
-        if self._device is not None:
-            return self._device.step(t_limit)
-        p, s, bw, grid = self.params, self.state, self.bands, self.grid
-        t = s.t
+    def _step_length(self, t_limit: float) -> float:
+        """The next step's length [s] from the current time: the Courant step, cut at ``t_limit`` and at
+        the next forcing event. Counts Courant steps below ``dt_min`` and stops a run whose step collapsed
+        (shared by the CPU step and the CUDA stepper)."""
+        p, t = self.params, self.state.t
         dt_cfl = self.courant_dt()
         dt = min(dt_cfl, t_limit - t, self._next_event(t) - t)
         if dt_cfl < p.dt_min:
@@ -298,6 +297,29 @@ class Simulation:
             self._short_steps = 0
         if dt <= 0:
             raise StabilityError(f"no time left to step at t = {t} s (limit {t_limit} s).")
+        return dt
+
+    @staticmethod
+    def _apply_operator(op, h, t: float, dt: float):
+        """``op.apply(h, t, dt)`` with its accounting checked: the change of what it holds must equal what
+        it took from the surface, minus what it gave back and what left the domain [m³]."""
+        held_before = op.stored_volume
+        flows = op.apply(h, t, dt)
+        change = op.stored_volume - held_before
+        moved = flows.from_surface - flows.to_surface - flows.left_domain
+        if abs(change - moved) > 1e-9 * max(1.0, abs(held_before), flows.from_surface, flows.to_surface):
+            raise StabilityError(f"measure '{op.name}' does not account for its water at t = {t:.2f} s: "
+                                 f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
+                                 "(a bug in the measure).")
+        return flows
+
+    def step(self, t_limit: float = np.inf) -> float:
+        """Advance one step, never past ``t_limit`` [s]; return the step length [s]."""
+        if self._device is not None:
+            return self._device.step(t_limit)
+        p, s, bw, grid = self.params, self.state, self.bands, self.grid
+        t = s.t
+        dt = self._step_length(t_limit)
 
         computed = bw.select()
         bands = np.flatnonzero(computed).astype(np.int64)
@@ -348,14 +370,7 @@ class Simulation:
             self._mark_wet(self.roof_dst_cells)
         measure_out = 0.0
         for op, cells in zip(self.operators, self._operator_cells):
-            held_before = op.stored_volume
-            flows = op.apply(h, t, dt)
-            change = op.stored_volume - held_before
-            moved = flows.from_surface - flows.to_surface - flows.left_domain
-            if abs(change - moved) > 1e-9 * max(1.0, abs(held_before), flows.from_surface, flows.to_surface):
-                raise StabilityError(f"measure '{op.name}' does not account for its water at t = {t:.2f} s: "
-                                     f"its storage changed by {change:.6g} m³ but it reported {moved:.6g} m³ "
-                                     "(a bug in the measure).")
+            flows = self._apply_operator(op, h, t, dt)
             measure_out += flows.left_domain
             if cells.size and flows.to_surface > 0:
                 self._mark_wet(cells)
