@@ -37,15 +37,13 @@ import folium
 from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
-from shapely.geometry import mapping
 
 from .pagestyle import LEGEND_CSS_CLASS
 from .safe import html_text, js_json
+from .sitedata import COORD_DECIMALS, GEOJSON_SOURCE_JS, page_geometry
 
 #: Tolerance of the simplification of vector base layers [m].
 SIMPLIFY_M = 0.3
-#: Decimal places of longitudes/latitudes in the page (1e-6° ≈ 0.1 m).
-COORD_DECIMALS = 6
 #: Road labels show from this zoom level on; water and building names from the next.
 LABEL_MIN_ZOOM = 16
 LABEL_MIN_ZOOM_AREAS = 17
@@ -148,15 +146,7 @@ class GeoJsonData(Layer):
             {{ this.on_ready }}
             return layer;
         }
-        {% if this.inline %}
-        {{ this.get_name() }}_add({{ this.data_js }});
-        var {{ this.get_name() }}_ready = Promise.resolve({{ this.get_name() }});
-        {% else %}
-        var {{ this.get_name() }}_ready = fetch({{ this.data_js }}).then(function (r) {
-            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
-            return r.json();
-        }).then({{ this.get_name() }}_add);
-        {% endif %}
+        """ + GEOJSON_SOURCE_JS + """
         {% endmacro %}
         """
     )
@@ -297,14 +287,6 @@ class FollowLegend(MacroElement):
 # --------------------------------------------------------------------------------- vector data
 
 
-def _round(obj):
-    if isinstance(obj, float):
-        return round(obj, COORD_DECIMALS)
-    if isinstance(obj, (list, tuple)):
-        return [_round(v) for v in obj]
-    return obj
-
-
 def _metric(gdf):
     if gdf.crs is None:
         from ..errors import InputDataError
@@ -317,10 +299,9 @@ def vector_collection(gdf) -> dict:
     """The layer as a FeatureCollection in EPSG:4326 without attributes (simplified, rounded)."""
     g = _metric(gdf)
     geoms = g.geometry.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
-    features = [{"type": "Feature", "properties": {}, "geometry": {"type": m["type"],
-                                                                    "coordinates": _round(m["coordinates"])}}
-                for m in (mapping(geom) for geom in geoms if geom is not None and not geom.is_empty)
-                if m["type"] != "GeometryCollection"]
+    features = [{"type": "Feature", "properties": {}, "geometry": page_geometry(geom)}
+                for geom in geoms
+                if geom is not None and not geom.is_empty and geom.geom_type != "GeometryCollection"]
     return {"type": "FeatureCollection", "features": features}
 
 

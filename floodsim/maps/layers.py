@@ -18,9 +18,9 @@ import numpy as np
 from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
-from shapely.geometry import mapping
 
 from .safe import html_text, js_json
+from .sitedata import GEOJSON_SOURCE_JS, page_geometry
 from .rasters import to_web_mercator
 from ..io.runfolder import Run
 from .style import (
@@ -38,16 +38,6 @@ from .style import (
 )
 
 
-#: Decimal places of the longitudes/latitudes put in a page (1e-6° ≈ 0.1 m: finer than any grid cell).
-COORD_DECIMALS = 6
-
-
-def page_geometry(geom) -> dict:
-    """GeoJSON of a shapely geometry (EPSG:4326) with coordinates rounded to :data:`COORD_DECIMALS`
-    (page weight: about 40 % fewer bytes than full float precision)."""
-    import shapely
-
-    return mapping(shapely.transform(geom, lambda xy: np.round(xy, COORD_DECIMALS)))
 
 
 def fmt_m(value, unit: str = "m", digits: int = 2) -> str:
@@ -160,15 +150,8 @@ class FeatureLayer(Layer):
                 layer.on("mouseout", function () { layer.setStyle(f.properties.style); });
             }
         });
-        function {{ this.get_name() }}_add(fc) { {{ this.get_name() }}.addData(fc); }
-        {% if this.inline %}
-        {{ this.get_name() }}_add({{ this.data_js }});
-        {% else %}
-        fetch({{ this.data_js }}).then(function (r) {
-            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
-            return r.json();
-        }).then({{ this.get_name() }}_add);
-        {% endif %}
+        function {{ this.get_name() }}_add(fc) { {{ this.get_name() }}.addData(fc); return {{ this.get_name() }}; }
+        """ + GEOJSON_SOURCE_JS + """
         {% endmacro %}
         """
     )

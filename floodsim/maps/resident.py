@@ -34,16 +34,16 @@ import folium
 from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
-from shapely.geometry import mapping
 
 from ..analysis.hazard import HAZARD_CLASSES, HAZARD_COLOURS
 from ..errors import InputDataError
 from ..io.runfolder import Run
 from . import cards as C
-from .basemap import COORD_DECIMALS, FollowLegend, add_base_layers
+from .basemap import FollowLegend, add_base_layers
 from .controls import CONTROL_CSS, HtmlControl
 from .pagestyle import legend_html
 from .safe import html_text, js_json
+from .sitedata import GEOJSON_SOURCE_JS, page_geometry
 from .search import SEARCH_CSS, SEARCH_JS, INDEX_FILE, SearchControl, build_index, index_payload
 from .style import BUILDING_EDGE, HAZARD_ADVICE, LIKELIHOOD_COLOURS
 
@@ -213,15 +213,7 @@ class ResidentBuildings(Layer):
             }
         });
         function {{ this.get_name() }}_add(fc) { {{ this.get_name() }}.addData(fc); return {{ this.get_name() }}; }
-        {% if this.inline %}
-        {{ this.get_name() }}_add({{ this.data_js }});
-        var {{ this.get_name() }}_ready = Promise.resolve({{ this.get_name() }});
-        {% else %}
-        var {{ this.get_name() }}_ready = fetch({{ this.data_js }}).then(function (r) {
-            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
-            return r.json();
-        }).then({{ this.get_name() }}_add);
-        {% endif %}
+        """ + GEOJSON_SOURCE_JS + """
         floodsimResident.buildings = {{ this.get_name() }};
         floodsimResident.ready = {{ this.get_name() }}_ready;
         floodsimResident.openCard = {{ this.get_name() }}_open;
@@ -302,14 +294,6 @@ class FloodLayerControl(MacroElement):
 # --------------------------------------------------------------------------------------------- data
 
 
-def _round(obj):
-    if isinstance(obj, float):
-        return round(obj, COORD_DECIMALS)
-    if isinstance(obj, (list, tuple)):
-        return [_round(v) for v in obj]
-    return obj
-
-
 def buildings_collection(site, inline_cards: bool) -> dict | None:
     """The buildings of the reference run as the page draws them (:class:`ResidentBuildings`), in
     EPSG:4326; None without buildings."""
@@ -327,9 +311,7 @@ def buildings_collection(site, inline_cards: bool) -> dict | None:
                  "popup": C.building_card_html(site, i, advice=False) if inline_cards else ""}
         if firsts is not None:
             props["l"] = C.band_of_return_period(firsts[i])
-        g = mapping(geom)
-        features.append({"type": "Feature", "id": str(i), "properties": props,
-                         "geometry": {"type": g["type"], "coordinates": _round(g["coordinates"])}})
+        features.append({"type": "Feature", "id": str(i), "properties": props, "geometry": page_geometry(geom)})
     return {"type": "FeatureCollection", "features": features}
 
 

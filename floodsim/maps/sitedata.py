@@ -38,6 +38,36 @@ from ..io.runfolder import Run
 from ..scenario.site import PublishTexts
 from .safe import html_text, js_json
 
+#: Decimal places of the longitudes/latitudes put in a page (1e-6° ≈ 0.1 m: finer than any grid cell).
+COORD_DECIMALS = 6
+
+#: Jinja fragment of a GeoJSON layer's template: feeds ``this.data_js`` (an inline FeatureCollection, or
+#: the URL of a site file the page fetches) to the template's ``<name>_add(fc)`` (which returns the layer)
+#: and defines ``<name>_ready``, the promise of the filled layer. The inline data stands on its own line
+#: as ``<name>_add({...});``.
+GEOJSON_SOURCE_JS = """
+        {% if this.inline %}
+        {{ this.get_name() }}_add({{ this.data_js }});
+        var {{ this.get_name() }}_ready = Promise.resolve({{ this.get_name() }});
+        {% else %}
+        var {{ this.get_name() }}_ready = fetch({{ this.data_js }}).then(function (r) {
+            if (!r.ok) { throw new Error({{ this.data_js }} + ": HTTP " + r.status); }
+            return r.json();
+        }).then({{ this.get_name() }}_add);
+        {% endif %}
+"""
+
+
+def page_geometry(geom) -> dict:
+    """GeoJSON of a shapely geometry (EPSG:4326) with coordinates rounded to :data:`COORD_DECIMALS`
+    (page weight: about 40 % fewer bytes than full float precision)."""
+    import numpy as np
+    import shapely
+    from shapely.geometry import mapping
+
+    return mapping(shapely.transform(geom, lambda xy: np.round(xy, COORD_DECIMALS)))
+
+
 #: Raster keys of one run (see the module docstring); ``depth@K`` adds time frames.
 RUN_RASTERS = ("hillshade", "max_depth", "hazard", "max_speed", "arrival_time")
 #: Raster keys of the site as a whole.
