@@ -70,20 +70,26 @@ def read_text(path: Path, what: str = "scenario") -> str:
         raise ScenarioError(f"{path}: cannot read the {what} file ({exc.strerror}).") from None
 
 
+def read_toml(path: Path, what: str = "scenario") -> dict:
+    """The table of a TOML file (a scenario, sweep or site file), or a ScenarioError naming the file:
+    not UTF-8, unreadable, invalid TOML, or nested too deeply to read."""
+    try:
+        return tomllib.loads(read_text(path, what))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
+    except RecursionError:
+        raise ScenarioError(too_deep(path)) from None
+
+
 def too_deep(path: Path) -> str:
     return (f"{path}: arrays or tables nested too deeply to read; a scenario nests a few levels (e.g. "
             "measures[0].level_rule.sensor): remove the extra brackets.")
 
 
 def _read_mapping(path: Path) -> dict:
-    text = read_text(path)
     if path.suffix.lower() == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
-        except RecursionError:
-            raise ScenarioError(too_deep(path)) from None
+        return read_toml(path)
+    text = read_text(path)
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml

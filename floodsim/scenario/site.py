@@ -176,19 +176,12 @@ def load_site(path) -> SiteSpec:
         Unreadable file, invalid TOML, unknown keys or bad values (one line per problem, naming the
         file and the field).
     """
-    import tomllib
-
-    from .load import clip, format_validation_error, read_text, too_deep
+    from .load import format_validation_error, read_toml
 
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: site file not found.")
-    try:
-        data = tomllib.loads(read_text(path, "site"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
-    except RecursionError:
-        raise ScenarioError(too_deep(path)) from None
+    data = read_toml(path, "site")
     if "source" in data:
         raise ScenarioError(f"{path}: source: unknown key — check its spelling against the site reference")
     top = set(SiteSpec.model_fields) - {"runs", "source"}

@@ -102,19 +102,12 @@ def load_sweep(path) -> SweepSpec:
     ScenarioError
         Unreadable file, unknown keys, nothing to vary, or an unknown parameter path.
     """
-    import tomllib
-
-    from ..scenario.load import too_deep, clip, format_validation_error, read_text
+    from ..scenario.load import format_validation_error, read_toml
 
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: sweep file not found.")
-    try:
-        data = tomllib.loads(read_text(path, "sweep"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({clip(str(exc), 200)}).") from None
-    except RecursionError:
-        raise ScenarioError(too_deep(path)) from None
+    data = read_toml(path, "sweep")
     try:
         spec = SweepSpec.model_validate({**data, "source": path.resolve()})
     except ValidationError as exc:
