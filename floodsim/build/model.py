@@ -302,7 +302,8 @@ def build_model(sc: Scenario) -> Model:
         grid, manning, infiltration, impervious, terrain_entries = surface_with_terrain_measures(
             sc, grid, manning, infiltration, impervious, blocked)
         params = SolverParams(cfl=sc.simulation.cfl, theta=sc.simulation.theta, hmin=sc.simulation.hmin_m,
-                              dt_max=sc.simulation.dt_max_s, backend=sc.simulation.backend)
+                              dt_max=sc.simulation.dt_max_s, backend=sc.simulation.backend,
+                              precision=sc.simulation.precision)
         duration = units.minutes_to_s(sc.simulation.duration_min)
         interval = sc.simulation.output_interval_min
         operators, operator_entries = build_operators(operator_specs(sc.measures),

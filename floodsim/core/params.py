@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from ..errors import InputDataError
 
 #: Solver parameters a scenario sets, and their scenario keys (for messages).
@@ -28,6 +30,9 @@ REPAIR_TOLERANCE_M = 1e-15
 
 #: Where the time loop runs: "cpu" (numba kernels) or "cuda" (an NVIDIA GPU, floodsim.core.cuda_backend).
 BACKENDS = ("cpu", "cuda")
+
+#: Floating point of the state arrays: "double" (float64) or "single" (float32), see SolverParams.
+PRECISIONS = {"double": "float64", "single": "float32"}
 
 
 class RoofRain(StrEnum):
@@ -76,6 +81,12 @@ class SolverParams:
     backend : str
         ``"cpu"`` (default: the numba kernels of :mod:`floodsim.kernels`) or ``"cuda"`` (the same step on
         an NVIDIA GPU, :mod:`floodsim.core.cuda_backend`; needs ``pip install "floodsim[cuda]"``).
+    precision : str
+        ``"double"`` (default) keeps the state (depth, discharges, bed) in float64; ``"single"`` stores it
+        in float32, about half the memory and memory traffic. Every kernel still computes in float64
+        (loads are widened, results rounded once when stored), and the volume accounting, the
+        Courant reductions and the balance stay float64; the only change is the rounding of the stored
+        state (``tests/integration/test_precision.py`` states the differences).
     """
 
     cfl: float = 0.6
@@ -90,8 +101,17 @@ class SolverParams:
     max_depth: float = 1000.0
     max_relative_balance_error: float = 1e-6
     backend: str = "cpu"
+    precision: str = "double"
+
+    @property
+    def dtype(self):
+        """numpy dtype of the state arrays (float64 or float32)."""
+        return np.dtype(PRECISIONS[self.precision])
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise InputDataError(f"solver parameter precision={self.precision!r} ([simulation] precision in a "
+                                 f"scenario) is not one of {', '.join(map(repr, PRECISIONS))}.")
         if self.backend not in BACKENDS:
             raise InputDataError(f"solver parameter backend={self.backend!r} ([simulation] backend in a scenario) "
                                  f"is not one of {', '.join(map(repr, BACKENDS))}.")

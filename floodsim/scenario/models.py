@@ -208,6 +208,10 @@ class SimulationSettings(_Model):
                                                                 "quick looks).")
     backend: Literal["cpu", "cuda"] = Field("cpu", description='Where the time loop runs: "cpu" (default) or "cuda" '
                                             '(an NVIDIA GPU, pip install "floodsim[cuda]"; same results to round-off).')
+    precision: Literal["double", "single"] = Field(
+        "double", description='Floating point of the state arrays (depths, discharges, bed): "double" (float64, '
+        'default) or "single" (float32: about half the memory and faster on large grids; volume accounting and '
+        'arithmetic stay in float64; depths differ by millimetres, see the README).')
 
 
 
