@@ -131,7 +131,8 @@ class Simulation:
             raise InputDataError(f"blocked (buildings) mask shape {blocked.shape} != grid {shape}.")
         self.blocked = blocked & grid.valid
         self.active = (grid.valid & ~blocked).astype(np.uint8)
-        self.z = np.where(grid.valid, grid.z, 0.0)
+        dtype = params.dtype   # of the state arrays and of every per-cell input the kernels read
+        self.z = np.where(grid.valid, grid.z, 0.0).astype(dtype, copy=False)
 
         m = np.asarray(manning, dtype=np.float64)
         if m.ndim == 0:
@@ -141,7 +142,8 @@ class Simulation:
         check = m if m.size == 1 else m[grid.valid]
         if not np.all(np.isfinite(check)) or np.any(check <= 0):
             raise InputDataError("Manning's n must be finite and > 0 on every DEM cell.")
-        self.manning = np.ascontiguousarray(np.where(np.isfinite(m), m, 1.0) if m.size > 1 else m)
+        self.manning = np.ascontiguousarray(np.where(np.isfinite(m), m, 1.0) if m.size > 1 else m,
+                                            dtype=dtype if m.size > 1 else np.float64)
 
         if infiltration is None:
             self._infil = (0, np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)))
@@ -149,7 +151,9 @@ class Simulation:
             from .infiltration import with_impervious
 
             imp = None if impervious is None else np.asarray(impervious, bool)
-            self._infil = with_impervious(infiltration.kernel_arrays(shape), imp, shape)
+            model_id, *params_ = with_impervious(infiltration.kernel_arrays(shape), imp, shape)
+            self._infil = (model_id, *(np.ascontiguousarray(a, dtype=dtype if a.size > 1 else np.float64)
+                                       for a in params_))
         self.infiltration = infiltration
 
         self.boundaries = tuple(boundaries)
@@ -173,12 +177,12 @@ class Simulation:
         self.roof_src, self.roof_dst = _nearest_ground(self.blocked, self.active.astype(bool))
         self.roof_dst_cells = np.unique(self.roof_dst)
         self._n_rain_cells = int(self.active.sum()) + self.roof_src.size
-        self.state = State.allocate(shape, infiltration is not None)
+        self.state = State.allocate(shape, infiltration is not None, dtype)
         h0 = np.broadcast_to(np.asarray(initial_depth, dtype=np.float64), shape)
         if np.any(~np.isfinite(h0[grid.valid])) or np.any(h0 < 0):
             raise InputDataError("initial depth must be finite and >= 0.")
         self.state.h[:] = np.where(self.active.astype(bool), h0, 0.0)
-        self.bands = BandWork.allocate(shape, params.band_rows)
+        self.bands = BandWork.allocate(shape, params.band_rows, dtype)
         self.operators = tuple(operators)
         context = BindContext(grid=grid, z=self.z, active=self.active, g=params.g, hmin=params.hmin)
         for op in self.operators:
@@ -206,7 +210,7 @@ class Simulation:
     # ------------------------------------------------------------------ queries
     def stored_volume(self) -> float:
         """Water on the surface now [m³]."""
-        return float(self.state.h.sum()) * self.grid.cell_area
+        return float(self.state.h.sum(dtype=np.float64)) * self.grid.cell_area
 
     def measures_volume(self) -> float:
         """Water held by the measures (operators) now [m³]."""
@@ -336,10 +340,11 @@ class Simulation:
         infil = dict(rain_rate=rate, rain_field=field_, infil_model=model, infil_F=s.infil_F, infil_p1=p1,
                      infil_p2=p2, infil_p3=p3)
         maxima = dict(h_max=s.h_max, v2_max=s.v2_max, t_hmax=s.t_hmax, band_wet=bw.wet, band_wave=bw.wave,
-                      band_infil=bw.infil, row_negative=bw.negative)
+                      band_infil=bw.infil, band_round=bw.round, row_negative=bw.negative)
         if bands.size:
             sweep_bands(z=z, h=h, active=self.active, manning=self.manning, qx=qx, qy=qy, bands=bands,
                         band_start=bw.start, edge_above=bw.edge_above, edge_below=bw.edge_below, work=bw.rows,
+                        rain_rows=bw.rain,
                         dt=dt, dx=dx, dy=dy, g=p.g, theta=p.theta, hmin=p.hmin, t_new=t + dt, **infil, **maxima)
         # a band that was not swept takes its flux divergence if the band above (which writes their
         # shared face) was swept
@@ -347,8 +352,9 @@ class Simulation:
         with_flux[1:] = computed[:-1]
         finish_bands(h=h, qx=qx, qy=qy, active=self.active, band_start=bw.start,
                      swept=computed.astype(np.uint8), with_flux=with_flux.astype(np.uint8), dt=dt, dx=dx, dy=dy,
-                     t_new=t + dt, g=p.g, hmin=p.hmin, work=bw.rows, **infil, **maxima)
+                     t_new=t + dt, g=p.g, hmin=p.hmin, rain_rows=bw.rain, **infil, **maxima)
         infiltrated = float(bw.infil.sum()) * grid.cell_area
+        rounded = float(bw.round.sum())   # [m] of depth; 0.0 in double precision
         if bw.negative.any():
             removed, given_back = repair_negative_depths(
                 h=h, qx=qx, qy=qy, active=self.active, infil_F=s.infil_F, row_negative=bw.negative, dt=dt,
@@ -360,13 +366,13 @@ class Simulation:
         inflow_volume = 0.0
         for inflow, cells in zip(self.inflows, self._inflow_cells):
             volume = inflow.discharge.integral(t, t + dt)
-            add_depth(h=h, cells=cells, depth=volume / (cells.size * grid.cell_area))
+            rounded += add_depth(h=h, cells=cells, depth=volume / (cells.size * grid.cell_area))
             self._mark_wet(cells)
             inflow_volume += volume
         roof_volume = self._roof_volume_rate(rate, field_) * dt
         if self.roof_rain == RoofRain.GROUND and self.roof_src.size and roof_volume > 0:
-            route_roof_rain(h=h, roof_src=self.roof_src, roof_dst=self.roof_dst, rain_rate=rate, rain_field=field_,
-                            dt=dt)
+            rounded += route_roof_rain(h=h, roof_src=self.roof_src, roof_dst=self.roof_dst, rain_rate=rate,
+                                       rain_field=field_, dt=dt)
             self._mark_wet(self.roof_dst_cells)
         measure_out = 0.0
         for op, cells in zip(self.operators, self._operator_cells):
@@ -378,10 +384,10 @@ class Simulation:
             rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
             infiltration=infiltrated,
             roof_drainage=roof_volume if self.roof_rain == RoofRain.DRAIN else 0.0,
-            measure_outflow=measure_out)
+            measure_outflow=measure_out, rounding=rounded * grid.cell_area)
         s.t = t + dt
         s.steps += 1
-        if s.steps % NAN_CHECK_STEPS == 0 and not math.isfinite(float(h.sum())):
+        if s.steps % NAN_CHECK_STEPS == 0 and not math.isfinite(float(h.sum(dtype=np.float64))):
             raise StabilityError(self._diagnose("a depth became NaN or infinite"))
         return dt
 
@@ -530,6 +536,13 @@ class Simulation:
                 f"error {self.balance.error(total):.4g} m³, relative {rel:.3g} (limit "
                 f"{p.max_relative_balance_error:g}). Hint: this follows an instability or a measure that does not "
                 "account for its water; check the DEM and inputs, or report it with the scenario.")
+        rounding = self.balance.relative_rounding(total)
+        if not abs(rounding) <= p.max_relative_rounding:
+            raise MassBalanceError(
+                f"simulation stopped at t = {s.t:.3f} s after {s.steps} steps: storing depths in float32 "
+                f"(precision = \"single\") has {'added' if rounding > 0 else 'lost'} "
+                f"{abs(self.balance.rounding):.4g} m³ by rounding, {abs(rounding):.3g} of the volume (limit "
+                f"{p.max_relative_rounding:g}). Hint: run this scenario with [simulation] precision = \"double\".")
 
 
 _NO_FIELD = np.zeros((1, 1))

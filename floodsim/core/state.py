@@ -8,6 +8,7 @@ saved whole by checkpoints (:meth:`floodsim.core.simulation.Simulation.get_state
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,8 @@ from ..kernels.inertial import WORK_ROWS
 
 @dataclass(eq=False)
 class State:
-    """Every array the time loop touches, allocated once. Arrays are float64 unless stated."""
+    """Every array the time loop touches, allocated once. ``h``, ``qx``, ``qy`` and ``infil_F`` have the
+    run's precision (float64, or float32 for ``precision = "single"``); the maxima are float32."""
 
     h: np.ndarray                 # depth [m] (ny, nx)
     qx: np.ndarray                # [m²/s] (ny, nx+1), positive east
@@ -30,12 +32,12 @@ class State:
     steps: int = 0
 
     @classmethod
-    def allocate(cls, shape, infiltration: bool) -> "State":
+    def allocate(cls, shape, infiltration: bool, dtype=np.float64) -> "State":
         ny, nx = shape
-        return cls(h=np.zeros(shape), qx=np.zeros((ny, nx + 1)), qy=np.zeros((ny + 1, nx)),
+        return cls(h=np.zeros(shape, dtype), qx=np.zeros((ny, nx + 1), dtype), qy=np.zeros((ny + 1, nx), dtype),
                    h_max=np.zeros(shape, np.float32), v2_max=np.zeros(shape, np.float32),
                    t_hmax=np.full(shape, np.nan, np.float32),
-                   infil_F=np.zeros(shape if infiltration else (1, 1)))
+                   infil_F=np.zeros(shape if infiltration else (1, 1), dtype))
 
 
 @dataclass(eq=False)
@@ -45,10 +47,12 @@ class BandWork:
     start: np.ndarray
     edge_above: np.ndarray
     edge_below: np.ndarray
-    rows: np.ndarray
+    rows: np.ndarray           # the flux sweep's row buffers (discharges' dtype)
+    rain: np.ndarray           # the depth update's scratch rows per band (float64): rain, rounding
     wet: np.ndarray
     wave: np.ndarray
     infil: np.ndarray
+    round: np.ndarray          # depth added by the float32 rounding of new depths, per band [m] (single)
     negative: np.ndarray       # count of negative depths per row (not per band)
     always: np.ndarray
     need_prev: np.ndarray
@@ -57,12 +61,14 @@ class BandWork:
     visits: np.ndarray
 
     @classmethod
-    def allocate(cls, shape, band_rows):
+    def allocate(cls, shape, band_rows, dtype=np.float64):
+        """Scratch for a grid of ``shape``; the band edges (copies of ``qy`` rows) have the state's ``dtype``."""
         ny, nx = shape
         start = np.append(np.arange(0, ny, band_rows), ny).astype(np.int64)
         nb = start.size - 1
-        return cls(start, np.zeros((nb, nx)), np.zeros((nb, nx)), np.zeros((nb, WORK_ROWS, nx + 1)),
-                   np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(ny, np.int64),
+        return cls(start, np.zeros((nb, nx), dtype), np.zeros((nb, nx), dtype),
+                   np.zeros((nb, WORK_ROWS, nx + 1), dtype), np.zeros((nb, 2, nx + 1)),
+                   np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(nb), np.zeros(ny, np.int64),
                    np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int32),
                    np.zeros(ny * nx + 8, np.int32), np.zeros(ny * nx, np.uint8))
 
@@ -80,9 +86,9 @@ class BandWork:
     def prime(self, h, hmin: float, g: float) -> None:
         """Wet flags and wave speeds of every band from depths ``h`` [m] (before the first step)."""
         for b in range(self.start.size - 1):
-            hb = h[self.start[b]:self.start[b + 1]]
-            self.wet[b] = np.any(hb > hmin)
-            self.wave[b] = np.sqrt(g * hb.max()) if hb.max() > hmin else 0.0
+            deepest = float(h[self.start[b]:self.start[b + 1]].max())
+            self.wet[b] = deepest > hmin
+            self.wave[b] = math.sqrt(g * deepest) if deepest > hmin else 0.0
 
     def select(self) -> np.ndarray:
         """Bands to compute this step (bool per band): the wet ones, their neighbours (water can flow

@@ -156,10 +156,54 @@ kernel = numba.njit(**_OPTIONS)
 #: conversions LLVM inlines them anyway and they are plain kernels, as before.
 face_kernel = kernel if PACKED_INT64_CONVERSION else numba.njit(inline="always", **_OPTIONS)
 
+#: Decorator for a plain sum that must vectorise: LLVM vectorises a floating-point sum only when it may
+#: reorder the additions (fast-math ``reassoc``). Only for sums whose last bits do not matter.
+sum_kernel = numba.njit(**{**_OPTIONS, "fastmath": {"contract", "reassoc"}})
+
 #: Decorator for kernels whose outer loop is a ``numba.prange`` over independent bands of rows.
 parallel_kernel = numba.njit(parallel=True, **_OPTIONS)
 
 prange = numba.prange
 
+#: Widening of an array element to float64 inside kernels (``wide(h[i, j])``). State arrays are float64
+#: or float32 (``[simulation] precision``); every kernel computes in float64 either way: numba, like
+#: numpy, keeps ``float32 + float32`` in float32, so each load of a state array that enters arithmetic is
+#: widened first. For float64 arrays it is the identity (same bits, same machine code).
+import numpy as _np  # noqa: E402
+
+wide = _np.float64
+
+
+def is_single(a) -> bool:
+    """Whether array ``a`` stores float32 (``[simulation] precision = "single"``). Inside kernels it is a
+    compile-time constant (numba compiles one version per dtype), so a branch on it costs nothing."""
+    return a.dtype == _np.float32
+
+
+def real(x, like):
+    """``x`` as the floating-point type of ``like`` (a float scalar or an array): float32 for single
+    precision, else float64. Kernels that compute in the state's precision write every literal and
+    scalar argument through it (``real(0.5, q)``): numba, like numpy, would otherwise promote
+    ``float32 * 0.5`` to float64. For float64 it is the identity (same bits, no instruction)."""
+    dtype = like.dtype if hasattr(like, "dtype") else type(like)
+    return _np.float32(x) if _np.dtype(dtype) == _np.float32 else float(x)
+
+
+if not JIT_DISABLED:
+    from numba.core import types as _types
+    from numba.extending import overload as _overload
+
+    @_overload(is_single)
+    def _is_single_jit(a):
+        single = isinstance(a, _types.Array) and a.dtype == _types.float32
+        return lambda a: single
+
+    @_overload(real)
+    def _real_jit(x, like):
+        t = like.dtype if isinstance(like, _types.Array) else like
+        if t == _types.float32:
+            return lambda x, like: _np.float32(x)
+        return lambda x, like: _np.float64(x)
+
 __all__ = ["JIT_DISABLED", "KERNEL_FORM", "MASKED_STORES", "PACKED_INT64_CONVERSION", "compile_target",
-           "face_kernel", "forms_for", "kernel", "parallel_kernel", "prange"]
+           "face_kernel", "forms_for", "is_single", "kernel", "parallel_kernel", "prange", "real", "sum_kernel", "wide"]

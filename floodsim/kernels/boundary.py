@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+from ._jit import kernel, wide
 from .fastmath import inv_pow_7_3
 from .inertial import implicit_friction
 
@@ -87,30 +87,36 @@ def apply_boundary_fluxes(
         s = side[k]
         n = manning[0, 0] if uniform_n else manning[i, j]
         if s == WEST:
-            q_old = -qx[i, j]
+            q_old = -wide(qx[i, j])
         elif s == EAST:
-            q_old = qx[i, j + 1]
+            q_old = wide(qx[i, j + 1])
         elif s == NORTH:
-            q_old = -qy[i, j]
+            q_old = -wide(qy[i, j])
         else:
-            q_old = qy[i + 1, j]
+            q_old = wide(qy[i + 1, j])
         dl = dx if s <= EAST else dy
         width = dy if s <= EAST else dx
-        depth = h[i, j]
+        depth = wide(h[i, j])
         if kind[k] == LEVEL:
-            q_out = level_boundary_flux(q_old, z[i, j] + depth, z[i, j], level[k], n, dt, dl, g, hmin)
+            q_out = level_boundary_flux(q_old, wide(z[i, j]) + depth, wide(z[i, j]), level[k], n, dt, dl, g, hmin)
         elif kind[k] == FREE_NORMAL:
             q_out = normal_depth_flux(q_old, depth, slope[k], n, dt, g, hmin)
         else:
             q_out = critical_depth_flux(depth, g, hmin)
+        # the volume is counted from the discharge as stored (rounded once in single precision), which
+        # is what the depth update takes out of the cell
         if s == WEST:
             qx[i, j] = -q_out
+            q_out = -wide(qx[i, j])
         elif s == EAST:
             qx[i, j + 1] = q_out
+            q_out = wide(qx[i, j + 1])
         elif s == NORTH:
             qy[i, j] = -q_out
+            q_out = -wide(qy[i, j])
         else:
             qy[i + 1, j] = q_out
+            q_out = wide(qy[i + 1, j])
         if q_out > 0.0:
             vol_out += q_out * width * dt
         else:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._jit import MASKED_STORES, kernel, parallel_kernel, prange
+from ._jit import MASKED_STORES, is_single, kernel, parallel_kernel, prange, sum_kernel, wide
 from .fastmath import from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
@@ -26,7 +26,7 @@ def update_depth(
     rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-    band_wet, band_wave, band_infil, row_negative, work,
+    band_wet, band_wave, band_infil, band_round, row_negative, work,
 ):
     """Advance the depth ``h`` by one step, in place, band by band, and fold the result into the maxima.
 
@@ -76,10 +76,14 @@ def update_depth(
         basin (supercritical inflow into low-friction water) is unstable at Courant 0.7 without it.
     band_infil : (nbands,) float64
         Out: infiltrated depth summed over the band's cells [m] (times cell area = volume).
+    band_round : (nbands,) float64
+        Out: the depth the float32 storage of single precision added by rounding the new depths,
+        summed over the band's cells [m] (times cell area = volume; negative: water lost). Zero in
+        double precision, where the new depth is stored as computed.
     row_negative : (ny,) int64
         Out: number of cells left with a negative depth, per row (0 for rows left as they were).
-    work : (nbands, >=1, >=nx) float64
-        Scratch rows.
+    work : (nbands, 2, >=nx) float64
+        Scratch rows (rain depths, rounding residuals).
 
     Notes
     -----
@@ -91,55 +95,67 @@ def update_depth(
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
     for b in prange(band_start.size - 1):
         if computed[b] or has_sources:
-            wet, wave, infil_sum = _update_band(
+            wet, wave, infil_sum, rounded = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b, 0], row_negative)
+                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b], row_negative)
         else:
-            wet, wave, infil_sum = 0, 0.0, 0.0
+            wet, wave, infil_sum, rounded = 0, 0.0, 0.0, 0.0
             for i in range(band_start[b], band_start[b + 1]):
                 row_negative[i] = 0
         band_wet[b] = wet > 0
         band_wave[b] = wave
         band_infil[b] = infil_sum
+        band_round[b] = rounded
 
 
 @kernel
 def _update_band(
     r0, r1, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain, row_negative,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, scratch, row_negative,
 ):
-    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, Courant speed, infiltrated) and
-    writes each row's count of negative depths to ``row_negative``."""
+    """Rows ``r0:r1`` of :func:`update_depth`; returns (wet count, Courant speed, infiltrated, rounding)
+    and writes each row's count of negative depths to ``row_negative``."""
     wet = 0
     wave = 0.0
     infil_sum = 0.0
+    rounded = 0.0
     for i in range(r0, r1):
-        w, c, f, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
-                                    infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, t_new,
-                                    h_max, v2_max, t_hmax, rain)
+        w, c, f, r, n = continuity_row(i, do_flux, h, qx, qy, active, rain_rate, rain_field, infil_model,
+                                       infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin, t_new,
+                                       h_max, v2_max, t_hmax, scratch)
         wet += w
         wave = max(wave, c)
         infil_sum += f
+        rounded += r
         row_negative[i] = n
-    return wet, wave, infil_sum
+    return wet, wave, infil_sum, rounded
 
 
 @kernel
 def continuity_row(
     i, do_flux, h, qx, qy, active, rain_rate, rain_field,
     infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, rain,
+    dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, scratch,
 ):
-    """Depth update of row ``i`` (see :func:`update_depth`); ``rain`` is a scratch row.
+    """Depth update of row ``i`` (see :func:`update_depth`); ``scratch`` is (2, >= nx) float64.
 
-    Returns (wet cell count, Courant speed [m/s], infiltrated depth sum [m], negative cell count). The
-    row is done in three sweeps so that the first and last are branch-free and vectorise: depth
-    update, infiltration (scalar solves, only when a model is on), then band flags, Courant speeds
-    and the running maxima. All faces of row ``i`` must hold this step's discharges.
+    Returns (wet cell count, Courant speed [m/s], infiltrated depth sum [m], rounding depth sum [m],
+    negative cell count). The row is done in three sweeps so that the first and last are branch-free
+    and vectorise: depth update, infiltration (scalar solves, only when a model is on), then band
+    flags, Courant speeds and the running maxima. All faces of row ``i`` must hold this step's
+    discharges.
+
+    The new depth is computed in float64. In single precision (float32 ``h``) storing it rounds it;
+    the difference (stored minus computed, per cell, into ``scratch[1]``) is summed and returned, so
+    the volume balance accounts for every drop the float32 storage adds or loses (in double
+    precision nothing is rounded and the sum is 0).
     """
     ny, nx = h.shape
+    rain = scratch[0]
+    resid = scratch[1]
+    single = is_single(h)
     uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
     uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
     cx = dt / dx
@@ -153,35 +169,49 @@ def continuity_row(
         rain_dt = rain_rate * dt
         if do_flux:
             for j in range(nx):
-                hn = h[i, j] + cx * (qx[i, j] - qx[i, j + 1]) + cy * (qy[i, j] - qy[i + 1, j]) + rain_dt
+                hn = (wide(h[i, j]) + cx * (wide(qx[i, j]) - wide(qx[i, j + 1]))
+                      + cy * (wide(qy[i, j]) - wide(qy[i + 1, j])) + rain_dt)
                 h[i, j] = hn if active[i, j] else 0.0
+                if single:
+                    resid[j] = wide(h[i, j]) - (hn if active[i, j] else 0.0)
         else:
             for j in range(nx):
-                h[i, j] = h[i, j] + rain_dt if active[i, j] else 0.0
+                hn = wide(h[i, j]) + rain_dt
+                h[i, j] = hn if active[i, j] else 0.0
+                if single:
+                    resid[j] = wide(h[i, j]) - (hn if active[i, j] else 0.0)
     else:
         for j in range(nx):
             rain[j] = rain_field[i, j] * dt
         if do_flux:
             for j in range(nx):
-                hn = (h[i, j] + cx * (qx[i, j] - qx[i, j + 1]) + cy * (qy[i, j] - qy[i + 1, j])
-                      + rain[j])
+                hn = (wide(h[i, j]) + cx * (wide(qx[i, j]) - wide(qx[i, j + 1]))
+                      + cy * (wide(qy[i, j]) - wide(qy[i + 1, j])) + rain[j])
                 h[i, j] = hn if active[i, j] else 0.0
+                if single:
+                    resid[j] = wide(h[i, j]) - (hn if active[i, j] else 0.0)
         else:
             for j in range(nx):
-                h[i, j] = h[i, j] + rain[j] if active[i, j] else 0.0
+                hn = wide(h[i, j]) + rain[j]
+                h[i, j] = hn if active[i, j] else 0.0
+                if single:
+                    resid[j] = wide(h[i, j]) - (hn if active[i, j] else 0.0)
+    rounded = sum_row(resid, nx) if single else 0.0
     # 2. infiltration, limited to the water present
     if infil_model != 0:
         for j in range(nx):
-            hn = h[i, j]
+            hn = wide(h[i, j])
             if hn > 0.0:
                 if uniform_infil:
-                    pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[0, 0],
-                                                 infil_p2[0, 0], infil_p3[0, 0], dt)
+                    pot = infiltration_increment(infil_model, wide(infil_F[i, j]), wide(infil_p1[0, 0]),
+                                                 wide(infil_p2[0, 0]), wide(infil_p3[0, 0]), dt)
                 else:
-                    pot = infiltration_increment(infil_model, infil_F[i, j], infil_p1[i, j],
-                                                 infil_p2[i, j], infil_p3[i, j], dt)
+                    pot = infiltration_increment(infil_model, wide(infil_F[i, j]), wide(infil_p1[i, j]),
+                                                 wide(infil_p2[i, j]), wide(infil_p3[i, j]), dt)
                 f = min(pot, hn)
                 h[i, j] = hn - f
+                if is_single(h):   # what left the surface as stored (the new depth was rounded once)
+                    f = hn - wide(h[i, j])
                 infil_F[i, j] += f
                 infil_sum += f
     # 3. band flags, Courant speeds for the next step and running maxima (vectorised: the deepest
@@ -194,15 +224,15 @@ def continuity_row(
     deepest = 0
     fastest = 0
     for j in range(nx):
-        hn = h[i, j]
+        hn = wide(h[i, j])
         negative += hn < 0.0
         is_wet = hn > hmin
         wet += is_wet
         deepest = max(deepest, magnitude_bits(hn if is_wet else 0.0))
-        q_w = qx[i, j]
-        q_e = qx[i, j + 1]
-        q_n = qy[i, j]
-        q_s = qy[i + 1, j]
+        q_w = wide(qx[i, j])
+        q_e = wide(qx[i, j + 1])
+        q_n = wide(qy[i, j])
+        q_s = wide(qy[i + 1, j])
         inv_h = 1.0 / hn if hn > h_speed else 0.0
         fastest = max(fastest, magnitude_bits(max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h))
         v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h)
@@ -231,7 +261,17 @@ def continuity_row(
             h_max[i, j] = h_32 if higher else h_old
             t_hmax[i, j] = t_32 if higher else t_old
     wave = math.sqrt(g * from_bits(deepest)) + from_bits(fastest)
-    return wet, wave, infil_sum, negative
+    return wet, wave, infil_sum, rounded, negative
+
+
+@sum_kernel
+def sum_row(row, n):
+    """``sum(row[:n])``, vectorised (compiled with reassociation allowed: the order of the additions,
+    and so the last bits of the sum, are LLVM's; used for the rounding ledger only)."""
+    total = 0.0
+    for j in range(n):
+        total += row[j]
+    return total
 
 
 @kernel
@@ -274,10 +314,10 @@ def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_h
     h_speed = SPEED_DEPTH_FACTOR * hmin
     t_32 = np.float32(t)
     for j in range(nx):
-        hn = h[i, j]
+        hn = wide(h[i, j])
         inv_h = 1.0 / hn if hn > h_speed else 0.0
-        q_x = qx_row[j] + qx_row[j + 1]
-        q_y = qy_north[j] + qy_south[j]
+        q_x = wide(qx_row[j]) + wide(qx_row[j + 1])
+        q_y = wide(qy_north[j]) + wide(qy_south[j])
         # squared speed: the square root is taken once, when results are written. Keep this fold the
         # same as the one in continuity_row (duplicated there for vectorisation, see the comment).
         v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))

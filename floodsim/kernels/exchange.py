@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+from ._jit import kernel, wide
 
 
 @kernel
@@ -35,7 +35,7 @@ def water_on_cells(h, cells, cell_area):
     for k in range(cells.size):
         c = cells[k]
         i = c // nx
-        d = h[i, c - i * nx]
+        d = wide(h[i, c - i * nx])
         if d > 0.0:
             total += d
     return total * cell_area
@@ -62,11 +62,10 @@ def take_volume(h, cells, volume, cell_area):
         c = cells[k]
         i = c // nx
         j = c - i * nx
-        d = h[i, j]
+        d = wide(h[i, j])
         if d > 0.0:
-            new = d * keep
-            removed += d - new
-            h[i, j] = new
+            h[i, j] = d * keep
+            removed += d - wide(h[i, j])   # as stored (float32 state rounds the new depth)
     return removed * cell_area
 
 
@@ -83,10 +82,9 @@ def spread_volume(h, cells, volume, cell_area):
         c = cells[k]
         i = c // nx
         j = c - i * nx
-        old = h[i, j]
-        new = old + depth
-        added += new - old
-        h[i, j] = new
+        old = wide(h[i, j])
+        h[i, j] = old + depth
+        added += wide(h[i, j]) - old   # as stored (float32 state rounds the new depth)
     return added * cell_area
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import JIT_DISABLED, PACKED_INT64_CONVERSION, kernel
+from ._jit import JIT_DISABLED, PACKED_INT64_CONVERSION, kernel, real
 
 # fdlibm's s_cbrt.c first guess: divide the high 32 bits of the float64 by three and add
 # B1 = (682 - 0.03306235651) * 2**20, which gives cbrt to about 5 bits. Unsigned 32-bit division by a
@@ -32,8 +32,15 @@ if JIT_DISABLED:  # pragma: no cover - exercised only in NUMBA_DISABLE_JIT runs
     def _i64_to_f64(i):
         return float(np.array(i, dtype=np.int64).view(np.float64))
 
+    def _f32_to_i32(x):
+        return int(np.array(x, dtype=np.float32).view(np.int32))
+
+    def _i32_to_f32(i):
+        return np.array(i, dtype=np.int32).view(np.float32)[()]
+
     _u32 = int
     _i64 = int
+    _i32 = np.int32
 
 else:
     from llvmlite import ir
@@ -61,6 +68,28 @@ else:
             return builder.bitcast(args[0], ir.DoubleType())
 
         return types.float64(types.int64), codegen
+
+    @intrinsic
+    def _f32_to_i32(typingctx, x):
+        if x != types.float32:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(32))
+
+        return types.int32(types.float32), codegen
+
+    @intrinsic
+    def _i32_to_f32(typingctx, i):
+        if i != types.int32:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+
+        return types.float32(types.int32), codegen
+
+    from numba import int32 as _i32
 
 
 @kernel
@@ -156,25 +185,61 @@ def rcbrt_guess_emulated(x):
     return _i64_to_f64(_i64(_K_RCBRT) - f64_to_i64_trunc(i64_to_f64_exact(_f64_to_i64(x)) * (1.0 / 3.0)))
 
 
-#: First guess of ``x ** (-1/3)`` (within 3.43 % for positive normal ``x``), in the form that
-#: vectorises on the compile target (see :mod:`floodsim.kernels._jit`); both give the same bits.
-rcbrt_guess = rcbrt_guess_packed if PACKED_INT64_CONVERSION else rcbrt_guess_emulated
+#: The float64 guess in the form that vectorises on the compile target (see :mod:`floodsim.kernels._jit`);
+#: both give the same bits.
+_rcbrt_guess_double = rcbrt_guess_packed if PACKED_INT64_CONVERSION else rcbrt_guess_emulated
+
+# The float32 guess: the same construction on the 32-bit pattern. K was searched like _K_RCBRT, with the
+# conversions in float32 as the kernel does them (max error 3.42 % over every mantissa; see
+# tests/unit/test_fastmath.py). int32 <-> float32 conversions are packed instructions on SSE2, AVX2,
+# AVX-512 and NEON alike, so this form vectorises everywhere.
+_K_RCBRT_32 = 0x54A232AA
+
+
+@kernel
+def rcbrt_guess_single(x):
+    """First guess of ``x ** (-1/3)`` for a positive normal float32 ``x`` (within 3.42 %)."""
+    return _i32_to_f32(_i32(_K_RCBRT_32 - _i32(np.float32(_f32_to_i32(x)) * np.float32(1.0 / 3.0))))
+
+
+def rcbrt_guess(x):
+    """First guess of ``x ** (-1/3)`` (within 3.43 % for a positive normal ``x``): float32 for a float32
+    ``x`` (:func:`rcbrt_guess_single`), else the float64 form chosen for the compile target."""
+    if isinstance(x, np.float32):
+        return rcbrt_guess_single(x)
+    return _rcbrt_guess_double(x)
+
+
+if not JIT_DISABLED:
+    from numba.extending import overload
+
+    @overload(rcbrt_guess, jit_options={"inline": "always"})
+    def _rcbrt_guess_jit(x):
+        if x == types.float32:
+            return lambda x: rcbrt_guess_single(x)
+        return lambda x: _rcbrt_guess_double(x)
 
 
 @kernel
 def rcbrt_positive(x):
-    """``x ** (-1/3)`` for a positive, normal float64, with multiplications only (no division).
+    """``x ** (-1/3)`` for a positive, normal float (float64, or float32 for single precision), with
+    multiplications only (no division), in the precision of ``x``.
 
     From the bit-level guess ``y``, with ``e = 1 - x y^3`` the root is ``y (1 - e)^(-1/3) = y (1 + e/3
     + 2e^2/9 + 14e^3/81 + ...)``; keeping three terms of the series gives a quartically convergent
-    iteration, so two steps take the guess (``|e| < 0.11``) to round-off (relative error < 2e-15).
-    The guess divides the bit pattern by three in float64: the pattern (< 2^63) loses at most its
-    last 10 bits in the conversion, which moves the guess by less than 1e-12 relative.
+    iteration, so two steps take the guess (``|e| < 0.11``) to round-off (relative error < 2e-15 in
+    float64, a few ulp in float32). The float64 guess divides the bit pattern by three in float64: the
+    pattern (< 2^63) loses at most its last 10 bits in the conversion, which moves the guess by less
+    than 1e-12 relative.
     """
     y = rcbrt_guess(x)
+    one = real(1.0, x)
+    c1 = real(1.0 / 3.0, x)
+    c2 = real(2.0 / 9.0, x)
+    c3 = real(14.0 / 81.0, x)
     for _ in range(2):
-        e = 1.0 - x * y * y * y
-        y = y + y * e * ((1.0 / 3.0) + e * ((2.0 / 9.0) + (14.0 / 81.0) * e))
+        e = one - x * y * y * y
+        y = y + y * e * (c1 + e * (c2 + c3 * e))
     return y
 
 

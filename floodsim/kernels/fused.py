@@ -16,22 +16,20 @@ from ._jit import parallel_kernel, prange
 from .continuity import _update_band, continuity_row
 from .inertial import flux_row, start_band
 
-#: Scratch row of ``work`` used by the depth update (rows 0-4 hold the flux sweep's buffers).
-_RAIN_ROW = 5
-
-
 @parallel_kernel
 def sweep_bands(
-    z, h, active, manning, qx, qy, bands, band_start, edge_above, edge_below, work,
+    z, h, active, manning, qx, qy, bands, band_start, edge_above, edge_below, work, rain_rows,
     dt, dx, dy, g, theta, hmin,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3, t_new,
-    h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, row_negative,
+    h_max, v2_max, t_hmax, band_wet, band_wave, band_infil, band_round, row_negative,
 ):
     """Fluxes of the listed bands and the depth update of all their rows but the first.
 
     Arguments as :func:`~floodsim.kernels.inertial.compute_face_fluxes` (first line) and
     :func:`~floodsim.kernels.continuity.update_depth` (the rest); the per-band reductions are
-    written for the swept bands and completed by :func:`finish_bands`. Each updated row's new state
+    written for the swept bands and completed by :func:`finish_bands`. ``rain_rows`` (nbands, 2, >= nx)
+    float64 is the depth update's scratch; ``band_round`` the rounding ledger of single precision
+    (:func:`~floodsim.kernels.continuity.update_depth`). Each updated row's new state
     (time ``t_new``, the end of the step) is folded into the running maxima ``h_max``, ``v2_max``,
     ``t_hmax`` by the depth update.
     """
@@ -44,19 +42,22 @@ def sweep_bands(
         wet = 0
         wave = 0.0
         infil_sum = 0.0
+        rounded = 0.0
         for i in range(r0, r1):
             flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], wb, dt, dx, dy, g, theta, hmin)
             if i > r0:
-                w, c, f, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
+                w, c, f, r, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                             infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin,
-                                            t_new, h_max, v2_max, t_hmax, wb[_RAIN_ROW])
+                                            t_new, h_max, v2_max, t_hmax, rain_rows[b])
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
+                rounded += r
                 row_negative[i] = n
         band_wet[b] = wet > 0
         band_wave[b] = wave
         band_infil[b] = infil_sum
+        band_round[b] = rounded
 
 
 @parallel_kernel
@@ -64,7 +65,7 @@ def finish_bands(
     h, qx, qy, active, band_start, swept, with_flux,
     rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
     dt, dx, dy, t_new, g, hmin, h_max, v2_max, t_hmax,
-    band_wet, band_wave, band_infil, row_negative, work,
+    band_wet, band_wave, band_infil, band_round, row_negative, rain_rows,
 ):
     """Depth update of the first row of each swept band and of every row of the other bands.
 
@@ -79,23 +80,26 @@ def finish_bands(
     for b in prange(band_start.size - 1):
         r0 = band_start[b]
         if swept[b]:
-            w, c, f = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
+            w, c, f, r = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
                                    infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                   g, hmin, t_new, h_max, v2_max, t_hmax, work[b, _RAIN_ROW], row_negative)
+                                   g, hmin, t_new, h_max, v2_max, t_hmax, rain_rows[b], row_negative)
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
             band_infil[b] += f
+            band_round[b] += r
         elif with_flux[b] or has_sources:
-            w, c, f = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
+            w, c, f, r = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
                                    rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
                                    infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-                                   work[b, _RAIN_ROW], row_negative)
+                                   rain_rows[b], row_negative)
             band_wet[b] = w > 0
             band_wave[b] = c
             band_infil[b] = f
+            band_round[b] = r
         else:
             band_wet[b] = 0
             band_wave[b] = 0.0
             band_infil[b] = 0.0
+            band_round[b] = 0.0
             for i in range(r0, band_start[b + 1]):
                 row_negative[i] = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import face_kernel, kernel, parallel_kernel, prange
+from ._jit import face_kernel, kernel, parallel_kernel, prange, real
 from .fastmath import inv_pow_7_3
 
 
@@ -30,7 +30,8 @@ def implicit_friction(a, b):
     cancel when ``b |a|`` is small. For ``b = 0`` it is ``a``; for a long step it tends to Manning's
     normal flow, so friction bounds the discharge whatever the step length.
     """
-    return 2.0 * a / (1.0 + math.sqrt(1.0 + 4.0 * b * abs(a)))
+    one = real(1.0, a)
+    return real(2.0, a) * a / (one + math.sqrt(one + real(4.0, a) * b * abs(a)))
 
 
 @face_kernel
@@ -84,10 +85,12 @@ def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta
     simple formulation of the shallow water equations for 2-D flood modeling. Water Resour. Res. 48.
     """
     hf = max(eta_a, eta_b) - max(z_a, z_b)
-    # (g dt / dl) is loop-invariant, so LLVM hoists its division out of the grid loops
-    a = theta * q + 0.5 * (1.0 - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
+    # (g dt / dl) is loop-invariant, so LLVM hoists its division out of the grid loops. Every argument
+    # has the compute precision of the face loop (float64, or float32 for single precision), and so
+    # have the literals (real).
+    a = theta * q + real(0.5, q) * (real(1.0, q) - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
     b = g * dt * n * n * inv_pow_7_3(hf)
-    return implicit_friction(a, b) if hf > hmin else 0.0
+    return implicit_friction(a, b) if hf > hmin else real(0.0, q)
 
 
 @kernel
@@ -134,7 +137,7 @@ def compute_face_fluxes(
         First row of each band; the last entry is ``ny``.
     edge_above, edge_below : (nbands, nx) float64
         Snapshots from :func:`snapshot_band_edges`.
-    work : (nbands, WORK_ROWS, nx + 1) float64
+    work : (nbands, WORK_ROWS, nx + 1), the dtype of ``qx``
         Scratch rows; contents are overwritten.
     dt, dx, dy, g, theta, hmin : float
         Time step [s], cell sizes [m], gravity [m/s²], θ-weight, wet threshold [m].
@@ -173,11 +176,15 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
 
     Rows must be visited in order after :func:`start_band`. ``work`` rows: 0 old x fluxes of the
     row, 1-2 old south fluxes of the row above and of this row, 3-4 Manning's n of this row and the
-    next (both pairs alternate with the row's parity, so nothing is copied); 5 belongs to the depth
-    update. (Serial: numba compiles a plain function far better than a ``prange`` body.)
+    next (both pairs alternate with the row's parity, so nothing is copied). (Serial: numba compiles a
+    plain function far better than a ``prange`` body.)
     """
     ny, nx = h.shape
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+    # the faces are computed in the precision of the discharges (float64, or float32 for single
+    # precision); depths and beds are read into it (real), so are the scalars
+    dt_, dx_, dy_, g_, theta_, hmin_ = (real(dt, qx), real(dx, qx), real(dy, qx), real(g, qx), real(theta, qx),
+                                       real(hmin, qx))
     old_x = work[0]
     old_above = work[1 + i % 2]
     old_here = work[2 - i % 2]
@@ -196,25 +203,25 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
         for j in range(nx):
             old_here[j] = qy[i + 1, j]
         for j in range(nx - 1):
-            eta = z[i, j] + h[i, j]
-            qx[i, j + 1] = _east_face(i, j, eta, z, h, active, old_x, n_here, dt, dx, g, theta, hmin)
+            eta = real(z[i, j], qx) + real(h[i, j], qx)
+            qx[i, j + 1] = _east_face(i, j, eta, z, h, active, old_x, n_here, dt_, dx_, g_, theta_, hmin_)
             qy[i + 1, j] = _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below,
-                                       dt, dy, g, theta, hmin)
+                                       dt_, dy_, g_, theta_, hmin_)
         j = nx - 1
-        qy[i + 1, j] = _south_face(i, j, z[i, j] + h[i, j], z, h, active, old_here, old_above, ahead, n_here,
-                                   n_below, dt, dy, g, theta, hmin)
+        qy[i + 1, j] = _south_face(i, j, real(z[i, j], qx) + real(h[i, j], qx), z, h, active, old_here, old_above,
+                                   ahead, n_here, n_below, dt_, dy_, g_, theta_, hmin_)
     else:
         for j in range(nx - 1):
-            qx[i, j + 1] = _east_face(i, j, z[i, j] + h[i, j], z, h, active, old_x, n_here, dt, dx, g, theta,
-                                      hmin)
+            qx[i, j + 1] = _east_face(i, j, real(z[i, j], qx) + real(h[i, j], qx), z, h, active, old_x, n_here,
+                                      dt_, dx_, g_, theta_, hmin_)
 
 
 @face_kernel
 def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
     """New discharge at the east face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
     q = almeida_flux(
-        old_x[j + 1], old_x[j], old_x[j + 2], eta, z[i, j + 1] + h[i, j + 1], z[i, j], z[i, j + 1],
-        0.5 * (n_row[j] + n_row[j + 1]), dt, dx, g, theta, hmin,
+        old_x[j + 1], old_x[j], old_x[j + 2], eta, real(z[i, j + 1], eta) + real(h[i, j + 1], eta),
+        real(z[i, j], eta), real(z[i, j + 1], eta), real(0.5, eta) * (n_row[j] + n_row[j + 1]), dt, dx, g, theta, hmin,
     )
     return q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
 
@@ -223,11 +230,11 @@ def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
 def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below, dt, dy, g, theta, hmin):
     """New discharge at the south face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
     q = almeida_flux(
-        old_here[j], old_above[j], ahead[j], eta, z[i + 1, j] + h[i + 1, j], z[i, j], z[i + 1, j],
-        0.5 * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
+        old_here[j], old_above[j], ahead[j], eta, real(z[i + 1, j], eta) + real(h[i + 1, j], eta),
+        real(z[i, j], eta), real(z[i + 1, j], eta), real(0.5, eta) * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
     )
     return q if (active[i, j] & active[i + 1, j]) else old_here[j]
 
 
-#: Scratch rows per band: 5 for the fluxes (:func:`flux_row`), 1 for the depth update.
-WORK_ROWS = 6
+#: Scratch rows per band of the flux sweep (:func:`flux_row`), in the discharges' precision.
+WORK_ROWS = 5

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+from ._jit import is_single, kernel, wide
 
 
 @kernel
@@ -36,10 +36,10 @@ def exchange_step(h, z, cell_i, cell_j, node_head, length, area, qcap, cw, co, a
     for k in range(cell_i.size):
         i = cell_i[k]
         j = cell_j[k]
-        d = h[i, j]
+        d = wide(h[i, j])
         if d < 0.0:
             d = 0.0
-        ground = z[i, j]
+        ground = wide(z[i, j])
         hs = ground + d
         hn = node_head[k]
         if hn < hs:
@@ -60,6 +60,8 @@ def exchange_step(h, z, cell_i, cell_j, node_head, length, area, qcap, cw, co, a
             if v <= 0.0:
                 continue
             h[i, j] = d - v / cell_area
+            if is_single(h):   # the volume as stored (float32 rounds the new depth)
+                v = (d - wide(h[i, j])) * cell_area
             volume[k] += v
             total_in += v
         elif hn > hs:
@@ -72,8 +74,10 @@ def exchange_step(h, z, cell_i, cell_j, node_head, length, area, qcap, cw, co, a
                 v = avail[k]
             if v <= 0.0:
                 continue
-            avail[k] -= v
             h[i, j] = d + v / cell_area
+            if is_single(h):
+                v = (wide(h[i, j]) - d) * cell_area
+            avail[k] -= v
             volume[k] -= v
             total_out += v
     return total_in, total_out
@@ -86,6 +90,9 @@ def add_on_cells(h, cell_i, cell_j, volume, cell_area):
     for k in range(cell_i.size):
         v = volume[k]
         if v > 0.0:
-            h[cell_i[k], cell_j[k]] += v / cell_area
+            old = wide(h[cell_i[k], cell_j[k]])
+            h[cell_i[k], cell_j[k]] = old + v / cell_area
+            if is_single(h):
+                v = (wide(h[cell_i[k], cell_j[k]]) - old) * cell_area
             total += v
     return total

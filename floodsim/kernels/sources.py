@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+from ._jit import is_single, kernel, wide
 
 
 @kernel
 def add_depth(h, cells, depth):
-    """Add ``depth`` [m] to each cell in ``cells`` (flat indices into ``h``), in place."""
+    """Add ``depth`` [m] to each cell in ``cells`` (flat indices into ``h``), in place.
+
+    Returns the depth the float32 storage added by rounding, summed over the cells [m] (stored minus
+    intended; 0 in double precision), for the volume balance's ``rounding``."""
     nx = h.shape[1]
+    rounded = 0.0
     for k in range(cells.size):
         c = cells[k]
         i = c // nx
-        h[i, c - i * nx] += depth
+        j = c - i * nx
+        new = wide(h[i, j]) + depth
+        h[i, j] = new
+        if is_single(h):
+            rounded += wide(h[i, j]) - new
+    return rounded
 
 
 @kernel
@@ -22,17 +31,24 @@ def route_roof_rain(h, roof_src, roof_dst, rain_rate, rain_field, dt):
     """Put the rain that fell on each roof cell ``roof_src[k]`` onto ground cell ``roof_dst[k]``.
 
     ``rain_field`` (1, 1) means the uniform ``rain_rate`` [m/s] applies; otherwise the rain at the
-    roof cell. Flat indices; the cells are assumed to have the same area.
+    roof cell. Flat indices; the cells are assumed to have the same area. Returns the rounding of
+    float32 storage as :func:`add_depth` does.
     """
     ny, nx = h.shape
     uniform = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    rounded = 0.0
     for k in range(roof_src.size):
         s = roof_src[k]
         d = roof_dst[k]
         si = s // nx
         di = d // nx
+        dj = d - di * nx
         rate = rain_rate if uniform else rain_field[si, s - si * nx]
-        h[di, d - di * nx] += rate * dt
+        new = wide(h[di, dj]) + rate * dt
+        h[di, dj] = new
+        if is_single(h):
+            rounded += wide(h[di, dj]) - new
+    return rounded
 
 
 @kernel
@@ -46,7 +62,7 @@ def mark_wet_bands(h, cells, band_rows, hmin, g, band_wet, band_wave):
     for k in range(cells.size):
         c = cells[k]
         i = c // nx
-        depth = h[i, c - i * nx]
+        depth = wide(h[i, c - i * nx])
         if depth > hmin:
             b = i // band_rows
             band_wet[b] = 1

@@ -68,7 +68,7 @@ def call_update(h, qx, qy, active, band_rows, dt, dx, dy, rain=0.0, computed=Non
     model, F, p1, p2, p3 = infil
     maxima = new_maxima(h.shape) if maxima is None else maxima
     update_depth(h, qx, qy, active, bw.start, computed, rain, np.zeros((1, 1)), model, F, p1, p2, p3,
-                 dt, dx, dy, G, HMIN, t_new, *maxima, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+                 dt, dx, dy, G, HMIN, t_new, *maxima, bw.wet, bw.wave, bw.infil, bw.round, bw.negative, bw.rain)
     return bw
 
 
@@ -258,7 +258,7 @@ f32 = lambda: np.zeros((2, 3), np.float32)
 z11 = np.zeros((1, 1))
 update_depth(h, qx, qy, active, start, np.ones(2, np.uint8), 0.0, z11, 0, z11, z11, z11, z11,
              1.0, 1.0, 1.0, 9.81, 0.001, 1.0, f32(), f32(), f32(),
-             np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), neg, np.zeros((2, 8, 4)))
+             np.zeros(2, np.uint8), np.zeros(2), np.zeros(2), np.zeros(2), neg, np.zeros((2, 2, 4)))
 assert neg.sum() > 0
 # compile (or load from cache) before the timed part
 repair_negative_depths(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((3, 3)), active, z11,
@@ -347,16 +347,16 @@ def test_fused_sweep_equals_flux_then_depth(seed, ny, nx, band_rows, some_bands)
         args_rain = (1e-5, np.zeros((1, 1)), 0, NO_INFIL, NO_INFIL, NO_INFIL, NO_INFIL)
         if fused:
             sweep_bands(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below, bw.rows,
-                        dt, dx, dy, G, 0.8, HMIN, *args_rain, 1.0, *stats, bw.wet, bw.wave, bw.infil,
-                        bw.negative)
+                        bw.rain, dt, dx, dy, G, 0.8, HMIN, *args_rain, 1.0, *stats, bw.wet, bw.wave, bw.infil,
+                        bw.round, bw.negative)
             finish_bands(h, qx, qy, active, bw.start, swept.astype(np.uint8), with_flux.astype(np.uint8),
                          *args_rain, dt, dx, dy, 1.0, G, HMIN, *stats, bw.wet, bw.wave, bw.infil,
-                         bw.negative, bw.rows)
+                         bw.round, bw.negative, bw.rain)
         else:
             compute_face_fluxes(z, h, active, man, qx, qy, bands, bw.start, bw.edge_above, bw.edge_below,
                                 bw.rows, dt, dx, dy, G, 0.8, HMIN)
             update_depth(h, qx, qy, active, bw.start, (swept | with_flux).astype(np.uint8), *args_rain,
-                         dt, dx, dy, G, HMIN, 1.0, *stats, bw.wet, bw.wave, bw.infil, bw.negative, bw.rows)
+                         dt, dx, dy, G, HMIN, 1.0, *stats, bw.wet, bw.wave, bw.infil, bw.round, bw.negative, bw.rain)
         results.append((h, qx, qy, *stats, bw.wet.copy(), bw.wave.copy(), bw.negative.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17, equal_nan=True)
