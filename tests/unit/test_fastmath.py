@@ -101,3 +101,21 @@ def test_friction_power_hinv_7_3_to_round_off():
     assert np.abs(guess / exact - 1.0).max() < 0.0343
     np.testing.assert_allclose(root, exact, rtol=RTOL, atol=0)
     np.testing.assert_allclose(inv73, x ** (-7.0 / 3.0), rtol=RTOL, atol=0)
+
+
+def test_float32_forms_for_single_precision():
+    """``precision = "single"`` computes the friction term in float32: the float32 guess of x^(-1/3)
+    (fastmath._K_RCBRT_32, int32 bit pattern) is within 3.43 % for every float32 mantissa over three
+    binades (the guess is periodic in the exponent modulo 3) and across the depth range, two
+    iterations take it to float32 round-off, and everything stays float32."""
+    mantissas = np.arange(2 ** 23, dtype=np.int64)
+    x = np.concatenate([((np.int64(127 + e) << 23) | mantissas).astype(np.int32).view(np.float32)
+                        for e in range(3)] + [np.geomspace(1e-6, 1e4, 200_001).astype(np.float32)])
+    guess, root, inv73 = (np.empty_like(x) for _ in range(3))
+    _loop_inverse(x, guess, root, inv73)
+    assert guess.dtype == root.dtype == inv73.dtype == np.float32
+    exact = x.astype(np.float64) ** (-1.0 / 3.0)
+    assert np.max(np.abs(guess / exact - 1)) < 0.0343
+    assert np.max(np.abs(root / exact - 1)) < 2.5e-7          # about 2 ulp of float32
+    assert np.max(np.abs(inv73 / exact ** 7 - 1)) < 1.5e-6
+    assert any(all(str(a.dtype) == "float32" for a in sig.args) for sig in _loop_inverse.nopython_signatures)
