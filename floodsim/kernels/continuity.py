@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._jit import MASKED_STORES, is_single, kernel, parallel_kernel, prange, sum_kernel, wide
+from ._jit import MASKED_STORES, is_single, kernel, parallel_kernel, prange, real, sum_kernel, wide
 from .fastmath import from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
@@ -219,23 +219,29 @@ def continuity_row(
     #    magnitude_bits; a floating-point max-reduction would not vectorise). Speeds are taken where
     #    the depth exceeds SPEED_DEPTH_FACTOR * hmin: the Courant flow speed of a cell is its largest
     #    face discharge over its depth, the recorded speed that of the mean face discharges.
-    h_speed = SPEED_DEPTH_FACTOR * hmin
+    #    This sweep computes in the state's precision (float32 for single: the speeds and maxima are
+    #    stored in float32 anyway; the Courant speed is widened at the end).
+    zero = real(0.0, h)
+    one = real(1.0, h)
+    quarter = real(0.25, h)
+    hmin_ = real(hmin, h)
+    h_speed = real(SPEED_DEPTH_FACTOR * hmin, h)
     t_32 = np.float32(t_new)
-    deepest = 0
-    fastest = 0
+    deepest = magnitude_bits(zero)
+    fastest = magnitude_bits(zero)
     for j in range(nx):
-        hn = wide(h[i, j])
-        negative += hn < 0.0
-        is_wet = hn > hmin
+        hn = h[i, j]
+        negative += hn < zero
+        is_wet = hn > hmin_
         wet += is_wet
-        deepest = max(deepest, magnitude_bits(hn if is_wet else 0.0))
-        q_w = wide(qx[i, j])
-        q_e = wide(qx[i, j + 1])
-        q_n = wide(qy[i, j])
-        q_s = wide(qy[i + 1, j])
-        inv_h = 1.0 / hn if hn > h_speed else 0.0
+        deepest = max(deepest, magnitude_bits(hn if is_wet else zero))
+        q_w = qx[i, j]
+        q_e = qx[i, j + 1]
+        q_n = qy[i, j]
+        q_s = qy[i + 1, j]
+        inv_h = one / hn if hn > h_speed else zero
         fastest = max(fastest, magnitude_bits(max(max(abs(q_w), abs(q_e)), max(abs(q_n), abs(q_s))) * inv_h))
-        v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h)
+        v2 = ((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (quarter * inv_h * inv_h)
         # compared in float32, as stored: a depth that only equals the maximum does not move its time.
         # The same fold as record_max_row, written out here on purpose: as a shared helper (even with
         # numba's inline="always") LLVM no longer vectorises this loop, and the sweep took 18-21
@@ -260,7 +266,7 @@ def continuity_row(
             higher = h_32 > h_old
             h_max[i, j] = h_32 if higher else h_old
             t_hmax[i, j] = t_32 if higher else t_old
-    wave = math.sqrt(g * from_bits(deepest)) + from_bits(fastest)
+    wave = math.sqrt(g * wide(from_bits(deepest))) + wide(from_bits(fastest))
     return wet, wave, infil_sum, rounded, negative
 
 
@@ -311,16 +317,20 @@ def record_max_row(i, h, qx_row, qy_north, qy_south, t, hmin, h_max, v2_max, t_h
     values (:data:`floodsim.kernels._jit.MASKED_STORES`).
     """
     nx = h.shape[1]
-    h_speed = SPEED_DEPTH_FACTOR * hmin
+    zero = real(0.0, h)
+    one = real(1.0, h)
+    quarter = real(0.25, h)
+    h_speed = real(SPEED_DEPTH_FACTOR * hmin, h)
     t_32 = np.float32(t)
     for j in range(nx):
-        hn = wide(h[i, j])
-        inv_h = 1.0 / hn if hn > h_speed else 0.0
-        q_x = wide(qx_row[j]) + wide(qx_row[j + 1])
-        q_y = wide(qy_north[j]) + wide(qy_south[j])
+        hn = h[i, j]
+        inv_h = one / hn if hn > h_speed else zero
+        q_x = qx_row[j] + qx_row[j + 1]
+        q_y = qy_north[j] + qy_south[j]
         # squared speed: the square root is taken once, when results are written. Keep this fold the
-        # same as the one in continuity_row (duplicated there for vectorisation, see the comment).
-        v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
+        # same as the one in continuity_row (duplicated there for vectorisation, see the comment), in
+        # the state's precision as there.
+        v2_32 = np.float32((q_x * q_x + q_y * q_y) * (quarter * inv_h * inv_h))
         h_32 = np.float32(hn)
         if MASKED_STORES:
             if v2_32 > v2_max[i, j]:

@@ -252,21 +252,60 @@ def inv_pow_7_3(h):
 
 
 _ABS_MASK = 0x7FFFFFFFFFFFFFFF
+_ABS_MASK_32 = 0x7FFFFFFF
 
 
 @kernel
+def _magnitude_bits_double(x):
+    return _f64_to_i64(x) & _ABS_MASK
+
+
+@kernel
+def _magnitude_bits_single(x):
+    return _i32(_f32_to_i32(x) & _i32(_ABS_MASK_32))
+
+
 def magnitude_bits(x):
-    """The bits of ``|x|`` as an int64, whose order is that of ``|x|`` (NaN above +inf).
+    """The bits of ``|x|`` as an integer (int64 for a float64 ``x``, int32 for a float32), whose order is
+    that of ``|x|`` (NaN above +inf).
 
     A running ``max`` of these integers is the bit pattern of the largest magnitude, and unlike a
     floating-point max (which LLVM vectorises only under fast-math) an integer max reduction
     vectorises. NaN, whatever its sign bit, becomes the largest value, so it is never lost in the
     reduction. :func:`from_bits` turns the result back into a float.
     """
-    return _f64_to_i64(x) & _ABS_MASK
+    if isinstance(x, np.float32):
+        return np.int32(_magnitude_bits_single(x))
+    return _magnitude_bits_double(x)
 
 
 @kernel
-def from_bits(i):
-    """The float64 whose bit pattern is the int64 ``i`` (inverse of :func:`magnitude_bits` for x >= 0)."""
+def _from_bits_double(i):
     return _i64_to_f64(i)
+
+
+@kernel
+def _from_bits_single(i):
+    return _i32_to_f32(i)
+
+
+def from_bits(i):
+    """The float whose bit pattern is the integer ``i``: float64 for an int64, float32 for an int32
+    (inverse of :func:`magnitude_bits` for x >= 0)."""
+    if isinstance(i, np.int32):
+        return _from_bits_single(i)
+    return _from_bits_double(i)
+
+
+if not JIT_DISABLED:
+    @overload(magnitude_bits, jit_options={"inline": "always"})
+    def _magnitude_bits_jit(x):
+        if x == types.float32:
+            return lambda x: _magnitude_bits_single(x)
+        return lambda x: _magnitude_bits_double(x)
+
+    @overload(from_bits, jit_options={"inline": "always"})
+    def _from_bits_jit(i):
+        if i == types.int32:
+            return lambda i: _from_bits_single(i)
+        return lambda i: _from_bits_double(i)
