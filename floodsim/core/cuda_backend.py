@@ -13,7 +13,8 @@ the simulation hand every step to a :class:`CudaStepper`. It runs the CPU step
    thread, in the CPU's order (:mod:`floodsim.kernels.cuda.repair`);
 4. inflows and roof rain on the device; measures (operators) on the host, with the depths copied out
    and back around them, only when the model has operators;
-5. the volume balance on the host, from the few numbers the device reduced.
+5. the volume balance on the host, from the few numbers the device reduced, including the rounding of
+   single precision (below).
 
 State stays on the device between steps. Each step sends one byte per band (its plan) and copies back
 the per-block sums (boundary volumes, infiltration, Courant speed, negative depths) and one byte per
@@ -27,8 +28,23 @@ The device follows the CPU's schedule of bands of rows (which bands are swept, u
 :meth:`~floodsim.core.state.BandWork.select` on the host, one byte per band sent each step, the wet
 flags of the rows sent back); see :mod:`floodsim.kernels.cuda.step` for why sweeping every band would
 not reproduce the CPU. In float64 the two backends agree to round-off (tests/cuda, under numba's CUDA
-simulator). Kernels follow the dtype of the state arrays; the reductions and the balance are float64
-and the maxima float32, as on the CPU.
+simulator).
+
+Precision (``[simulation] precision``, :attr:`SolverParams.dtype <floodsim.core.params.SolverParams.dtype>`)
+is the CPU's: for ``"single"`` the device holds what :class:`Simulation` allocates, the depth, discharges
+and cumulative infiltration (:class:`~floodsim.core.state.State`), the bed ``Simulation.z`` and per-cell
+Manning's n and infiltration parameters in float32 (uniform values stay float64 scalars), the maxima in
+float32 as always. The face fluxes are computed in float32, everything else in float64 from widened loads
+(:mod:`floodsim.kernels.cuda.step`); the reductions and the balance are float64. The depth update and
+the sources (inflows, roof rain) measure the rounding of every depth they store and reduce it per block;
+:meth:`CudaStepper.step` adds it, times the cell area, to the balance's ``rounding`` term as
+:meth:`Simulation.step` does, so ``check_plausible`` bounds it the same way. One addition: the device's
+positivity repair ledgers the rounding of its own float32 stores too (:mod:`floodsim.kernels.cuda.repair`),
+which the CPU's repair does not yet, so in steps with repairs the device's closure error stays at double
+round-off where the CPU's single precision shows ~1e-9. Single precision agrees with the CPU's single
+precision to float32 round-off, not to the last bit (tests/cuda/test_cuda_single.py: the two compute the
+cube root of the friction term differently, and the compilers fuse different multiply-adds), and the
+rounding terms of the two backends have the same magnitude.
 
 Importing this module imports :mod:`numba.cuda`; :mod:`floodsim.core.simulation` imports it only for
 ``backend = "cuda"``. :func:`require_cuda` turns a missing package, driver or GPU into an
@@ -87,7 +103,8 @@ class DeviceState:
     """:class:`~floodsim.core.state.State` of a simulation stepped on the device.
 
     ``t`` [s] and ``steps`` are plain attributes; the arrays (same names, shapes, dtypes and units as
-    :class:`State`) are copied from the device when read after the device changed them, and are
+    :class:`State`: ``h``, ``qx``, ``qy``, ``infil_F`` float64, or float32 for ``precision = "single"``;
+    the maxima float32) are copied from the device when read after the device changed them, and are
     read-only (change the state through :meth:`Simulation.set_state`).
     """
 
@@ -147,8 +164,11 @@ class CudaStepper:
         self.shape = (ny, nx)
         self.h_speed = SPEED_DEPTH_FACTOR * p.hmin
         to = cuda.to_device
-        # constant inputs
-        # inputs keep the host's dtypes (the bed stays float64 whatever the state's precision: eta = z + h)
+        # constant inputs, in the host's dtypes: the bed and a per-cell Manning's n in the state's dtype
+        # (float32 for precision = "single", as Simulation stores them), a uniform n as a float64 (1, 1)
+        self.dtype = np.dtype(s.h.dtype)
+        self.single = bool(self.dtype == np.float32)
+        self.face_fluxes = sk.face_fluxes_for(self.dtype)
         self.z, self.active, self.manning = to(np.ascontiguousarray(sim.z)), to(sim.active), \
             to(np.ascontiguousarray(sim.manning))
         model, p1, p2, p3 = sim._infil
@@ -176,11 +196,14 @@ class CudaStepper:
         for arr in self._host.values():
             arr.flags.writeable = False
         self._dirty: set[str] = set()
-        # reductions: one row per quantity, one column per block
+        # reductions: one row per quantity, one column per block: the step's (step.SLOTS), then per inflow
+        # and for the roof rain the Courant speed of the water put there and the rounding of its depths
         self.n_inflows = len(self.inflow_cells)
         self.slot_inflow = sk.SLOTS
         self.slot_roof = sk.SLOTS + self.n_inflows
-        self.slot_sum = self.slot_roof + 1
+        self.slot_inflow_round = self.slot_roof + 1
+        self.slot_roof_round = self.slot_inflow_round + self.n_inflows
+        self.slot_sum = self.slot_roof_round + 1
         self.parts = cuda.device_array((self.slot_sum + 1, self.max_blocks), np.float64)
         self.parts_host = np.zeros((self.slot_sum + 1, self.max_blocks))
         self.band_rows = int(p.band_rows)
@@ -275,14 +298,14 @@ class CudaStepper:
             sk.boundary_fluxes[self.b_faces, T](self.z, self.dev["h"], self.manning, qx, qy, ci, cj, side, kind,
                                                 slope, self.level, dt, dx, dy, p.g, p.hmin, self.parts)
         qx_new, qy_new = self.q_spare
-        sk.face_fluxes[self.b_cells, T](self.z, self.dev["h"], self.active, self.manning, qx, qy, qx_new, qy_new,
-                                        self.plan, band_rows, dt, dx, dy, p.g, p.theta, p.hmin)
+        self.face_fluxes[self.b_cells, T](self.z, self.dev["h"], self.active, self.manning, qx, qy, qx_new, qy_new,
+                                          self.plan, band_rows, dt, dx, dy, p.g, p.theta, p.hmin)
         self.q_spare = (qx, qy)
         self.dev["qx"], self.dev["qy"] = qx_new, qy_new
         sk.update_depth[self.b_rows, T](
             self.dev["h"], qx_new, qy_new, self.active, self.plan, band_rows, rate, rain_dev, self.infil_model,
             self.dev["infil_F"], self.p1, self.p2, self.p3, dt, dx, dy, p.g, p.hmin, self.h_speed, t + dt,
-            self.dev["h_max"], self.dev["v2_max"], self.dev["t_hmax"], self.parts, self.flags)
+            self.dev["h_max"], self.dev["v2_max"], self.dev["t_hmax"], self.parts, self.flags, self.single)
         self._dirty.update(_STATE_ARRAYS)
         self._fetch_parts()
         wave = self._reduce(sk.WAVE, self.b_rows, np.max)
@@ -292,34 +315,39 @@ class CudaStepper:
         else:
             vol_out = vol_in = 0.0
         infiltrated = self._reduce(sk.INFIL, self.b_rows, np.sum) * grid.cell_area
+        rounded = self._reduce(sk.ROUND, self.b_rows, np.sum)   # [m] of depth; 0.0 in double precision
         if self._reduce(sk.NEGATIVE, self.b_rows, np.sum) > 0:
-            removed, given_back = self._repair_negative(dt)
+            removed, given_back, repair_rounded = self._repair_negative(dt)
             if removed < 0:
                 raise StabilityError(sim._diagnose("negative depths could not be repaired", "negative"))
             vol_out -= removed
             infiltrated -= given_back
+            # the repair's float32 stores (the CPU's repair does not ledger them yet: see kernels.cuda.repair)
+            rounded += repair_rounded
         inflow_volume, sources = 0.0, []
         for k, (inflow, cells) in enumerate(zip(sim.inflows, self.inflow_cells)):
             volume = inflow.discharge.integral(t, t + dt)
             b = self._blocks(cells.size)
-            sk.add_depth[b, T](self.dev["h"], cells, volume / (cells.size * grid.cell_area))
+            sk.add_depth[b, T](self.dev["h"], cells, volume / (cells.size * grid.cell_area), self.parts,
+                               self.slot_inflow_round + k)
             sk.cells_wave[b, T](self.dev["h"], cells, p.hmin, p.g, band_rows, self.flags, self.parts,
                                 self.slot_inflow + k)
-            sources.append((self.slot_inflow + k, b))
+            sources.append((self.slot_inflow + k, b, self.slot_inflow_round + k, b))
             inflow_volume += volume
         roof_volume = sim._roof_volume_rate(rate, field_) * dt
         if sim.roof_rain == RoofRain.GROUND and sim.roof_src.size and roof_volume > 0:
-            b = self._blocks(self.roof_dst.size)
-            sk.route_roof_rain[b, T](self.dev["h"], self.d_roof_dst, self.d_roof_start, self.d_roof_src, rate,
-                                     rain_dev, dt)
+            b_route = self._blocks(self.roof_dst.size)
+            sk.route_roof_rain[b_route, T](self.dev["h"], self.d_roof_dst, self.d_roof_start, self.d_roof_src, rate,
+                                           rain_dev, dt, self.parts, self.slot_roof_round)
             b = self._blocks(self.d_roof_cells.size)
             sk.cells_wave[b, T](self.dev["h"], self.d_roof_cells, p.hmin, p.g, band_rows, self.flags, self.parts,
                                 self.slot_roof)
-            sources.append((self.slot_roof, b))
+            sources.append((self.slot_roof, b, self.slot_roof_round, b_route))
         if sources:
             self._fetch_parts()
-            for slot, b in sources:
+            for slot, b, slot_round, b_round in sources:
                 wave = max(wave, self._reduce(slot, b, np.max)) if not math.isnan(wave) else wave
+                rounded += self._reduce(slot_round, b_round, np.sum)
         # band wet flags for the next schedule: rows with a cell deeper than hmin, and the sources' marks
         self.flags.copy_to_host(self.flags_host)
         ny = self.shape[0]
@@ -332,7 +360,7 @@ class CudaStepper:
             rain=rain_volume_rate * dt, inflow=inflow_volume, boundary_in=vol_in, boundary_out=vol_out,
             infiltration=infiltrated,
             roof_drainage=roof_volume if sim.roof_rain == RoofRain.DRAIN else 0.0,
-            measure_outflow=measure_out)
+            measure_outflow=measure_out, rounding=rounded * grid.cell_area)
         s.t = t + dt
         s.steps += 1
         if s.steps % NAN_CHECK_STEPS == 0 and not math.isfinite(self._depth_sum()):
@@ -347,7 +375,8 @@ class CudaStepper:
 
     def _repair_negative(self, dt: float):
         """The positivity repair (:mod:`floodsim.kernels.cuda.repair`); returns (boundary volume no longer
-        leaving [m³], infiltration given back [m³]), or (-1, 0) for a broken state."""
+        leaving [m³], infiltration given back [m³], rounding of its float32 stores [m] of depth, 0 in double
+        precision), or (-1, 0, 0) for a broken state."""
         cuda, rk, sim = self.cuda, self._rk, self.sim
         ny, nx = self.shape
         if self._repair is None:
@@ -355,22 +384,22 @@ class CudaStepper:
                 stack=cuda.to_device(np.zeros(ny * nx + 8, np.int32)),
                 touched=cuda.to_device(np.zeros(ny * nx + 8, np.int32)),
                 visits=cuda.to_device(np.zeros(ny * nx, np.uint8)),
-                count=cuda.to_device(np.zeros(1, np.int32)), out=cuda.to_device(np.zeros(2)))
+                count=cuda.to_device(np.zeros(1, np.int32)), out=cuda.to_device(np.zeros(3)))
         r = self._repair
         r["count"].copy_to_device(np.zeros(1, np.int32))
         rk.collect_negatives[self.b_cells, self.threads](self.dev["h"], self.active, REPAIR_TOLERANCE_M,
                                                          r["stack"], r["count"])
         n = int(r["count"].copy_to_host()[0])
         if n == 0:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
         self.repairs += 1
         cells = np.sort(r["stack"][:n].copy_to_host())   # the CPU's row-major scan order
         r["stack"][:n].copy_to_device(cells)
         q = self._q()
         rk.repair[1, 1](self.dev["h"], q[0], q[1], self.active, self.dev["infil_F"], n, dt, sim.grid.dx,
-                        sim.grid.dy, REPAIR_TOLERANCE_M, r["stack"], r["touched"], r["visits"], r["out"])
-        removed, given_back = r["out"].copy_to_host()
-        return float(removed), float(given_back)
+                        sim.grid.dy, REPAIR_TOLERANCE_M, r["stack"], r["touched"], r["visits"], self.single, r["out"])
+        removed, given_back, rounded = r["out"].copy_to_host()
+        return float(removed), float(given_back), float(rounded)
 
     def _operators(self, t: float, dt: float, wave: float):
         """Measures acting during the run, on a host copy of the depths (as in :meth:`Simulation.step`);

@@ -4,6 +4,12 @@ The simulator runs the kernels as Python, which accepts code that numba-cuda's c
 This compiles each kernel with numba-cuda and NVVM, which need no GPU, in a subprocess without the
 simulator. It skips where numba-cuda, NVVM or NVRTC is not installed (``pip install "floodsim[cuda]"
 nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12``), as in CI, which installs only the test extra.
+
+The signatures are those the stepper launches for ``precision = "double"`` and ``"single"`` (the state,
+bed and per-cell parameters in float64 or float32, a uniform Manning's n and the scalars float64). It
+also checks what the typing does with the precision: the float32 face kernel computes in float32 (no
+float64 instruction in its PTX: numba-cuda would promote ``float32 * 0.5`` to float64, so a literal
+left uncast shows here), and the float32 depth update computes in float64 (``.f64`` arithmetic).
 """
 
 from __future__ import annotations
@@ -41,24 +47,26 @@ SCRIPT = textwrap.dedent("""
     def A(dt, nd):
         return T.Array(dt, nd, "C")
 
-    f8, f4, i8, u1, i4 = T.float64, T.float32, T.int64, T.uint8, T.int32
+    f8, f4, i8, u1, i4, b1 = T.float64, T.float32, T.int64, T.uint8, T.int32, T.boolean
     failed = []
     for f in (f8, f4):
         F2 = A(f, 2)
-        I1, M2 = A(i8, 1), A(f4, 2)
+        I1, M2, U = A(i8, 1), A(f4, 2), A(f8, 2)   # U: a uniform (1, 1) Manning's n or rain field
         sigs = {
-            sk.boundary_fluxes: (F2, F2, F2, F2, F2, I1, I1, I1, I1, A(f8, 1), A(f8, 1), f8, f8, f8, f8, f8, A(f8, 2)),
-            sk.face_fluxes: (F2, F2, A(u1, 2), F2, F2, F2, F2, F2, A(u1, 1), i8, f8, f8, f8, f8, f8, f8),
-            sk.update_depth: (F2, F2, F2, A(u1, 2), A(u1, 1), i8, f8, F2, i8, F2, F2, F2, F2, f8, f8, f8, f8, f8, f8,
-                              f8, M2, M2, M2, A(f8, 2), A(u1, 1)),
+            sk.boundary_fluxes: (F2, F2, U, F2, F2, I1, I1, I1, I1, A(f8, 1), A(f8, 1), f8, f8, f8, f8, f8, A(f8, 2)),
+            sk.face_fluxes_for(str(f)): (F2, F2, A(u1, 2), F2, F2, F2, F2, F2, A(u1, 1), i8, f8, f8, f8, f8, f8, f8),
+            sk.update_depth: (F2, F2, F2, A(u1, 2), A(u1, 1), i8, f8, U, i8, F2, F2, F2, F2, f8, f8, f8, f8, f8, f8,
+                              f8, M2, M2, M2, A(f8, 2), A(u1, 1), b1),
             sk.record_max_state: (F2, F2, F2, f8, f8, M2, M2, M2),
-            sk.add_depth: (F2, I1, f8),
-            sk.route_roof_rain: (F2, I1, I1, I1, f8, F2, f8),
+            sk.add_depth: (F2, I1, f8, A(f8, 2), i8),
+            sk.route_roof_rain: (F2, I1, I1, I1, f8, U, f8, A(f8, 2), i8),
             sk.cells_wave: (F2, I1, f8, f8, i8, A(u1, 1), A(f8, 2), i8),
             sk.depth_sum: (F2, A(f8, 2), i8),
             rk.collect_negatives: (F2, A(u1, 2), f8, A(i4, 1), A(i4, 1)),
-            rk.repair: (F2, F2, F2, A(u1, 2), F2, i8, f8, f8, f8, f8, A(i4, 1), A(i4, 1), A(u1, 1), A(f8, 1)),
+            rk.repair: (F2, F2, F2, A(u1, 2), F2, i8, f8, f8, f8, f8, A(i4, 1), A(i4, 1), A(u1, 1), b1, A(f8, 1)),
         }
+        if f == f4:   # a per-cell Manning's n has the state's dtype
+            sigs[sk.boundary_fluxes] = (F2, F2, F2) + sigs[sk.boundary_fluxes][3:]
         for kernel, sig in sigs.items():
             name = f"{kernel.py_func.__name__}[{f}]"
             try:
@@ -67,6 +75,17 @@ SCRIPT = textwrap.dedent("""
             except Exception as exc:
                 failed.append(name)
                 print("FAILED", name, type(exc).__name__, str(exc)[:2000])
+                continue
+            body = [line.split()[0] for line in ptx.splitlines() if line.strip() and not line.lstrip().startswith(("//", "."))]
+            # float64 arithmetic (conversions excluded: the float64 scalars and a uniform n are cast once)
+            f64_ops = [op for op in body if op.endswith(".f64") and not op.startswith(("ld.", "st.", "mov.", "cvt."))]
+            if kernel is sk.face_fluxes_single and f64_ops:
+                failed.append(name + " computes in float64")
+                print("FAILED", name, "float64 instructions in the float32 face kernel:", sorted(set(f64_ops))[:20])
+            if kernel is sk.update_depth and f == f4 and not any(op.startswith("add.") or op.startswith("fma.")
+                                                                 for op in f64_ops):
+                failed.append(name + " computes in float32")
+                print("FAILED", name, "no float64 arithmetic in the float32 depth update")
     sys.exit(1 if failed else 0)
 """)
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "merewether_cloudburst.toml"
 
 
-def _small(backend, shape=(11, 13)):
+def _small(backend, shape=(11, 13), precision="double"):
     """A tilted, bumpy plane with buildings (roof rain to the ground), an inflow and free outflow south."""
     rng = np.random.default_rng(3)
     z = 0.02 * np.arange(shape[0])[::-1, None] + rng.uniform(0.0, 0.05, shape)
@@ -32,7 +32,7 @@ def _small(backend, shape=(11, 13)):
     return Simulation(Grid.from_array(z, 2.0), rainfall=Hyetograph.block(150.0, 300.0), manning=0.03, blocked=blocked,
                       inflows=[Inflow("pipe", cells=cells, discharge=TimeSeries([0, 100, 200], [0.0, 0.05, 0.0]))],
                       boundaries=[Boundary("south", "free", slope=0.02)],
-                      params=SolverParams(band_rows=3, backend=backend))
+                      params=SolverParams(band_rows=3, backend=backend, precision=precision))
 
 
 def _env_without_simulator():

@@ -8,7 +8,8 @@ root differs from the CPU's in the last bits). The cases are small versions of t
 (tests/validation) and a coarsened Merewether, so every path of the step is taken: rain (uniform and a
 raster), Green–Ampt and Horton infiltration, buildings with roof rain to the ground and drained, an
 inflow hydrograph, free (normal depth), critical and water-level boundaries, the positivity repair, and
-a measure acting during the run (operators on a host copy of the depths).
+a measure acting during the run (operators on a host copy of the depths). The cases take a ``precision``
+(default ``"double"``, what these tests compare); test_cuda_single.py runs them in ``"single"``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from .conftest import assert_same_state
 SHAPE = (14, 16)
 
 
-def _params(backend, **kw):
-    return SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0, band_rows=5, backend=backend, **kw)
+def _params(backend, precision="double", **kw):
+    return SolverParams(cfl=0.7, theta=0.8, hmin=0.001, dt_max=5.0, band_rows=5, backend=backend,
+                        precision=precision, **kw)
 
 
 def _basin(seed=5, shape=SHAPE):
@@ -42,23 +44,23 @@ def _buildings():
     return blocked
 
 
-def rain_basin(backend):
+def rain_basin(backend, precision="double"):
     """Closed basin, 120 mm/h for 10 min (tests/validation/test_closed_basin_balance.py, smaller)."""
     return Simulation(Grid.from_array(_basin(), 4.0), rainfall=Hyetograph.block(120.0, 600.0), manning=0.04,
-                      params=_params(backend)), 450.0, 150.0
+                      params=_params(backend, precision)), 450.0, 150.0
 
 
-def green_ampt_buildings_inflow(backend):
+def green_ampt_buildings_inflow(backend, precision="double"):
     """Green–Ampt, buildings whose roofs drain to the nearest ground cell, a triangular inflow."""
     cells = np.zeros(SHAPE, bool)
     cells[1:3, 1:3] = True
     inflow = Inflow("culvert", cells=cells, discharge=TimeSeries([0, 200, 400], [0.0, 0.2, 0.0]))
     return Simulation(Grid.from_array(_basin(), 4.0), rainfall=Hyetograph.block(200.0, 600.0), manning=0.04,
                       infiltration=GreenAmpt(ks=5e-6, psi=0.11, dtheta=0.3), blocked=_buildings(),
-                      inflows=[inflow], params=_params(backend)), 600.0, 300.0
+                      inflows=[inflow], params=_params(backend, precision)), 600.0, 300.0
 
 
-def horton_raster_drained_roofs(backend):
+def horton_raster_drained_roofs(backend, precision="double"):
     """Horton infiltration with a sealed strip, a moving rain raster, roofs drained, Manning per cell,
     free outflow south."""
     ny, nx = SHAPE
@@ -74,20 +76,20 @@ def horton_raster_drained_roofs(backend):
     return Simulation(Grid.from_array(z, 3.0), rainfall=rain, manning=manning,
                       infiltration=Horton(f0=40.0 / 3.6e6, fc=5.0 / 3.6e6, k=2e-3), impervious=impervious,
                       blocked=_buildings(), roof_rain="drain", boundaries=[Boundary("south", "free", slope=0.01)],
-                      params=_params(backend)), 500.0, 250.0
+                      params=_params(backend, precision)), 500.0, 250.0
 
 
-def dam_break(backend):
+def dam_break(backend, precision="double"):
     """A 1 m water column released on a flat frictional bed; free outflow east, critical north (the
     front's outflows overdraw cells: the positivity repair acts in most steps)."""
     h0 = np.zeros((12, 30))
     h0[:, :10] = 1.0
     return Simulation(Grid.from_array(np.zeros((12, 30)), 2.0), manning=0.02, initial_depth=h0,
                       boundaries=[Boundary("east", "free", slope=0.01), Boundary("north", "critical")],
-                      params=_params(backend)), 30.0, 10.0
+                      params=_params(backend, precision)), 30.0, 10.0
 
 
-def lake_with_tide(backend):
+def lake_with_tide(backend, precision="double"):
     """Still water over rough terrain with islands (tests/validation/test_lake_at_rest.py) and a west
     water-level boundary that rises and falls."""
     rng = np.random.default_rng(11)
@@ -96,16 +98,16 @@ def lake_with_tide(backend):
     z = np.round(z * 1024) / 1024
     level = TimeSeries([0.0, 100.0, 200.0], [1.0, 1.2, 0.9])
     return Simulation(Grid.from_array(z, 5.0), manning=0.03, initial_depth=np.maximum(1.0 - z, 0.0),
-                      boundaries=[Boundary("west", "level", level=level)], params=_params(backend)), 200.0, 100.0
+                      boundaries=[Boundary("west", "level", level=level)], params=_params(backend, precision)), 200.0, 100.0
 
 
 CASES = [rain_basin, green_ampt_buildings_inflow, horton_raster_drained_roofs, dam_break, lake_with_tide]
 
 
-def _run_both(make):
+def _run_both(make, precision="double"):
     runs = {}
     for backend in ("cpu", "cuda"):
-        sim, duration, interval = make(backend)
+        sim, duration, interval = make(backend, precision)
         runs[backend] = (sim, run_simulation(sim, duration, interval))
     return runs
 

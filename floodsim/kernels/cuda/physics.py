@@ -9,13 +9,28 @@ round-off level:
 ``h ** (-7/3)`` uses the device cube root (the CPU uses a bit-level guess refined by a series,
 :mod:`floodsim.kernels.fastmath`), and the compilers may fuse different multiply-adds.
 Units: depths and levels [m], discharges per unit width [m²/s], times [s], rates [m/s].
-"""
 
+Precision (``[simulation] precision``, the dtype of the state arrays): as on the CPU, only the face
+fluxes are computed in the state's precision (:func:`make_almeida_flux`: float32 arithmetic for
+``"single"``); everything else computes in float64 from loads widened with :data:`wide`. numba-cuda
+types ``float32 * 0.5`` as float64 (like numba on the CPU), so the float32 face flux writes every
+literal and every result of a math function through ``real`` (``numba.float32``, a cast that the
+compiler folds into the constant; under the CUDA simulator it also rounds the float64 that Python's
+``math.sqrt`` and ``math.cbrt`` return, which is what the device's correctly rounded ``sqrtf`` gives).
+The float32 cube root is the device's ``cbrtf`` (libdevice, 1 ulp), not the CPU's bit-level guess: that
+guess exists because SIMD units have no cube root, a GPU thread computes ``cbrtf`` in a few
+instructions, and the face kernel is bound by memory traffic either way.
+"""
 from __future__ import annotations
 
 import math
 
-from numba import config, cuda
+from numba import config, cuda, float32, float64
+
+#: Widening of a state array element to float64 (``wide(h[i, j])``), as :data:`floodsim.kernels._jit.wide`:
+#: the identity for float64 arrays, exact for float32 ones. Every kernel but the face fluxes computes in
+#: float64; without it ``float32 - float32`` would stay float32 (on the device and in the simulator alike).
+wide = float64
 
 # Green–Ampt / Horton model codes, as floodsim.kernels.hydrology
 GREEN_AMPT = 1
@@ -76,19 +91,33 @@ def implicit_friction(a, b):
     return 2.0 * a / (1.0 + math.sqrt(1.0 + 4.0 * b * abs(a)))
 
 
-@cuda.jit(device=True)
-def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta, hmin):
-    """New unit-width discharge [m²/s] at one face (:func:`floodsim.kernels.inertial.almeida_flux`)."""
-    hf = max(eta_a, eta_b) - max(z_a, z_b)
-    if not hf > hmin:
-        return 0.0
-    a = theta * q + 0.5 * (1.0 - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
-    # inv_pow_7_3 and implicit_friction written out: the face kernel calls this per face, and in the
-    # CUDA simulator each device-function call costs ~25 µs (on a GPU they are inlined either way)
-    r = 1.0 / cbrt(hf)
-    r2 = r * r
-    b = g * dt * n * n * (r2 * r2 * r2 * r)
-    return 2.0 * a / (1.0 + math.sqrt(1.0 + 4.0 * b * abs(a)))
+def make_almeida_flux(real):
+    """The device function ``almeida_flux`` computing in the precision of ``real`` (``numba.float64`` or
+    ``numba.float32``): every argument must already have it (the face kernel casts them), and every
+    literal and math result is cast with ``real`` (see the module docstring)."""
+
+    @cuda.jit(device=True)
+    def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta, hmin):
+        """New unit-width discharge [m²/s] at one face (:func:`floodsim.kernels.inertial.almeida_flux`), in
+        the precision of its arguments."""
+        hf = max(eta_a, eta_b) - max(z_a, z_b)
+        if not hf > hmin:
+            return real(0.0)
+        one = real(1.0)
+        a = theta * q + real(0.5) * (one - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
+        # inv_pow_7_3 and implicit_friction written out: the face kernel calls this per face, and in the
+        # CUDA simulator each device-function call costs ~25 µs (on a GPU they are inlined either way)
+        r = one / real(cbrt(hf))
+        r2 = r * r
+        b = g * dt * n * n * (r2 * r2 * r2 * r)
+        return real(2.0) * a / (one + real(math.sqrt(one + real(4.0) * b * abs(a))))
+
+    return almeida_flux
+
+
+#: The face flux in float64 (``precision = "double"``) and in float32 (``"single"``).
+almeida_flux = make_almeida_flux(float64)
+almeida_flux_single = make_almeida_flux(float32)
 
 
 @cuda.jit(device=True)

@@ -14,10 +14,25 @@ cell holding exactly ``hmin`` (roof rain can sum to 1 mm exactly) has a face dep
 rounds above ``hmin``, so a face the CPU leaves at rest would carry a small discharge. Skipped bands
 also cost the device next to nothing.
 
-Reductions (volumes through the boundary, infiltrated depth, negative depths, the Courant speed) are
-done per block into ``parts[slot, block]`` (float64 whatever the state's dtype); the host reduces the
-few thousand block values. The Courant speed is the CPU's: per row ``sqrt(g h_deepest) + u_fastest``
+Reductions (volumes through the boundary, infiltrated depth, negative depths, the Courant speed, the
+rounding of single precision) are done per block into ``parts[slot, block]`` (float64 whatever the
+state's dtype); the host reduces the few thousand block values. The Courant speed is the CPU's: per row ``sqrt(g h_deepest) + u_fastest``
 (:func:`floodsim.kernels.continuity.continuity_row`), the maximum over rows, so the time steps agree.
+
+Precision: the state arrays (``h``, ``qx``, ``qy``, ``infil_F``), the bed ``z`` and a per-cell Manning's n
+or infiltration parameter are float64, or float32 for ``[simulation] precision = "single"``; the maxima
+are float32 either way. As on the CPU (:mod:`floodsim.kernels.inertial`, :mod:`floodsim.kernels.continuity`):
+
+* the face fluxes are computed in the state's precision: :func:`face_fluxes` is made for each
+  (:func:`make_face_fluxes`, :func:`face_fluxes_for`), the float32 one with float32 arithmetic
+  throughout (``numba.float32`` casts of loads, scalars and literals);
+* every other kernel widens each load to float64 (:data:`~floodsim.kernels.cuda.physics.wide`) and
+  computes in float64; a store into a float32 array rounds once;
+* the depth update, :func:`add_depth` and :func:`route_roof_rain` measure that rounding cell by cell
+  (stored minus computed depth [m]) and sum it per block into ``parts`` (:data:`ROUND` for the depth
+  update, a slot per source): the host adds it, times the cell area, to the volume balance's
+  ``rounding`` term. In float64 it is 0 exactly. Boundary volumes and infiltration are counted as
+  stored (from the rounded discharge, the rounded depth), as on the CPU.
 
 Launch any configuration with a power-of-two number of threads per block, at most
 :data:`MAX_THREADS`; the result does not depend on it (grid-stride loops).
@@ -28,22 +43,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, float64
+from numba import cuda, float32, float64
 
 from .physics import (EAST, FREE_NORMAL, GREEN_AMPT, HORTON, LEVEL, NORTH, WEST, almeida_flux,
-                      critical_depth_flux, fma, green_ampt_increment, horton_increment, level_boundary_flux,
-                      normal_depth_flux, pmax)
+                      almeida_flux_single, critical_depth_flux, fma, green_ampt_increment, horton_increment,
+                      level_boundary_flux, normal_depth_flux, pmax, wide)
 
 #: Largest number of threads per block (size of the shared reduction buffers).
 MAX_THREADS = 256
 
 #: Rows of the ``parts`` array: one per reduced quantity.
-WAVE, INFIL, NEGATIVE, VOL_OUT, VOL_IN, SLOTS = 0, 1, 2, 3, 4, 5
+WAVE, INFIL, NEGATIVE, VOL_OUT, VOL_IN, ROUND, SLOTS = 0, 1, 2, 3, 4, 5, 6
 
 #: Bits of a band's ``plan`` (the CPU's band schedule, :meth:`floodsim.core.state.BandWork.select`):
 #: its faces are computed; its depths are updated; the update takes the flux divergence.
 SWEPT, UPDATE, FLUX = 1, 2, 4
-
 
 
 @cuda.jit(device=True)
@@ -98,7 +112,9 @@ def _block_max2(a, b):
 def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, level, dt, dx, dy, g, hmin,
                     parts):
     """Every boundary face's flux into ``qx``/``qy`` (:func:`floodsim.kernels.boundary.apply_boundary_fluxes`);
-    the volumes leaving and entering [m³] go to ``parts[VOL_OUT]`` and ``parts[VOL_IN]`` per block."""
+    the volumes leaving and entering [m³] go to ``parts[VOL_OUT]`` and ``parts[VOL_IN]`` per block.
+    Computed in float64 from widened loads; the volumes are those of the discharges as stored (rounded
+    once in single precision), which is what the depth update takes out of the cells."""
     uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
     vol_out = 0.0
     vol_in = 0.0
@@ -108,32 +124,36 @@ def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, le
         i = cell_i[k]
         j = cell_j[k]
         s = side[k]
-        n = manning[0, 0] if uniform_n else manning[i, j]
+        n = wide(manning[0, 0]) if uniform_n else wide(manning[i, j])
         if s == WEST:
-            q_old = -qx[i, j]
+            q_old = -wide(qx[i, j])
         elif s == EAST:
-            q_old = qx[i, j + 1]
+            q_old = wide(qx[i, j + 1])
         elif s == NORTH:
-            q_old = -qy[i, j]
+            q_old = -wide(qy[i, j])
         else:
-            q_old = qy[i + 1, j]
+            q_old = wide(qy[i + 1, j])
         dl = dx if s <= EAST else dy
         width = dy if s <= EAST else dx
-        depth = h[i, j]
+        depth = wide(h[i, j])
         if kind[k] == LEVEL:
-            q_out = level_boundary_flux(q_old, z[i, j] + depth, z[i, j], level[k], n, dt, dl, g, hmin)
+            q_out = level_boundary_flux(q_old, wide(z[i, j]) + depth, wide(z[i, j]), level[k], n, dt, dl, g, hmin)
         elif kind[k] == FREE_NORMAL:
             q_out = normal_depth_flux(q_old, depth, slope[k], n, dt, g, hmin)
         else:
             q_out = critical_depth_flux(depth, g, hmin)
         if s == WEST:
             qx[i, j] = -q_out
+            q_out = -wide(qx[i, j])
         elif s == EAST:
             qx[i, j + 1] = q_out
+            q_out = wide(qx[i, j + 1])
         elif s == NORTH:
             qy[i, j] = -q_out
+            q_out = -wide(qy[i, j])
         else:
             qy[i + 1, j] = q_out
+            q_out = wide(qy[i + 1, j])
         if q_out > 0.0:
             vol_out += q_out * width * dt
         else:
@@ -144,53 +164,84 @@ def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, le
         parts[VOL_IN, cuda.blockIdx.x] = b
 
 
-@cuda.jit
-def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, plan, band_rows, dt, dx, dy, g, theta, hmin):
-    """Every face of ``qx_new``/``qy_new`` from the previous discharges ``qx``/``qy``.
+def make_face_fluxes(real, almeida_flux):
+    """The face kernel computing in the precision of ``real`` (``numba.float64`` or ``numba.float32``) with
+    the matching device function ``almeida_flux`` (:func:`~floodsim.kernels.cuda.physics.make_almeida_flux`);
+    see :func:`face_fluxes_for`."""
 
-    One thread per cell (i, j) writes its east face ``qx_new[i, j+1]`` and south face ``qy_new[i+1, j]``
-    (de Almeida et al. 2012 θ-scheme, :func:`floodsim.kernels.inertial.flux_row`), plus the west face of
-    column 0 and the north face of row 0. Outer faces and faces touching an inactive cell keep their
-    value (closed, or what :func:`boundary_fluxes` wrote), and so do the faces of bands whose ``plan``
-    lacks :data:`SWEPT` (a band owns the east and south faces of its cells).
-    """
-    ny, nx = h.shape
-    uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for c in range(start, ny * nx, stride):
-        i = c // nx
-        j = c - i * nx
-        swept = (plan[i // band_rows] & SWEPT) != 0
-        eta = z[i, j] + h[i, j]
-        n_here = manning[0, 0] if uniform_n else manning[i, j]
-        if j == 0:
-            qx_new[i, 0] = qx[i, 0]
-        if i == 0:
-            qy_new[0, j] = qy[0, j]
-        if j + 1 < nx:
-            q = qx[i, j + 1]
-            if swept and active[i, j] and active[i, j + 1]:
-                n_east = manning[0, 0] if uniform_n else manning[i, j + 1]
-                q = almeida_flux(q, qx[i, j], qx[i, j + 2], eta, z[i, j + 1] + h[i, j + 1], z[i, j],
-                                 z[i, j + 1], 0.5 * (n_here + n_east), dt, dx, g, theta, hmin)
-            qx_new[i, j + 1] = q
-        else:
-            qx_new[i, nx] = qx[i, nx]
-        if i + 1 < ny:
-            q = qy[i + 1, j]
-            if swept and active[i, j] and active[i + 1, j]:
-                n_south = manning[0, 0] if uniform_n else manning[i + 1, j]
-                q = almeida_flux(q, qy[i, j], qy[i + 2, j], eta, z[i + 1, j] + h[i + 1, j], z[i, j],
-                                 z[i + 1, j], 0.5 * (n_here + n_south), dt, dy, g, theta, hmin)
-            qy_new[i + 1, j] = q
-        else:
-            qy_new[ny, j] = qy[ny, j]
+    @cuda.jit
+    def face_fluxes(z, h, active, manning, qx, qy, qx_new, qy_new, plan, band_rows, dt, dx, dy, g, theta, hmin):
+        """Every face of ``qx_new``/``qy_new`` [m²/s] from the previous discharges ``qx``/``qy``.
+
+        One thread per cell (i, j) writes its east face ``qx_new[i, j+1]`` and south face ``qy_new[i+1, j]``
+        (de Almeida et al. 2012 θ-scheme, :func:`floodsim.kernels.inertial.flux_row`), plus the west face of
+        column 0 and the north face of row 0. Outer faces and faces touching an inactive cell keep their
+        value (closed, or what :func:`boundary_fluxes` wrote), and so do the faces of bands whose ``plan``
+        lacks :data:`SWEPT` (a band owns the east and south faces of its cells).
+
+        Computed in the precision of the discharges, as the CPU's ``flux_row``: bed ``z`` [m], depth ``h``
+        [m], Manning's n and the scalars (``dt`` [s], ``dx``, ``dy`` [m], ``g`` [m/s²], ``theta``, ``hmin``
+        [m]) are read into it, water levels are ``z + h`` in it.
+        """
+        ny, nx = h.shape
+        uniform_n = manning.shape[0] == 1 and manning.shape[1] == 1
+        dt_, dx_, dy_, g_, theta_, hmin_ = real(dt), real(dx), real(dy), real(g), real(theta), real(hmin)
+        half = real(0.5)
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for c in range(start, ny * nx, stride):
+            i = c // nx
+            j = c - i * nx
+            swept = (plan[i // band_rows] & SWEPT) != 0
+            eta = real(z[i, j]) + real(h[i, j])
+            n_here = real(manning[0, 0]) if uniform_n else real(manning[i, j])
+            if j == 0:
+                qx_new[i, 0] = qx[i, 0]
+            if i == 0:
+                qy_new[0, j] = qy[0, j]
+            if j + 1 < nx:
+                q = qx[i, j + 1]
+                if swept and active[i, j] and active[i, j + 1]:
+                    n_east = real(manning[0, 0]) if uniform_n else real(manning[i, j + 1])
+                    q = almeida_flux(q, qx[i, j], qx[i, j + 2], eta, real(z[i, j + 1]) + real(h[i, j + 1]),
+                                     real(z[i, j]), real(z[i, j + 1]), half * (n_here + n_east), dt_, dx_, g_,
+                                     theta_, hmin_)
+                qx_new[i, j + 1] = q
+            else:
+                qx_new[i, nx] = qx[i, nx]
+            if i + 1 < ny:
+                q = qy[i + 1, j]
+                if swept and active[i, j] and active[i + 1, j]:
+                    n_south = real(manning[0, 0]) if uniform_n else real(manning[i + 1, j])
+                    q = almeida_flux(q, qy[i, j], qy[i + 2, j], eta, real(z[i + 1, j]) + real(h[i + 1, j]),
+                                     real(z[i, j]), real(z[i + 1, j]), half * (n_here + n_south), dt_, dy_, g_,
+                                     theta_, hmin_)
+                qy_new[i + 1, j] = q
+            else:
+                qy_new[ny, j] = qy[ny, j]
+
+    return face_fluxes
+
+
+#: The face kernel in float64 (``precision = "double"``) and in float32 (``"single"``).
+face_fluxes = make_face_fluxes(float64, almeida_flux)
+face_fluxes_single = make_face_fluxes(float32, almeida_flux_single)
+
+
+def face_fluxes_for(dtype):
+    """The face kernel for state arrays of ``dtype`` (float64 or float32; a numpy dtype or its name)."""
+    name = str(np.dtype(str(dtype)))
+    if name == "float64":
+        return face_fluxes
+    if name == "float32":
+        return face_fluxes_single
+    raise ValueError(f"no CUDA face kernel for state dtype {name} (float64 or float32)")
 
 
 @cuda.jit
 def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infil_model, infil_F, infil_p1,
-                 infil_p2, infil_p3, dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts, flags):
+                 infil_p2, infil_p3, dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts, flags,
+                 single):
     """Depth update of every cell from this step's faces, rain and infiltration, with the running maxima.
 
     The CPU's :func:`floodsim.kernels.continuity.continuity_row` per cell: ``h += dt (-div q) + rain dt``
@@ -200,6 +251,13 @@ def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infi
     u_fastest`` [m/s], is formed as on the CPU; per block it writes the largest row speed to
     ``parts[WAVE]``, the infiltrated depth summed over its cells [m] to ``parts[INFIL]`` and the count of
     negative depths to ``parts[NEGATIVE]``. ``h_speed`` [m] is the depth above which speeds count.
+
+    Every load is widened and the new depth computed in float64. ``single`` (true when ``h`` is float32,
+    ``precision = "single"``) does what the CPU does for float32 storage: the new depth is stored (rounded
+    once) before infiltration, which then starts from the stored depth and counts what left the surface
+    as stored; the rounding of the first store (stored minus computed, per cell [m]) is summed into
+    ``parts[ROUND]``. In float64 (``single`` false) the depth is stored once, as before, and
+    ``parts[ROUND]`` is 0.
 
     Rows of bands whose ``plan`` lacks :data:`UPDATE` are left as they are; without :data:`FLUX` the
     update adds rain only (:func:`floodsim.kernels.fused.finish_bands`). ``flags[i]`` (uint8, ``ny +
@@ -218,6 +276,7 @@ def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infi
     wave = 0.0
     infil_sum = 0.0
     negative = 0.0
+    rounded = 0.0
     for i in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
         mode = plan[i // band_rows]
         if tx == 0 and i % band_rows == 0:
@@ -230,29 +289,41 @@ def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infi
         deepest = 0.0
         fastest = 0.0
         for j in range(tx, nx, nt):
-            q_w = qx[i, j]
-            q_e = qx[i, j + 1]
-            q_n = qy[i, j]
-            q_s = qy[i + 1, j]
-            r = rain_dt if uniform_rain else rain_field[i, j] * dt
+            q_w = wide(qx[i, j])
+            q_e = wide(qx[i, j + 1])
+            q_n = wide(qy[i, j])
+            q_s = wide(qy[i + 1, j])
+            r = rain_dt if uniform_rain else wide(rain_field[i, j]) * dt
             if do_flux:
-                hn = h[i, j] + cx * (q_w - q_e) + cy * (q_n - q_s) + r
+                hn = wide(h[i, j]) + cx * (q_w - q_e) + cy * (q_n - q_s) + r
             else:
-                hn = h[i, j] + r
+                hn = wide(h[i, j]) + r
             if not active[i, j]:
                 hn = 0.0
+            if single:   # uniform over the launch: no divergence
+                h[i, j] = hn
+                stored = wide(h[i, j])
+                rounded += stored - hn
+                hn = stored
             if infil_model != 0 and hn > 0.0:
                 ii = 0 if uniform_infil else i
                 jj = 0 if uniform_infil else j
+                F = wide(infil_F[i, j])
                 if infil_model == GREEN_AMPT:
-                    pot = green_ampt_increment(infil_F[i, j], infil_p1[ii, jj], infil_p2[ii, jj], dt)
+                    pot = green_ampt_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]), dt)
                 elif infil_model == HORTON:
-                    pot = horton_increment(infil_F[i, j], infil_p1[ii, jj], infil_p2[ii, jj], infil_p3[ii, jj], dt)
+                    pot = horton_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]), wide(infil_p3[ii, jj]),
+                                           dt)
                 else:
                     pot = 0.0
                 f = min(pot, hn)
-                hn = hn - f
-                infil_F[i, j] += f
+                left = hn - f
+                if single:   # what left the surface as stored
+                    h[i, j] = left
+                    left = wide(h[i, j])
+                    f = hn - left
+                hn = left
+                infil_F[i, j] = F + f
                 infil_sum += f
             h[i, j] = hn
             if hn < 0.0:
@@ -280,25 +351,29 @@ def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infi
         if tx == 0:
             flags[i] = 1 if d > 0.0 else 0
     a, b = _block_sum2(infil_sum, negative)
+    c = 0.0
+    if single:   # uniform over the launch: every thread of the block reaches the barriers
+        c, _ = _block_sum2(rounded, 0.0)
     if tx == 0:
         parts[WAVE, cuda.blockIdx.x] = wave
         parts[INFIL, cuda.blockIdx.x] = a
         parts[NEGATIVE, cuda.blockIdx.x] = b
+        parts[ROUND, cuda.blockIdx.x] = c
 
 
 @cuda.jit
 def record_max_state(h, qx, qy, t, h_speed, h_max, v2_max, t_hmax):
     """Fold the current state (time ``t`` [s]) into the running maxima
-    (:func:`floodsim.kernels.continuity.record_max_state`, per cell)."""
+    (:func:`floodsim.kernels.continuity.record_max_state`, per cell; loads widened to float64)."""
     ny, nx = h.shape
     t_32 = np.float32(t)
     for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
         i = c // nx
         j = c - i * nx
-        hn = h[i, j]
+        hn = wide(h[i, j])
         inv_h = 1.0 / hn if hn > h_speed else 0.0
-        q_x = qx[i, j] + qx[i, j + 1]
-        q_y = qy[i, j] + qy[i + 1, j]
+        q_x = wide(qx[i, j]) + wide(qx[i, j + 1])
+        q_y = wide(qy[i, j]) + wide(qy[i + 1, j])
         v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
         if v2_32 > v2_max[i, j]:
             v2_max[i, j] = v2_32
@@ -309,25 +384,37 @@ def record_max_state(h, qx, qy, t, h_speed, h_max, v2_max, t_hmax):
 
 
 @cuda.jit
-def add_depth(h, cells, depth):
-    """Add ``depth`` [m] to each of ``cells`` (unique flat indices), in place."""
+def add_depth(h, cells, depth, parts, slot):
+    """Add ``depth`` [m] to each of ``cells`` (unique flat indices), in place
+    (:func:`floodsim.kernels.sources.add_depth`); the rounding of the float32 storage, summed over the
+    block's cells [m] (stored minus intended; 0 in float64), goes to ``parts[slot, block]``."""
     nx = h.shape[1]
+    rounded = 0.0
     for k in range(cuda.grid(1), cells.size, cuda.gridsize(1)):
         c = cells[k]
         i = c // nx
-        h[i, c - i * nx] += depth
+        j = c - i * nx
+        new = wide(h[i, j]) + depth
+        h[i, j] = new
+        rounded += wide(h[i, j]) - new
+    a, _ = _block_sum2(rounded, 0.0)
+    if cuda.threadIdx.x == 0:
+        parts[slot, cuda.blockIdx.x] = a
 
 
 @cuda.jit
-def route_roof_rain(h, dst, src_start, src, rain_rate, rain_field, dt):
+def route_roof_rain(h, dst, src_start, src, rain_rate, rain_field, dt, parts, slot):
     """Rain of the roof cells onto their ground cells (:func:`floodsim.kernels.sources.route_roof_rain`).
 
     One thread per receiving cell ``dst[u]`` adds the rain of its roof cells ``src[src_start[u]:
     src_start[u+1]]`` in the CPU's order (so each cell's sum is the CPU's, and no two threads write one
-    cell). ``rain_field`` (1, 1) means the uniform ``rain_rate`` [m/s].
+    cell). ``rain_field`` (1, 1) means the uniform ``rain_rate`` [m/s]. Each addition is computed in
+    float64 and stored (rounded once in float32); the rounding, summed over the block's additions [m]
+    (0 in float64), goes to ``parts[slot, block]``.
     """
     nx = h.shape[1]
     uniform = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+    rounded = 0.0
     for u in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
         d = dst[u]
         di = d // nx
@@ -335,8 +422,13 @@ def route_roof_rain(h, dst, src_start, src, rain_rate, rain_field, dt):
         for k in range(src_start[u], src_start[u + 1]):
             s = src[k]
             si = s // nx
-            rate = rain_rate if uniform else rain_field[si, s - si * nx]
-            h[di, dj] = fma(rate, dt, h[di, dj])   # fused, as the CPU compiles it (see physics.py)
+            rate = rain_rate if uniform else wide(rain_field[si, s - si * nx])
+            new = fma(rate, dt, wide(h[di, dj]))   # fused, as the CPU compiles it (see physics.py)
+            h[di, dj] = new
+            rounded += wide(h[di, dj]) - new
+    a, _ = _block_sum2(rounded, 0.0)
+    if cuda.threadIdx.x == 0:
+        parts[slot, cuda.blockIdx.x] = a
 
 
 @cuda.jit
@@ -349,7 +441,7 @@ def cells_wave(h, cells, hmin, g, band_rows, flags, parts, slot):
     for k in range(cuda.grid(1), cells.size, cuda.gridsize(1)):
         c = cells[k]
         i = c // nx
-        depth = h[i, c - i * nx]
+        depth = wide(h[i, c - i * nx])
         if depth > hmin:
             wave = pmax(wave, math.sqrt(g * depth))
             flags[ny + i // band_rows] = 1
@@ -360,12 +452,12 @@ def cells_wave(h, cells, hmin, g, band_rows, flags, parts, slot):
 
 @cuda.jit
 def depth_sum(h, parts, slot):
-    """Sum of the depths [m] per block into ``parts[slot, block]`` (the NaN check of the step)."""
+    """Sum of the depths [m] per block into ``parts[slot, block]`` (the NaN check of the step; float64)."""
     ny, nx = h.shape
     total = 0.0
     for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
         i = c // nx
-        total += h[i, c - i * nx]
+        total += wide(h[i, c - i * nx])
     a, _ = _block_sum2(total, 0.0)
     if cuda.threadIdx.x == 0:
         parts[slot, cuda.blockIdx.x] = a
