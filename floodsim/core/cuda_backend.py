@@ -34,7 +34,8 @@ Precision (``[simulation] precision``, :attr:`SolverParams.dtype <floodsim.core.
 is the CPU's: for ``"single"`` the device holds what :class:`Simulation` allocates, the depth, discharges
 and cumulative infiltration (:class:`~floodsim.core.state.State`), the bed ``Simulation.z`` and per-cell
 Manning's n and infiltration parameters in float32 (uniform values stay float64 scalars), the maxima in
-float32 as always. The face fluxes are computed in float32, everything else in float64 from widened loads
+float32 as always. The face fluxes are computed in float32, the depth update and every volume in float64
+from widened loads, the wet flags, Courant speeds and maxima in float32 from the stored values
 (:mod:`floodsim.kernels.cuda.step`); the reductions and the balance are float64. The depth update and
 the sources (inflows, roof rain) measure the rounding of every depth they store and reduce it per block;
 :meth:`CudaStepper.step` adds it, times the cell area, to the balance's ``rounding`` term as
@@ -169,6 +170,8 @@ class CudaStepper:
         self.dtype = np.dtype(s.h.dtype)
         self.single = bool(self.dtype == np.float32)
         self.face_fluxes = sk.face_fluxes_for(self.dtype)
+        self.update_depth = sk.update_depth_for(self.dtype)
+        self.record_max_state = sk.record_max_state_for(self.dtype)
         self.z, self.active, self.manning = to(np.ascontiguousarray(sim.z)), to(sim.active), \
             to(np.ascontiguousarray(sim.manning))
         model, p1, p2, p3 = sim._infil
@@ -302,10 +305,10 @@ class CudaStepper:
                                           self.plan, band_rows, dt, dx, dy, p.g, p.theta, p.hmin)
         self.q_spare = (qx, qy)
         self.dev["qx"], self.dev["qy"] = qx_new, qy_new
-        sk.update_depth[self.b_rows, T](
+        self.update_depth[self.b_rows, T](
             self.dev["h"], qx_new, qy_new, self.active, self.plan, band_rows, rate, rain_dev, self.infil_model,
             self.dev["infil_F"], self.p1, self.p2, self.p3, dt, dx, dy, p.g, p.hmin, self.h_speed, t + dt,
-            self.dev["h_max"], self.dev["v2_max"], self.dev["t_hmax"], self.parts, self.flags, self.single)
+            self.dev["h_max"], self.dev["v2_max"], self.dev["t_hmax"], self.parts, self.flags)
         self._dirty.update(_STATE_ARRAYS)
         self._fetch_parts()
         wave = self._reduce(sk.WAVE, self.b_rows, np.max)
@@ -428,7 +431,7 @@ class CudaStepper:
     def record_maxima(self) -> None:
         """:meth:`Simulation.record_maxima` on the device."""
         qx, qy = self._q()
-        self._sk.record_max_state[self.b_cells, self.threads](
+        self.record_max_state[self.b_cells, self.threads](
             self.dev["h"], qx, qy, self.sim.state.t, self.h_speed, self.dev["h_max"], self.dev["v2_max"],
             self.dev["t_hmax"])
         self._dirty.update(("h_max", "v2_max", "t_hmax"))

@@ -9,7 +9,8 @@ The signatures are those the stepper launches for ``precision = "double"`` and `
 bed and per-cell parameters in float64 or float32, a uniform Manning's n and the scalars float64). It
 also checks what the typing does with the precision: the float32 face kernel computes in float32 (no
 float64 instruction in its PTX: numba-cuda would promote ``float32 * 0.5`` to float64, so a literal
-left uncast shows here), and the float32 depth update computes in float64 (``.f64`` arithmetic).
+left uncast shows here), and the float32 depth update computes the depth in float64 (``.f64``
+arithmetic) and the speeds in float32 (``1 / h`` as ``rcp.rn.f32``).
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ SCRIPT = textwrap.dedent("""
         sigs = {
             sk.boundary_fluxes: (F2, F2, U, F2, F2, I1, I1, I1, I1, A(f8, 1), A(f8, 1), f8, f8, f8, f8, f8, A(f8, 2)),
             sk.face_fluxes_for(str(f)): (F2, F2, A(u1, 2), F2, F2, F2, F2, F2, A(u1, 1), i8, f8, f8, f8, f8, f8, f8),
-            sk.update_depth: (F2, F2, F2, A(u1, 2), A(u1, 1), i8, f8, U, i8, F2, F2, F2, F2, f8, f8, f8, f8, f8, f8,
-                              f8, M2, M2, M2, A(f8, 2), A(u1, 1), b1),
-            sk.record_max_state: (F2, F2, F2, f8, f8, M2, M2, M2),
+            sk.update_depth_for(str(f)): (F2, F2, F2, A(u1, 2), A(u1, 1), i8, f8, U, i8, F2, F2, F2, F2, f8, f8, f8,
+                                          f8, f8, f8, f8, M2, M2, M2, A(f8, 2), A(u1, 1)),
+            sk.record_max_state_for(str(f)): (F2, F2, F2, f8, f8, M2, M2, M2),
             sk.add_depth: (F2, I1, f8, A(f8, 2), i8),
             sk.route_roof_rain: (F2, I1, I1, I1, f8, U, f8, A(f8, 2), i8),
             sk.cells_wave: (F2, I1, f8, f8, i8, A(u1, 1), A(f8, 2), i8),
@@ -82,10 +83,14 @@ SCRIPT = textwrap.dedent("""
             if kernel is sk.face_fluxes_single and f64_ops:
                 failed.append(name + " computes in float64")
                 print("FAILED", name, "float64 instructions in the float32 face kernel:", sorted(set(f64_ops))[:20])
-            if kernel is sk.update_depth and f == f4 and not any(op.startswith("add.") or op.startswith("fma.")
+            if kernel is sk.update_depth_single and not any(op.startswith("add.") or op.startswith("fma.")
                                                                  for op in f64_ops):
                 failed.append(name + " computes in float32")
                 print("FAILED", name, "no float64 arithmetic in the float32 depth update")
+            if kernel is sk.update_depth_single and not any(op.startswith(("div.", "rcp.")) and op.endswith(".f32")
+                                                            for op in body):
+                failed.append(name + " speeds in float64")
+                print("FAILED", name, "no float32 division (the speeds of single precision) in the depth update")
     sys.exit(1 if failed else 0)
 """)
 

@@ -1,8 +1,9 @@
 """Single precision (``[simulation] precision = "single"``) on the CUDA backend against the CPU's single precision.
 
 Both backends store the depth, discharges, infiltration and bed in float32, compute the face fluxes in
-float32 and the depth update, every volume and the balance in float64, and measure the rounding of each
-stored depth into the balance's ``rounding`` term (floodsim.core.massbalance). They do not agree to the
+float32, the depth update, every volume and the balance in float64, the wet flags, Courant speeds and
+maxima in float32 from the stored values, and measure the rounding of each stored depth into the
+balance's ``rounding`` term (floodsim.core.massbalance). They do not agree to the
 last bit, as float64 does: in float32 the difference between the CPU's cube root of the friction term
 (a bit-level guess refined by a series, a few ulp) and the device's (``cbrtf`` then a division), and
 multiply-adds that the CPU's LLVM fuses where the simulator does not, are 1e-7 relative, not 1e-16. What
@@ -13,28 +14,37 @@ coarsened Merewether of test_cuda_merewether.py; measured 2026-12-02, asserted w
 case                        steps  max |Δh|     max |Δq|     |Δv2_max|   GPU closure   rounding cpu / gpu
                                    of max h     of max q     of max      (relative)    (relative)
 ==========================  =====  ===========  ===========  ==========  ============  ===================
-rain basin                  same   2.1e-7       2.8e-6       1.6e-6      5e-16         4.9e-9 / 2.1e-8
-Green–Ampt, roofs, inflow   same   3.1e-7       4.6e-6       8.0e-7      4e-16         -3.4e-8 / -2.1e-8
-Horton, raster, drained     same   2.8e-7       8.0e-6       1.9e-6      9e-16         5.3e-9 / 8.6e-9
-dam break (repairs)         same   1.0e-6       1.3e-6       3.3e-5      2e-16         -1.3e-9 / 1.3e-8
-lake with tide (repairs)    same   1.8e-7       5.4e-6       5.2e-6      5e-17         -8.1e-9 / -3.2e-8
-Merewether cloudburst 16 m  same   1.5e-6       8.2e-5       1.1e-5      7e-16         2.4e-9 / 8.1e-9
+rain basin                  same   2.1e-7       4.4e-6       2.2e-6      8e-16         2.9e-8 / -1.0e-8
+Green–Ampt, roofs, inflow   same   1.7e-7       6.4e-6       4.4e-7      3e-16         -4.7e-8 / -1.4e-8
+Horton, raster, drained     same   2.3e-7       8.5e-6       1.7e-6      1e-16         -1.1e-9 / 8.3e-9
+dam break (repairs)         same   1.4e-6       1.4e-6       2.9e-5      5e-16         8.3e-9 / -3.3e-9
+lake with tide (repairs)    same   1.8e-7       9.4e-6       2.1e-6      4e-17         -3.3e-8 / 1.6e-8
+Merewether cloudburst 16 m  same   1.3e-6       8.2e-5       1.1e-5      6e-16         -5.5e-10 / 4.9e-9
 ==========================  =====  ===========  ===========  ==========  ============  ===================
 
 Tolerances, in units of float32's epsilon ``2**-23`` (1.19e-7) times the array's largest magnitude: depths
-and maxima 32 ε (measured up to 13 ε), squared speeds 2048 ε (``q² / h²`` in cells just deeper than the
-1 cm speed threshold; measured up to 270 ε), infiltration 64 ε (measured 15 ε), discharges 64 ε times the
-highest water level in metres, at least 2 m (measured 67 ε at 0.6 m, 691 ε on Merewether at 52 m): a
+and maxima 32 ε (measured up to 12 ε), squared speeds 2048 ε (``q² / h²`` in cells just deeper than the
+1 cm speed threshold; measured up to 240 ε), infiltration 64 ε (measured 14 ε), discharges 64 ε per metre
+of the highest water level, at least 4 m (measured 79 ε at 1.2 m, 691 ε on Merewether at 52 m): a
 discharge is driven by the difference of two float32 water levels ``z + h``, whose round-off is the ulp
-of the level (1.9e-6 m at 20-32 m), divided by a level difference of millimetres on gentle slopes.
-The time of the maximum depth agrees in >= 90 % of the cells, except where the run starts with standing
-water (dam break, lake), whose depth sits at its maximum give or take an ulp.
+of the level (1.9e-6 m at 16-32 m), divided by a level difference of millimetres on gentle slopes.
+The time of the maximum depth agrees in >= 80 % of the cells (measured 95-100 %), except where the run
+starts with standing water (dam break, lake), whose depth sits at its maximum give or take an ulp.
 The steps must agree within 1 % (all agree exactly here). The device's balance closes to < 1e-9 of the
 volume (the rounding ledger accounts for every float32 store, including the positivity repair's, see
 floodsim.kernels.cuda.repair; the CPU's repair does not ledger its stores yet, which leaves its closure at
-~1e-9 in the two cases with repairs). The rounding term is a sum of signed half-ulp residuals of cells
-whose float32 states differ in the last bits between the backends, so it agrees in magnitude only: both
-well under ``max_relative_rounding`` and within a factor of 30 of each other.
+up to ~2e-9 in the two cases with repairs). The rounding term is a sum of signed half-ulp residuals of
+cells whose float32 states differ in the last bits between the backends, so it agrees in magnitude only:
+both well under ``max_relative_rounding`` (< 1e-6 of the volume) and within a factor of 30 of each other
+(measured: up to 9; either may be near zero by chance, so 1e-9 of the volume stands in for a smaller one).
+
+The CPU's kernels must be compiled from the current sources: numba's on-disk cache (``cache=True``) is
+invalidated by a change of the cached function's own file only, so after a change to
+floodsim/kernels/continuity.py a stale cache of floodsim/kernels/fused.py still runs the old depth update
+(on 2026-12-02 the CPU then compared depths with ``hmin`` in float64, the device in float32 as the new
+source does: a depth of exactly float32(1 mm) was wet on one backend only, and the rain basin's depths
+differed by 3e-4 of their maximum). Run
+with ``NUMBA_CACHE_DIR`` set to an empty folder, or clear floodsim/kernels/__pycache__, after such changes.
 """
 
 from __future__ import annotations
@@ -51,12 +61,15 @@ from .test_cuda_matches_cpu import CASES, _run_both
 
 EPS32 = 2.0 ** -23
 #: Largest |cpu - cuda| per array, in float32 epsilons of the array's largest magnitude (see the docstring);
-#: the discharges' is multiplied by the highest water level in metres (at least 2 m).
+#: the discharges' is multiplied by the highest water level in metres (at least MIN_LEVEL_M).
 TOLERANCE_EPS = {"h": 32, "qx": 64, "qy": 64, "h_max": 32, "v2_max": 2048, "infil_F": 64}
+#: ... times max(MIN_LEVEL_M, the highest water level [m]) for the discharges.
+MIN_LEVEL_M = 4.0
 #: Largest relative rounding term either backend may show here (max_relative_rounding is 1e-4).
 MAX_ROUNDING = 1e-6
-#: The two rounding terms agree within this factor (when either exceeds double round-off).
-ROUNDING_FACTOR = 30.0
+#: The two rounding terms agree within this factor, above a floor of ROUNDING_FLOOR of the volume: a sum of
+#: signed residuals can come out near zero on either backend by chance (the CPU's dam break: 1.3e-9).
+ROUNDING_FACTOR, ROUNDING_FLOOR = 30.0, 1e-9
 
 
 def assert_single_agrees(cpu, gpu, still_water_at_start=False):
@@ -77,7 +90,7 @@ def assert_single_agrees(cpu, gpu, still_water_at_start=False):
             same = (x == y) | (np.isnan(x) & np.isnan(y))
             figures["t_hmax equal"] = float(same.mean())
             # a plateau's maximum may be reached a step earlier or later where the float32 depths differ
-            assert still_water_at_start or same.mean() >= 0.9, \
+            assert still_water_at_start or same.mean() >= 0.8, \
                 f"t_hmax differs in {100 * (1 - same.mean()):.1f} % of cells"
             continue
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -85,7 +98,7 @@ def assert_single_agrees(cpu, gpu, still_water_at_start=False):
         scale = float(np.nanmax(np.abs(x))) if x.size else 0.0
         diff = float(np.nanmax(np.abs(x - y))) if x.size else 0.0
         figures[name] = diff / scale if scale > 0 else diff
-        tol_eps = TOLERANCE_EPS[name] * (max(2.0, level) if name in ("qx", "qy") else 1.0)
+        tol_eps = TOLERANCE_EPS[name] * (max(MIN_LEVEL_M, level) if name in ("qx", "qy") else 1.0)
         assert diff <= tol_eps * EPS32 * max(scale, 1e-30), \
             f"{name}: max |cpu - cuda| = {diff:.3g} = {diff / max(scale, 1e-30) / EPS32:.0f} eps of {scale:.3g}"
     rounding = {}
@@ -96,10 +109,10 @@ def assert_single_agrees(cpu, gpu, still_water_at_start=False):
         assert abs(rounding[label]) <= MAX_ROUNDING, (label, rounding[label])
     figures["rounding cpu"], figures["rounding cuda"] = rounding["cpu"], rounding["cuda"]
     assert abs(figures["closure cuda"]) < 1e-9, figures["closure cuda"]
-    big = max(abs(rounding["cpu"]), abs(rounding["cuda"]))
-    if big > 1e-13:   # the same magnitude: neither is more than ROUNDING_FACTOR times the other
-        small = min(abs(rounding["cpu"]), abs(rounding["cuda"]))
-        assert big <= ROUNDING_FACTOR * small, f"rounding: cpu {rounding['cpu']:.3g}, cuda {rounding['cuda']:.3g}"
+    # the same magnitude: neither is more than ROUNDING_FACTOR times the other (or than the floor)
+    for x, y in ((rounding["cpu"], rounding["cuda"]), (rounding["cuda"], rounding["cpu"])):
+        assert abs(x) <= ROUNDING_FACTOR * max(abs(y), ROUNDING_FLOOR), \
+            f"rounding: cpu {rounding['cpu']:.3g}, cuda {rounding['cuda']:.3g}"
     # the other balance terms: inflows and rain exactly as in float64, volumes through boundaries and soil
     # as the float32 states (to float32 round-off of the largest term)
     ba, bb = vars(cpu.balance), vars(gpu.balance)

@@ -26,6 +26,10 @@ are float32 either way. As on the CPU (:mod:`floodsim.kernels.inertial`, :mod:`f
 * the face fluxes are computed in the state's precision: :func:`face_fluxes` is made for each
   (:func:`make_face_fluxes`, :func:`face_fluxes_for`), the float32 one with float32 arithmetic
   throughout (``numba.float32`` casts of loads, scalars and literals);
+* the depth update (:func:`make_update_depth`, :func:`update_depth_for`) widens each load and computes
+  the new depth and infiltration in float64, then the wet flags, speeds and maxima in the state's
+  precision from the stored values, as the CPU's ``continuity_row``; the maxima fold
+  (:func:`record_max_state_for`) likewise;
 * every other kernel widens each load to float64 (:data:`~floodsim.kernels.cuda.physics.wide`) and
   computes in float64; a store into a float32 array rounds once;
 * the depth update, :func:`add_depth` and :func:`route_roof_rain` measure that rounding cell by cell
@@ -230,157 +234,204 @@ face_fluxes_single = make_face_fluxes(float32, almeida_flux_single)
 
 def face_fluxes_for(dtype):
     """The face kernel for state arrays of ``dtype`` (float64 or float32; a numpy dtype or its name)."""
-    name = str(np.dtype(str(dtype)))
-    if name == "float64":
-        return face_fluxes
-    if name == "float32":
-        return face_fluxes_single
-    raise ValueError(f"no CUDA face kernel for state dtype {name} (float64 or float32)")
+    return _for(dtype, face_fluxes, face_fluxes_single)
 
 
-@cuda.jit
-def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infil_model, infil_F, infil_p1,
-                 infil_p2, infil_p3, dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts, flags,
-                 single):
-    """Depth update of every cell from this step's faces, rain and infiltration, with the running maxima.
+def make_update_depth(real, single):
+    """The depth-update kernel for state arrays in the precision of ``real`` (``numba.float64``, ``single``
+    false; ``numba.float32``, ``single`` true); see :func:`update_depth_for`."""
 
-    The CPU's :func:`floodsim.kernels.continuity.continuity_row` per cell: ``h += dt (-div q) + rain dt``
-    (inactive cells 0), infiltration limited to the water present, then the fold of the new state
-    (time ``t_new`` [s]) into ``h_max``, ``v2_max``, ``t_hmax`` (float32, compared as stored). A block
-    takes whole rows (threads along the row), so the Courant speed of each row, ``sqrt(g h_deepest) +
-    u_fastest`` [m/s], is formed as on the CPU; per block it writes the largest row speed to
-    ``parts[WAVE]``, the infiltrated depth summed over its cells [m] to ``parts[INFIL]`` and the count of
-    negative depths to ``parts[NEGATIVE]``. ``h_speed`` [m] is the depth above which speeds count.
+    @cuda.jit
+    def update_depth(h, qx, qy, active, plan, band_rows, rain_rate, rain_field, infil_model, infil_F, infil_p1,
+                     infil_p2, infil_p3, dt, dx, dy, g, hmin, h_speed, t_new, h_max, v2_max, t_hmax, parts, flags):
+        """Depth update of every cell from this step's faces, rain and infiltration, with the running maxima.
 
-    Every load is widened and the new depth computed in float64. ``single`` (true when ``h`` is float32,
-    ``precision = "single"``) does what the CPU does for float32 storage: the new depth is stored (rounded
-    once) before infiltration, which then starts from the stored depth and counts what left the surface
-    as stored; the rounding of the first store (stored minus computed, per cell [m]) is summed into
-    ``parts[ROUND]``. In float64 (``single`` false) the depth is stored once, as before, and
-    ``parts[ROUND]`` is 0.
+        The CPU's :func:`floodsim.kernels.continuity.continuity_row` per cell: ``h += dt (-div q) + rain dt``
+        (inactive cells 0), infiltration limited to the water present, then the fold of the new state
+        (time ``t_new`` [s]) into ``h_max``, ``v2_max``, ``t_hmax`` (float32, compared as stored). A block
+        takes whole rows (threads along the row), so the Courant speed of each row, ``sqrt(g h_deepest) +
+        u_fastest`` [m/s], is formed as on the CPU; per block it writes the largest row speed to
+        ``parts[WAVE]``, the infiltrated depth summed over its cells [m] to ``parts[INFIL]`` and the count of
+        negative depths to ``parts[NEGATIVE]``. ``h_speed`` [m] is the depth above which speeds count.
 
-    Rows of bands whose ``plan`` lacks :data:`UPDATE` are left as they are; without :data:`FLUX` the
-    update adds rain only (:func:`floodsim.kernels.fused.finish_bands`). ``flags[i]`` (uint8, ``ny +
-    nbands``) receives 1 where row ``i`` has a cell deeper than ``hmin``; ``flags[ny + b]``, the marks of
-    the sources that follow (:func:`cells_wave`), is cleared.
-    """
-    ny, nx = h.shape
-    tx = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
-    uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
-    cx = dt / dx
-    cy = dt / dy
-    rain_dt = rain_rate * dt
-    t_32 = np.float32(t_new)
-    wave = 0.0
-    infil_sum = 0.0
-    negative = 0.0
-    rounded = 0.0
-    for i in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
-        mode = plan[i // band_rows]
-        if tx == 0 and i % band_rows == 0:
-            flags[ny + i // band_rows] = 0
-        if not mode & UPDATE:   # uniform over the block: no barrier is skipped by part of it
-            if tx == 0:
-                flags[i] = 0
-            continue
-        do_flux = (mode & FLUX) != 0
-        deepest = 0.0
-        fastest = 0.0
-        for j in range(tx, nx, nt):
-            q_w = wide(qx[i, j])
-            q_e = wide(qx[i, j + 1])
-            q_n = wide(qy[i, j])
-            q_s = wide(qy[i + 1, j])
-            r = rain_dt if uniform_rain else wide(rain_field[i, j]) * dt
-            if do_flux:
-                hn = wide(h[i, j]) + cx * (q_w - q_e) + cy * (q_n - q_s) + r
-            else:
-                hn = wide(h[i, j]) + r
-            if not active[i, j]:
-                hn = 0.0
-            if single:   # uniform over the launch: no divergence
-                h[i, j] = hn
-                stored = wide(h[i, j])
-                rounded += stored - hn
-                hn = stored
-            if infil_model != 0 and hn > 0.0:
-                ii = 0 if uniform_infil else i
-                jj = 0 if uniform_infil else j
-                F = wide(infil_F[i, j])
-                if infil_model == GREEN_AMPT:
-                    pot = green_ampt_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]), dt)
-                elif infil_model == HORTON:
-                    pot = horton_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]), wide(infil_p3[ii, jj]),
-                                           dt)
+        Precision, as the CPU's: every load is widened and the new depth and infiltration computed in
+        float64. For a float32 state (``single``) the new depth is stored (rounded once) before
+        infiltration, which then starts from the stored depth and counts what left the surface as stored;
+        the rounding of that store (stored minus computed, per cell [m]) is summed into ``parts[ROUND]``
+        (0 in float64, where the depth is stored once). The wet flags, speeds and maxima are computed from
+        the stored depth and discharges in the state's precision (float32 divisions for single; ``hmin``
+        and ``h_speed`` rounded to it), the Courant speed widened to float64 at the end of the row.
+
+        Rows of bands whose ``plan`` lacks :data:`UPDATE` are left as they are; without :data:`FLUX` the
+        update adds rain only (:func:`floodsim.kernels.fused.finish_bands`). ``flags[i]`` (uint8, ``ny +
+        nbands``) receives 1 where row ``i`` has a cell deeper than ``hmin``; ``flags[ny + b]``, the marks of
+        the sources that follow (:func:`cells_wave`), is cleared.
+        """
+        ny, nx = h.shape
+        tx = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        uniform_rain = rain_field.shape[0] == 1 and rain_field.shape[1] == 1
+        uniform_infil = infil_p1.shape[0] == 1 and infil_p1.shape[1] == 1
+        cx = dt / dx
+        cy = dt / dy
+        rain_dt = rain_rate * dt
+        t_32 = np.float32(t_new)
+        zero = real(0.0)
+        one = real(1.0)
+        quarter = real(0.25)
+        hmin_ = real(hmin)
+        h_speed_ = real(h_speed)
+        wave = 0.0
+        infil_sum = 0.0
+        negative = 0.0
+        rounded = 0.0
+        for i in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
+            mode = plan[i // band_rows]
+            if tx == 0 and i % band_rows == 0:
+                flags[ny + i // band_rows] = 0
+            if not mode & UPDATE:   # uniform over the block: no barrier is skipped by part of it
+                if tx == 0:
+                    flags[i] = 0
+                continue
+            do_flux = (mode & FLUX) != 0
+            deepest = zero
+            fastest = zero
+            for j in range(tx, nx, nt):
+                q_w = wide(qx[i, j])
+                q_e = wide(qx[i, j + 1])
+                q_n = wide(qy[i, j])
+                q_s = wide(qy[i + 1, j])
+                r = rain_dt if uniform_rain else wide(rain_field[i, j]) * dt
+                if do_flux:
+                    hn = wide(h[i, j]) + cx * (q_w - q_e) + cy * (q_n - q_s) + r
                 else:
-                    pot = 0.0
-                f = min(pot, hn)
-                left = hn - f
-                if single:   # what left the surface as stored
-                    h[i, j] = left
-                    left = wide(h[i, j])
-                    f = hn - left
-                hn = left
-                infil_F[i, j] = F + f
-                infil_sum += f
-            h[i, j] = hn
-            if hn < 0.0:
-                negative += 1.0
-            if hn > hmin:
-                deepest = max(deepest, hn)
-            inv_h = 1.0 / hn if hn > h_speed else 0.0
-            # the largest face discharge over the depth, NaN kept (pmax written out, see physics.py)
-            q_big = abs(q_w)
-            for q_face in (abs(q_e), abs(q_n), abs(q_s)):
-                if q_face > q_big or q_face != q_face:
-                    q_big = q_face
-            speed = q_big * inv_h
-            if speed > fastest or speed != speed:
-                fastest = speed
-            v2_32 = np.float32(((q_w + q_e) * (q_w + q_e) + (q_n + q_s) * (q_n + q_s)) * (0.25 * inv_h * inv_h))
+                    hn = wide(h[i, j]) + r
+                if not active[i, j]:
+                    hn = 0.0
+                if single:
+                    h[i, j] = hn
+                    stored = wide(h[i, j])
+                    rounded += stored - hn
+                    hn = stored
+                if infil_model != 0 and hn > 0.0:
+                    ii = 0 if uniform_infil else i
+                    jj = 0 if uniform_infil else j
+                    F = wide(infil_F[i, j])
+                    if infil_model == GREEN_AMPT:
+                        pot = green_ampt_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]), dt)
+                    elif infil_model == HORTON:
+                        pot = horton_increment(F, wide(infil_p1[ii, jj]), wide(infil_p2[ii, jj]),
+                                               wide(infil_p3[ii, jj]), dt)
+                    else:
+                        pot = 0.0
+                    f = min(pot, hn)
+                    left = hn - f
+                    if single:   # what left the surface as stored
+                        h[i, j] = left
+                        left = wide(h[i, j])
+                        f = hn - left
+                    hn = left
+                    infil_F[i, j] = F + f
+                    infil_sum += f
+                h[i, j] = hn
+                # flags, speeds and maxima in the state's precision, from the values as stored (exact casts)
+                hs = real(hn)
+                if hs < zero:
+                    negative += 1.0
+                if hs > hmin_:
+                    deepest = max(deepest, hs)
+                inv_h = one / hs if hs > h_speed_ else zero
+                qw = real(q_w)
+                qe = real(q_e)
+                qn = real(q_n)
+                qs = real(q_s)
+                # the largest face discharge over the depth, NaN kept (pmax written out, see physics.py)
+                q_big = abs(qw)
+                for q_face in (abs(qe), abs(qn), abs(qs)):
+                    if q_face > q_big or q_face != q_face:
+                        q_big = q_face
+                speed = q_big * inv_h
+                if speed > fastest or speed != speed:
+                    fastest = speed
+                v2_32 = np.float32(((qw + qe) * (qw + qe) + (qn + qs) * (qn + qs)) * (quarter * inv_h * inv_h))
+                if v2_32 > v2_max[i, j]:
+                    v2_max[i, j] = v2_32
+                h_32 = np.float32(hs)
+                if h_32 > h_max[i, j]:
+                    h_max[i, j] = h_32
+                    t_hmax[i, j] = t_32
+            d, fmax = _block_max2(deepest, fastest)
+            wave = pmax(wave, math.sqrt(g * wide(d)) + wide(fmax))
+            if tx == 0:
+                flags[i] = 1 if d > 0.0 else 0
+        a, b = _block_sum2(infil_sum, negative)
+        c = 0.0
+        if single:
+            c, _ = _block_sum2(rounded, 0.0)
+        if tx == 0:
+            parts[WAVE, cuda.blockIdx.x] = wave
+            parts[INFIL, cuda.blockIdx.x] = a
+            parts[NEGATIVE, cuda.blockIdx.x] = b
+            parts[ROUND, cuda.blockIdx.x] = c
+
+    return update_depth
+
+
+def make_record_max_state(real):
+    """The maxima fold for state arrays in the precision of ``real``; see :func:`record_max_state_for`."""
+
+    @cuda.jit
+    def record_max_state(h, qx, qy, t, h_speed, h_max, v2_max, t_hmax):
+        """Fold the current state (time ``t`` [s]) into the running maxima
+        (:func:`floodsim.kernels.continuity.record_max_state`, per cell, in the state's precision as there)."""
+        ny, nx = h.shape
+        t_32 = np.float32(t)
+        zero = real(0.0)
+        one = real(1.0)
+        quarter = real(0.25)
+        h_speed_ = real(h_speed)
+        for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
+            i = c // nx
+            j = c - i * nx
+            hn = real(h[i, j])
+            inv_h = one / hn if hn > h_speed_ else zero
+            q_x = real(qx[i, j]) + real(qx[i, j + 1])
+            q_y = real(qy[i, j]) + real(qy[i + 1, j])
+            v2_32 = np.float32((q_x * q_x + q_y * q_y) * (quarter * inv_h * inv_h))
             if v2_32 > v2_max[i, j]:
                 v2_max[i, j] = v2_32
             h_32 = np.float32(hn)
             if h_32 > h_max[i, j]:
                 h_max[i, j] = h_32
                 t_hmax[i, j] = t_32
-        d, fmax = _block_max2(deepest, fastest)
-        wave = pmax(wave, math.sqrt(g * d) + fmax)
-        if tx == 0:
-            flags[i] = 1 if d > 0.0 else 0
-    a, b = _block_sum2(infil_sum, negative)
-    c = 0.0
-    if single:   # uniform over the launch: every thread of the block reaches the barriers
-        c, _ = _block_sum2(rounded, 0.0)
-    if tx == 0:
-        parts[WAVE, cuda.blockIdx.x] = wave
-        parts[INFIL, cuda.blockIdx.x] = a
-        parts[NEGATIVE, cuda.blockIdx.x] = b
-        parts[ROUND, cuda.blockIdx.x] = c
+
+    return record_max_state
 
 
-@cuda.jit
-def record_max_state(h, qx, qy, t, h_speed, h_max, v2_max, t_hmax):
-    """Fold the current state (time ``t`` [s]) into the running maxima
-    (:func:`floodsim.kernels.continuity.record_max_state`, per cell; loads widened to float64)."""
-    ny, nx = h.shape
-    t_32 = np.float32(t)
-    for c in range(cuda.grid(1), ny * nx, cuda.gridsize(1)):
-        i = c // nx
-        j = c - i * nx
-        hn = wide(h[i, j])
-        inv_h = 1.0 / hn if hn > h_speed else 0.0
-        q_x = wide(qx[i, j]) + wide(qx[i, j + 1])
-        q_y = wide(qy[i, j]) + wide(qy[i + 1, j])
-        v2_32 = np.float32((q_x * q_x + q_y * q_y) * (0.25 * inv_h * inv_h))
-        if v2_32 > v2_max[i, j]:
-            v2_max[i, j] = v2_32
-        h_32 = np.float32(hn)
-        if h_32 > h_max[i, j]:
-            h_max[i, j] = h_32
-            t_hmax[i, j] = t_32
+#: The depth update and the maxima fold in float64 (``precision = "double"``) and float32 (``"single"``).
+update_depth = make_update_depth(float64, False)
+update_depth_single = make_update_depth(float32, True)
+record_max_state = make_record_max_state(float64)
+record_max_state_single = make_record_max_state(float32)
+
+
+def _for(dtype, double, single):
+    name = str(np.dtype(str(dtype)))
+    if name == "float64":
+        return double
+    if name == "float32":
+        return single
+    raise ValueError(f"no CUDA kernel for state dtype {name} (float64 or float32)")
+
+
+def update_depth_for(dtype):
+    """The depth-update kernel for state arrays of ``dtype`` (float64 or float32, a numpy dtype or its name)."""
+    return _for(dtype, update_depth, update_depth_single)
+
+
+def record_max_state_for(dtype):
+    """The maxima fold for state arrays of ``dtype`` (float64 or float32)."""
+    return _for(dtype, record_max_state, record_max_state_single)
 
 
 @cuda.jit
