@@ -48,3 +48,41 @@ def stored_depth(depth, storage_depth) -> np.ndarray:
     if storage_depth is None:
         return np.zeros_like(d)
     return np.minimum(np.maximum(d, 0.0), storage_depth)
+
+
+def has_depth_frames(ds) -> bool:
+    """True when a results dataset holds depth frames (``depth`` on ``time``; a run with ``[output]
+    depth_frames = "none"``, or "auto" above its threshold, has maxima only)."""
+    return "depth" in ds.data_vars and ds["depth"].ndim == 3 and ds.sizes.get("time", 0) > 0
+
+
+def no_frames_reason(ds) -> str:
+    """Why a dataset has no depth frames (for the products it skips)."""
+    why = ds.attrs.get("depth_frames_reason")
+    return str(why) if why else 'the run wrote no depth frames ([output] depth_frames = "none")'
+
+
+def iter_depth_frames(ds):
+    """Yield ``(k, t, frame)`` for each output time of a results dataset: the depth frame (ny, nx) as a
+    numpy array, one at a time, so a whole stack (lazy, on disk: :mod:`floodsim.run.recorder`) is never
+    held in memory. Nothing is yielded for a dataset without frames (:func:`has_depth_frames`).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"depth": (("time", "y", "x"), np.ones((2, 3, 4), np.float32))}, coords={"time": [0.0, 60.0]})
+    >>> [(k, t, f.shape) for k, t, f in iter_depth_frames(ds)]
+    [(0, 0.0, (3, 4)), (1, 60.0, (3, 4))]
+    """
+    if not has_depth_frames(ds):
+        return
+    times = np.asarray(ds["time"].values, dtype=np.float64)
+    for k in range(ds["depth"].sizes["time"]):
+        yield k, float(times[k]), np.asarray(depth_frame(ds, k).values)
+
+
+def depth_frame(ds, k: int):
+    """Depth frame ``k`` (an index on ``time``; -1 the last) of a results dataset as a DataArray (y, x) in
+    memory. A lazy frame is read here, in this process (dask's synchronous scheduler: never shipped to
+    a distributed cluster, whose workers cannot see this process's scratch file)."""
+    return ds["depth"].isel(time=k).compute(scheduler="synchronous")

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..scenario.models import Scenario
+from .flooding import has_depth_frames, iter_depth_frames
 
 
 def baseline_scenario(sc: Scenario) -> Scenario:
@@ -56,7 +57,8 @@ def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
       (``device_outflow_volume`` at the end).
     * Terrain measures (ponds, rain beds, lowered roads, green areas): ``storage_created_m3`` (volume
       dug below the former ground, from the terrain report), ``storage_below_rim_m3`` for ponds, and
-      ``peak_surface_volume_m3``, the largest water volume on the measure's cells at an output time.
+      ``peak_surface_volume_m3``, the largest water volume on the measure's cells at an output time
+      (read one depth frame at a time; left out for a run without depth frames).
     """
     out = []
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
@@ -76,10 +78,11 @@ def measure_volumes(ds: xr.Dataset, measures: list[dict]) -> list[dict]:
             if "storage_below_rim_m3" in report:
                 entry["storage_below_rim_m3"] = report["storage_below_rim_m3"]
             cells = report.get("cells_mask")
-            if cells is not None:
+            if cells is not None and has_depth_frames(ds):   # (without frames: left out)
                 mask = xr.DataArray(np.asarray(cells, bool), dims=("y", "x"))
-                held = ds["depth"].where(mask, 0.0).sum(dim=("y", "x")) * cell_area
-                entry["peak_surface_volume_m3"] = _peak(held)
+                held = [(xr.DataArray(frame, dims=("y", "x")).where(mask, 0.0).sum() * cell_area).values
+                        for _, _, frame in iter_depth_frames(ds)]
+                entry["peak_surface_volume_m3"] = float(np.nanmax(np.stack(held)))
         out.append(entry)
     return out
 
@@ -96,7 +99,8 @@ def effects_against_baseline(ds: xr.Dataset, base_ds: xr.Dataset, model, summary
     thr = summary.flood_threshold_m
     out = {"sign_convention": "change = with measures - baseline; negative is less flooding"}
     for key in ("max_depth_m", "peak_flooded_area_m2", "max_extent_area_m2"):
-        out[key] = _pair(getattr(summary, key), getattr(base_summary, key))
+        if getattr(summary, key) is not None and getattr(base_summary, key) is not None:   # (no depth frames)
+            out[key] = _pair(getattr(summary, key), getattr(base_summary, key))
     vb, bvb = summary.volume_balance_m3, base_summary.volume_balance_m3
     for key in ("boundary_out", "infiltration"):
         out[f"{key}_m3"] = _pair(vb[key], bvb[key])
@@ -141,7 +145,8 @@ def format_effects(e: dict) -> list[str]:
         lines.append(row("flooded buildings", e["flooded_buildings"], "", "{:d}")
                      + (f"; made dry: {', '.join(e['buildings_made_dry'])}" if e["buildings_made_dry"] else ""))
     lines.append(row("max depth", e["max_depth_m"], "m"))
-    lines.append(row("peak flooded area", e["peak_flooded_area_m2"], "m²", "{:,.0f}"))
+    if "peak_flooded_area_m2" in e:
+        lines.append(row("peak flooded area", e["peak_flooded_area_m2"], "m²", "{:,.0f}"))
     lines.append(row("outflow over edges", e["boundary_out_m3"], "m³", "{:,.1f}"))
     for name, g in e.get("gauges", {}).items():
         lines.append(row(f"peak at {name}", g["max_depth_m"], "m"))

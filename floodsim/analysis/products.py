@@ -13,7 +13,8 @@ max-depth/speed GeoTIFFs and before ``summary.json``. It writes, each file atomi
 ``hazard_class.tif``
     Hazard class code per cell (0 none … 4 extreme), COG, int8, nodata −1 outside the model.
 ``arrival_time.tif``
-    Time [s] at which the depth first reached the flood threshold, NaN/nodata where it never did.
+    Time [s] at which the depth first reached the flood threshold, NaN/nodata where it never did
+    (not written for a run without depth frames: ``[output] depth_frames``; ``skipped`` says so).
     Computed from the output depth series: linear interpolation between the last output below and
     the first output at or above the threshold, and never later than ``time_of_max_depth`` (which is
     tracked every step). Its resolution is therefore the output interval, refined by interpolation.
@@ -48,7 +49,7 @@ from ..io.raster import write_geotiff
 from ..variables import attrs
 from .depth_classes import classify_depth, depth_class_edges, depth_class_label
 from .exposure import building_exposure, count_by_class, grid_of_dataset
-from .flooding import flood_depth, storage_depth_of
+from .flooding import flood_depth, has_depth_frames, iter_depth_frames, no_frames_reason, storage_depth_of
 from .hazard import HAZARD_CLASSES, hazard_class, hazard_rating
 
 def flood_extent_polygons(depth: np.ndarray, transform, crs, threshold_m: float, cell_area: float,
@@ -78,21 +79,33 @@ def flood_extent_polygons(depth: np.ndarray, transform, crs, threshold_m: float,
 
 
 def arrival_time(ds: xr.Dataset, threshold_m: float) -> np.ndarray:
-    """Time [s] the depth first reaches ``threshold_m`` (NaN where it never does); see module doc."""
-    t = np.asarray(ds["time"].values, dtype=np.float64)
+    """Time [s] the depth first reaches ``threshold_m`` (NaN where it never does); see module doc.
+
+    Reads the depth frames one at a time (:func:`floodsim.analysis.flooding.iter_depth_frames`).
+
+    Raises
+    ------
+    ValueError
+        The dataset has no depth frames (:func:`floodsim.analysis.flooding.has_depth_frames`).
+    """
+    if not has_depth_frames(ds):
+        raise ValueError(f"arrival time needs the depth frames: {no_frames_reason(ds)}")
     storage = storage_depth_of(ds)
-    h = flood_depth(ds["depth"].values, storage)
-    wet = np.nan_to_num(h, nan=-1.0) >= threshold_m
-    ever = wet.any(axis=0)
-    k = np.argmax(wet, axis=0)                      # first output at or above the threshold
-    t_k = t[k]
-    prev = np.maximum(k - 1, 0)
-    h_prev = np.take_along_axis(h, prev[None], axis=0)[0]
-    h_k = np.take_along_axis(h, k[None], axis=0)[0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.clip((threshold_m - h_prev) / (h_k - h_prev), 0.0, 1.0)
-    interp = np.where(k > 0, t[prev] + frac * (t_k - t[prev]), t_k)
-    out = np.where(ever, interp, np.nan)
+    out = prev = t_prev = None
+    for k, t_k, frame in iter_depth_frames(ds):
+        h = flood_depth(frame, storage)
+        wet = np.nan_to_num(h, nan=-1.0) >= threshold_m
+        if out is None:
+            out = np.where(wet, t_k, np.nan)      # first output at or above the threshold: no interpolation
+            ever = wet.copy()
+        else:
+            new = wet & ~ever
+            if new.any():
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    frac = np.clip((threshold_m - prev) / (h - prev), 0.0, 1.0)
+                out = np.where(new, t_prev + frac * (t_k - t_prev), out)
+                ever |= new
+        prev, t_prev = h, t_k
     # a peak between two outputs: the depth was above the threshold by time_of_max_depth at the latest
     max_depth = flood_depth(ds["max_depth"].values, storage)
     t_max = np.asarray(ds["time_of_max_depth"].values, dtype=np.float64)
@@ -240,8 +253,12 @@ def write_products(ds: xr.Dataset, model, out_dir) -> tuple[dict[str, Path], dic
     files["hazard_rating"] = write_geotiff(hr_da, out / rf.HAZARD_RATING_TIF)
     cls_da = _raster(np.where(np.isfinite(depth), codes, -1), coords, ds, "hazard_class")
     files["hazard_class"] = write_geotiff(cls_da, out / rf.HAZARD_CLASS_TIF, nodata=-1, dtype=np.int8)
-    files["arrival_time"] = write_geotiff(_raster(arrival_time(ds, thr), coords, ds, "arrival_time"),
-                                          out / rf.ARRIVAL_TIME_TIF)
+    skipped = {}
+    if has_depth_frames(ds):
+        files["arrival_time"] = write_geotiff(_raster(arrival_time(ds, thr), coords, ds, "arrival_time"),
+                                              out / rf.ARRIVAL_TIME_TIF)
+    else:
+        skipped[rf.ARRIVAL_TIME_TIF] = f"needs the depth frames: {no_frames_reason(ds)}"
 
     layers = {rf.LAYER_FLOOD_EXTENT: flood_extent_polygons(depth, grid.transform, grid.crs, thr, cell_area,
                                                     tolerance=0.5 * abs(grid.transform.a))}
@@ -274,6 +291,8 @@ def write_products(ds: xr.Dataset, model, out_dir) -> tuple[dict[str, Path], dic
     rate, t_rate = peak_outflow(ds)
     summary["peak_boundary_outflow_m3_s"] = rate
     summary["peak_boundary_outflow_time_s"] = t_rate
+    if skipped:
+        summary["skipped"] = skipped
     return files, summary
 
 

@@ -92,8 +92,10 @@ def format_summary(s: dict, files: dict) -> str:
         f"scenario        {s['scenario']}",
         f"grid            {s['cells']:,} cells of {s['cell_size_m'][0]:.2f} × {s['cell_size_m'][1]:.2f} m, "
         f"{s['duration_s']:.0f} s simulated in {s['steps']:,} steps ({s['wall_time_s']:.1f} s wall)",
-        f"flooded area    peak {s['peak_flooded_area_m2']:,.0f} m² at t = {s['peak_flooded_area_time_s']:.0f} s "
-        f"(depth ≥ {s['flood_threshold_m']} m); max extent {s['max_extent_area_m2']:,.0f} m²",
+        (f"flooded area    peak {s['peak_flooded_area_m2']:,.0f} m² at t = {s['peak_flooded_area_time_s']:.0f} s "
+         f"(depth ≥ {s['flood_threshold_m']} m); max extent {s['max_extent_area_m2']:,.0f} m²"
+         if s.get("peak_flooded_area_m2") is not None else   # no depth frames: the maxima only
+         f"flooded area    max extent {s['max_extent_area_m2']:,.0f} m² (depth ≥ {s['flood_threshold_m']} m)"),
         f"max depth       {s['max_depth_m']:.3f} m at ({s['max_depth_at'][0]:.1f}, {s['max_depth_at'][1]:.1f}); "
         f"max speed {s['max_speed_m_s']:.2f} m/s",
         "volume balance  rain {rain:,.1f} + inflow {inflow:,.1f} + boundary in {boundary_in:,.1f} "
@@ -121,6 +123,9 @@ def format_summary(s: dict, files: dict) -> str:
         from ..analysis.measure_effects import format_effects
 
         lines += format_effects(s["against_baseline"])
+    if s.get("skipped"):   # a run without depth frames ([output] depth_frames)
+        lines.append(f"skipped         {', '.join(s['skipped'])}: no depth frames "
+                     "([output] depth_frames = \"all\" writes them)")
     if files:
         lines.append(f"written         {Path(files['summary']).parent}/ ({', '.join(p.name for p in files.values())})")
     return "\n".join(lines)

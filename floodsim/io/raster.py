@@ -320,6 +320,7 @@ def _chunks(v: xr.DataArray) -> tuple[int, ...]:
 def write_netcdf(ds: xr.Dataset, path) -> Path:
     """Write a dataset as compressed NetCDF-4 with CF attributes, atomically: zlib level 4, chunks of
     :data:`NETCDF_CHUNK` ² cells per frame for the gridded variables (a city-sized file reads by area).
+    A lazy (dask) variable is written chunk by chunk, never loaded whole.
 
     Coordinates get their CF attributes (``standard_name``, ``axis``…) from
     :data:`floodsim.variables.COORDINATES` where the dataset has none.
@@ -337,6 +338,10 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
             ds[name].attrs = {**v.attrs, "grid_mapping": gm}
     encoding = {name: {"zlib": True, "complevel": 4, "chunksizes": _chunks(v)}
                 for name, v in ds.data_vars.items() if v.ndim >= 2}
-    with atomic_path(path) as tmp:
+    import dask
+
+    # lazy variables (the depth frames, one chunk each) stream through this process's threads, never a
+    # distributed cluster that a sweep member may run in (its workers cannot see the scratch file)
+    with atomic_path(path) as tmp, dask.config.set(scheduler="threads"):
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path

@@ -16,7 +16,12 @@ A run folder holds:
 ``summary.csv``            the summary flattened, one metric a row
 ``baseline/``              the same scenario without its measures (a run folder of its own)
 ``checkpoint.npz``         while a run with checkpoints is under way (deleted when it completes)
+``checkpoint.frames.nc``   the depth frames recorded up to that checkpoint (beside it, the same lifetime)
 =========================  ===============================================================================
+
+``results.nc`` has no ``depth`` variable when the run wrote maxima only (``[output] depth_frames``);
+its attributes ``depth_frames = "none"`` and ``depth_frames_reason`` say so, and ``summary.json``
+(``skipped``) what was left out and why.
 
 ``floodsim run`` writes a folder whole or not at all: the files go into a temporary sibling folder
 (:func:`staging_dir`) that replaces the run folder in one step once everything is written
@@ -45,12 +50,17 @@ MAXIMA_TIFS = {"max_depth": "max_depth.tif", "max_speed": "max_speed.tif",
                "time_of_max_depth": "time_of_max_depth.tif"}
 BASELINE_DIR = "baseline"
 CHECKPOINT_NPZ = "checkpoint.npz"
+#: The depth frames recorded up to the checkpoint, beside it (:mod:`floodsim.run.checkpoint`).
+CHECKPOINT_FRAMES_NC = "checkpoint.frames.nc"
 #: Any of these marks a folder as floodsim's (a run, or a run under way): it may be replaced by a new run.
 RUN_MARKERS = (SUMMARY_JSON, RESULTS_NC, CHECKPOINT_NPZ)
 #: Infix of the temporary siblings of a run folder: ``<out>.floodsim-tmp-<host>-<pid>`` (the new run
 #: being written) and ``<out>.floodsim-old-<host>-<pid>`` (the former run, during the swap).
 STAGING_INFIX = ".floodsim-tmp-"
 ASIDE_INFIX = ".floodsim-old-"
+#: Infix of the scratch folder of a run's depth frames while it runs, a sibling of the run folder:
+#: ``<out>.floodsim-frames-<host>-<pid>-<random>`` (:class:`floodsim.io.frames.FrameStore`).
+FRAMES_INFIX = ".floodsim-frames-"
 
 #: Layers of flood.gpkg.
 LAYER_FLOOD_EXTENT = "flood_extent"
@@ -103,6 +113,15 @@ def aside_dir(run_dir: Path) -> Path:
     return run_dir.with_name(f"{run_dir.name}{ASIDE_INFIX}{process_tag()}")
 
 
+def frames_scratch(run_dir: Path) -> tuple[Path, str] | None:
+    """(folder, name prefix) of the scratch folder for a run's depth frames: beside ``run_dir`` (same file
+    system) when its parent folder exists, else None (the system temp)."""
+    run_dir = Path(run_dir).resolve()
+    if not run_dir.parent.is_dir():
+        return None
+    return run_dir.parent, f"{run_dir.name}{FRAMES_INFIX}"
+
+
 def is_run_folder(path: Path) -> bool:
     """True for a folder floodsim may replace: empty, or holding one of :data:`RUN_MARKERS`."""
     path = Path(path)
@@ -148,8 +167,9 @@ class RunSummary:
     steps: int
     wall_time_s: float
     flood_threshold_m: float
-    peak_flooded_area_m2: float
-    peak_flooded_area_time_s: float
+    #: None (left out of the JSON) when the run wrote no depth frames (``[output] depth_frames``).
+    peak_flooded_area_m2: float | None
+    peak_flooded_area_time_s: float | None
     max_extent_area_m2: float
     max_depth_m: float
     max_depth_at: list
@@ -175,6 +195,12 @@ class RunSummary:
     #: The sewer network of a dual-drainage run (:func:`floodsim.sewer.results.sewer_summary`): the combined
     #: balance, SWMM's continuity error, surcharged nodes, full pipes.
     sewer: dict | None = None
+    #: What the run left out and why: product -> reason (a run without depth frames has no arrival
+    #: time, flooded area over time, gauge final depths, depth map layers or time slider).
+    skipped: dict | None = None
+
+    #: Fields a summary may lack (None): the run had no depth frames to compute them from.
+    NULLABLE = ("peak_flooded_area_m2", "peak_flooded_area_time_s")
 
     def to_dict(self) -> dict:
         """JSON-ready dict in field order, without the parts that do not apply."""
@@ -194,7 +220,7 @@ class RunSummary:
         """Read a summary dict; keys this version does not know are ignored, missing ones are an error."""
         names = {f.name for f in fields(cls)}
         try:
-            return cls(**{k: v for k, v in data.items() if k in names})
+            return cls(**{**dict.fromkeys(cls.NULLABLE), **{k: v for k, v in data.items() if k in names}})
         except TypeError as exc:
             raise InputDataError(f"{source}: not a complete floodsim run summary ({exc}); run the scenario "
                                  "again.") from None
@@ -228,7 +254,9 @@ def read_summary(run_dir: Path) -> RunSummary | None:
 class Run:
     """A finished run folder as its readers see it.
 
-    ``ds`` is the whole ``results.nc`` loaded into memory (with its CRS); ``buildings`` and
+    ``ds`` is ``results.nc`` loaded into memory (with its CRS), except the depth frames: ``depth`` is a
+    lazy dask array read from the file one frame at a time (:func:`floodsim.io.frames.lazy_frames`);
+    ``buildings`` and
     ``measures`` are the layers of ``flood.gpkg`` in the results' CRS (None when absent); ``summary``
     is None for a folder without ``summary.json``. ``hazard_rating`` holds ``hazard_rating.tif``
     (None when absent or on another grid: readers recompute it from the maxima).
@@ -302,7 +330,12 @@ def load_run(path: str | Path, *, need_crs: bool = False) -> Run:
                              "written by `floodsim run SCENARIO --out FOLDER`.")
     try:
         with xr.open_dataset(nc, decode_coords="all") as src:
-            ds = src.load()
+            ds = src.drop_vars([v for v in ("depth",) if v in src.data_vars]).load()
+            if "depth" in src.data_vars:     # the frames stay on disk, read one at a time
+                from .frames import lazy_frames
+
+                v = src["depth"].variable
+                ds["depth"] = xr.Variable(v.dims, lazy_frames(nc, "depth"), v.attrs, v.encoding)
         ds["max_depth"], ds["max_speed"]  # noqa: B018  (every reader needs them)
     except (OSError, KeyError, ValueError) as exc:
         raise InputDataError(f"{nc}: cannot read the run's maxima ({exc}); run the scenario again to "

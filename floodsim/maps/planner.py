@@ -36,6 +36,7 @@ import logging
 import folium
 import numpy as np
 
+from ..analysis.flooding import has_depth_frames
 from ..errors import InputDataError
 from . import layers as L
 from .about import add_about
@@ -103,7 +104,7 @@ def _raster(m, site: Site, r: int | None, key: str, name: str, show: bool, pane:
 def _frames(site: Site, r: int) -> list[dict]:
     """The depth frames of run ``r`` for :class:`TimeSlider` (every output time with a raster)."""
     ds = site.runs[r].ds
-    if "depth" not in ds or "time" not in ds.coords:
+    if not has_depth_frames(ds):       # a run with maxima only ([output] depth_frames): no slider
         return []
     frames = []
     for k, t in enumerate(np.asarray(ds["time"].values, dtype=np.float64)):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from rasterio.enums import Resampling
 
-from ..analysis.flooding import flood_depth, storage_depth_of
+from ..analysis.flooding import depth_frame, flood_depth, has_depth_frames, storage_depth_of
 from ..analysis.products import arrival_time
 from .rasters import classify, grey_rgba, hillshade, paint_classes
 from . import style
@@ -49,14 +49,14 @@ def raster_values(site, run: int | None, key: str):
     elif key == "max_speed":
         v = np.where(flood_max_depth(r) >= r.threshold_m, ds["max_speed"].values, np.nan)
     elif key == "arrival_time":
-        if "depth" not in ds or "time" not in ds.coords or "time_of_max_depth" not in ds:
+        if not has_depth_frames(ds) or "time_of_max_depth" not in ds:   # a run with maxima only
             return None
         v = arrival_time(ds, r.threshold_m)
     elif key.startswith("depth@"):
         k = int(key.split("@", 1)[1])
-        if "depth" not in ds or not 0 <= k < ds.sizes.get("time", 0):
+        if not has_depth_frames(ds) or not 0 <= k < ds.sizes.get("time", 0):
             return None
-        v = flood_depth(ds["depth"].values[k], storage_depth_of(ds))
+        v = flood_depth(depth_frame(ds, k).values, storage_depth_of(ds))   # one frame read
     else:
         raise KeyError(f"unknown raster key {key!r}")
     return np.asarray(v, dtype=np.float32), r.transform, r.crs, Resampling.nearest

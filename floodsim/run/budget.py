@@ -7,8 +7,12 @@ The memory model, per active grid (all cells, nodata included, as the arrays are
 
 * the solver's arrays: :data:`CORE_BYTES_PER_CELL` (68 B/cell in float64: measured by
   ``benchmarks/bench_core.py`` as ``bytes_per_cell_arrays``, 68.25 at 250k–4M cells);
-* the depth frames kept for ``results.nc``: 4 B (float32) per cell and output time, twice (the frames
-  and the array written from them);
+* the depth frames are **not** memory: they are written to a scratch file as the run goes and streamed
+  into ``results.nc`` one at a time (:mod:`floodsim.run.recorder`), so they count as disk,
+  :attr:`Estimate.frames_disk_bytes`: at most 4 B (float32) per cell and output time, compressed on
+  disk (usually far less: dry cells compress to almost nothing), once in the scratch file and once in
+  ``results.nc``. With ``[output] depth_frames = "auto"`` (the default) a run whose frames would exceed
+  :data:`FRAMES_AUTO_LIMIT_BYTES` writes maxima only (:func:`depth_frames_choice`);
 * the products written after the run (maxima, hazard, arrival rasters): :data:`PRODUCT_BYTES_PER_CELL`;
 * the interpreter and libraries: :data:`FIXED_BYTES`.
 
@@ -19,6 +23,7 @@ local-inertial scheme, dt = cfl·dx/√(g·h)) and :data:`REFERENCE_RATE` cell-u
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -32,6 +37,9 @@ FIXED_BYTES = 400e6
 REFERENCE_DEPTH_M = 1.0
 #: Cell updates per second assumed for the time estimate (2 cores, float64).
 REFERENCE_RATE = 5.0e7
+#: ``[output] depth_frames = "auto"`` keeps the depth frames only up to this size, cells × output times ×
+#: 4 B (2 GiB); above it the run writes maxima only, with a warning.
+FRAMES_AUTO_LIMIT_BYTES = 2 * 2**30
 #: Share of the available memory a run may plan to use.
 MEMORY_SHARE = 0.9
 GRAVITY = 9.81
@@ -48,6 +56,10 @@ class Estimate:
     available_bytes: float | None
     steps: int
     seconds: float
+    #: Upper bound of the depth frames on disk [B] (uncompressed size; 0 without frames).
+    frames_disk_bytes: float = 0.0
+    #: Why the run keeps no depth frames (:func:`depth_frames_choice`), else None.
+    frames_note: str | None = None
 
     @property
     def fits(self) -> bool:
@@ -63,6 +75,9 @@ class Estimate:
             f"grid            {self.cells:,} cells ({self.active_cells:,} active), {self.output_times} output "
             "times",
             f"memory          about {self.memory_bytes / 2**30:,.2f} GiB needed ({avail})",
+            (f"disk            depth frames up to {self.frames_disk_bytes / 2**30:,.2f} GiB before compression "
+             "(scratch file and results.nc)" if self.frames_disk_bytes else
+             f"disk            no depth frames: {self.frames_note or 'maxima only'}"),
             f"time            roughly {_duration(self.seconds)} ({self.steps:,} steps at "
             f"{REFERENCE_RATE:.0e} cell-updates/s; depends on the depths reached)",
         ]
@@ -88,19 +103,51 @@ def available_memory() -> float | None:
     return None
 
 
+def frames_bytes(cells: int, output_times: int) -> float:
+    """Size of a run's depth frames, uncompressed [B]: cells × output times × 4 B (float32)."""
+    return 4.0 * cells * output_times
+
+
+def depth_frames_choice(mode: str, cells: int, output_times: int) -> tuple[bool, str | None]:
+    """Whether a run keeps its depth frames (``[output] depth_frames``), and why not.
+
+    ``"all"``: always; ``"none"``: never; ``"auto"``: unless :func:`frames_bytes` exceeds
+    :data:`FRAMES_AUTO_LIMIT_BYTES` (2 GiB). Returns ``(keep, reason)``, ``reason`` None when kept.
+
+    Examples
+    --------
+    >>> depth_frames_choice("auto", 25_000_000, 61)[0]
+    False
+    >>> depth_frames_choice("auto", 1_000_000, 61)
+    (True, None)
+    """
+    if mode == "all":
+        return True, None
+    if mode == "none":
+        return False, 'the scenario sets [output] depth_frames = "none" (maxima only)'
+    size = frames_bytes(cells, output_times)
+    if size <= FRAMES_AUTO_LIMIT_BYTES:
+        return True, None
+    return False, (f"the depth frames would take {size / 2**30:,.1f} GiB ({cells:,} cells × {output_times} output "
+                   f"times × 4 B), over the {FRAMES_AUTO_LIMIT_BYTES / 2**30:,.0f} GiB of depth_frames = \"auto\": "
+                   "maxima only. Set [output] depth_frames = \"all\" to write them anyway (or write fewer output "
+                   "times: [simulation] output_interval_min)")
+
+
 def estimate(cells: int, active_cells: int, dx: float, duration_s: float, output_times: int, cfl: float,
-             available: float | None = None) -> Estimate:
+             available: float | None = None, frames: bool = True) -> Estimate:
     """The memory and time a run of ``cells`` cells of ``dx`` m for ``duration_s`` s will need.
 
-    ``available`` defaults to :func:`available_memory`.
+    ``available`` defaults to :func:`available_memory`. The depth frames (``frames``) count as disk, not
+    memory (module docstring).
     """
-    memory = (FIXED_BYTES + cells * (CORE_BYTES_PER_CELL + PRODUCT_BYTES_PER_CELL)
-              + 2 * 4.0 * cells * output_times)
+    memory = FIXED_BYTES + cells * (CORE_BYTES_PER_CELL + PRODUCT_BYTES_PER_CELL)
     dt = cfl * dx / math.sqrt(GRAVITY * REFERENCE_DEPTH_M)
     steps = int(math.ceil(duration_s / dt)) if duration_s > 0 else 0
     seconds = steps * cells / REFERENCE_RATE
     return Estimate(cells, active_cells, output_times, memory,
-                    available_memory() if available is None else available, steps, seconds)
+                    available_memory() if available is None else available, steps, seconds,
+                    frames_bytes(cells, output_times) if frames else 0.0)
 
 
 def estimate_model(model, duration_s: float, interval_s: float | None, available: float | None = None):
@@ -108,8 +155,12 @@ def estimate_model(model, duration_s: float, interval_s: float | None, available
     sim = model.simulation
     ny, nx = sim.grid.shape
     times = len(sim.output_times(0.0, duration_s, interval_s))
-    return estimate(ny * nx, int(sim.active.sum()), min(sim.grid.dx, sim.grid.dy), duration_s, times,
-                    sim.params.cfl, available)
+    sc = getattr(model, "scenario", None)
+    mode = getattr(getattr(sc, "output", None), "depth_frames", "all")
+    frames, why = depth_frames_choice(mode, ny * nx, times)
+    est = estimate(ny * nx, int(sim.active.sum()), min(sim.grid.dx, sim.grid.dy), duration_s, times,
+                   sim.params.cfl, available, frames)
+    return dataclasses.replace(est, frames_note=why)
 
 
 def refusal(est: Estimate, where: str) -> str:
@@ -117,4 +168,4 @@ def refusal(est: Estimate, where: str) -> str:
     return (f"{where}: this run needs about {est.memory_bytes / 2**30:,.1f} GiB of memory "
             f"({est.cells:,} cells, {est.output_times} output times) but only "
             f"{est.available_bytes / 2**30:,.1f} GiB is available. Clip the domain ([domain] clip), coarsen "
-            "it ([simulation] coarsen), or write fewer output times ([simulation] output_interval_min).")
+            "it ([simulation] coarsen).")

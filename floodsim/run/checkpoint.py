@@ -7,7 +7,12 @@ checkpoint intact. It holds:
 * every array the next step reads (:meth:`floodsim.core.simulation.Simulation.get_state`: depths, face
   discharges, running maxima, cumulative infiltration, band flags and buffers), the time, the step
   count, the volume balance accumulators and each operator's state (tanks, tunnels, gates);
-* the outputs recorded so far (:meth:`floodsim.run.recorder.Recorder.get_state`);
+* the outputs recorded so far (:meth:`floodsim.run.recorder.Recorder.get_state`): times, the balance,
+  the fine series and the number of depth frames. The frames themselves are not in the ``.npz`` (that
+  would load them all): they are copied, atomically and before the ``.npz`` is written, to a NetCDF file
+  beside it (``checkpoint.npz`` → ``checkpoint.frames.nc``, :func:`frames_file`); a resume copies the
+  first ``frames`` of them, one at a time, into the run's new scratch file. (A kill between the two
+  renames leaves a frames file one checkpoint ahead of the ``.npz``: its first frames are the same);
 * JSON metadata (array ``__meta__``): the format version, the run's duration and output interval, the
   numba thread count, and a SHA-256 **fingerprint** of the model's inputs (terrain, roughness, soil,
   rain, boundaries, inflows, measures, numerical settings and the initial state), so a checkpoint is
@@ -40,7 +45,8 @@ from ..io.atomic import atomic_path
 from ..io.runfolder import CHECKPOINT_NPZ
 
 #: Bumped whenever the layout of a checkpoint changes; other versions are refused.
-FORMAT_VERSION = 2
+#: 3: the depth frames in a NetCDF file beside the ``.npz`` (:func:`frames_file`), no longer in it.
+FORMAT_VERSION = 3
 
 #: Default file name, in the run's output folder.
 DEFAULT_NAME = CHECKPOINT_NPZ
@@ -108,6 +114,18 @@ def fingerprint(sim, duration: float, output_interval: float | None) -> str:
     return h.hexdigest()
 
 
+def frames_file(path) -> Path:
+    """The depth frames of checkpoint ``path``: ``checkpoint.npz`` → ``checkpoint.frames.nc`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.frames.nc")
+
+
+def remove(path) -> None:
+    """Delete checkpoint ``path`` and its frames file (those that exist)."""
+    for p in (Path(path), frames_file(path)):
+        p.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------- state tree <-> npz
 def _flatten(tree, prefix: str, arrays: dict):
     """Replace the arrays of a nested tree by ``{"__npz__": key}`` (arrays go into ``arrays``)."""
@@ -145,12 +163,21 @@ def save(path, sim, recorder, fp: str, duration: float, output_interval: float |
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     tree = _flatten({"simulation": sim.get_state(), "recorder": recorder.get_state()}, "", arrays)
+    try:   # the frames first: a kill before the .npz's rename leaves them ahead of it, which resume allows
+        saved = recorder.save_frames(frames_file(path))
+    except OSError as exc:
+        saved, error = None, exc
+    else:
+        error = None
     meta = {"format_version": FORMAT_VERSION, "fingerprint": fp, "duration_s": float(duration),
+            "frames_file": None if saved is None else saved.name,
             "output_interval_s": None if output_interval is None else float(output_interval),
             "t_s": float(sim.state.t), "steps": int(sim.state.steps),
             "numba_threads": int(numba.get_num_threads()), "written_unix": time.time(), "state": tree}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     try:
+        if error is not None:
+            raise error
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -223,7 +250,8 @@ def restore(path, sim, recorder, fp: str, duration: float, output_interval: floa
         raise InputDataError(f"{path}: the checkpoint is of a run of {meta['duration_s']} s with outputs every "
                              f"{meta['output_interval_s']} s, not {duration} s / {interval} s; {fix}.")
     sim.set_state(tree["simulation"])
-    recorder.set_state(tree["recorder"])
+    frames = meta.get("frames_file")
+    recorder.set_state(tree["recorder"], frames_file=frames_file(path) if frames is None else path.with_name(frames))
     meta["thread_mismatch"] = meta.get("numba_threads") != numba.get_num_threads()
     return meta
 
@@ -285,17 +313,19 @@ class Checkpointer:
 
 
 def prepare_run(sim, duration: float, output_interval: float | None, path, *, every_wall_s=None,
-                every_sim_s=None, resume: bool = False, series=None):
+                every_sim_s=None, resume: bool = False, series=None, frames: bool = True, scratch=None):
     """Set up checkpointing (and resuming) for ``sim.run``: return ``(recorder, after_step, info)``.
 
     ``recorder`` and ``after_step`` go to :meth:`floodsim.core.simulation.Simulation.run`; ``after_step`` is
     None when no checkpoints are wanted. With ``resume`` the state in ``path`` is restored first
-    (refused if it does not match the inputs). ``info`` is a dict (``resumed_from_s``,
+    (refused if it does not match the inputs). ``frames`` and ``scratch`` go to the
+    :class:`~floodsim.run.recorder.Recorder` (keep depth frames; where their scratch folder goes).
+    ``info`` is a dict (``resumed_from_s``,
     ``thread_mismatch``, ``checkpointer``) for reports.
     """
     from .recorder import Recorder
 
-    recorder = Recorder(sim, series)
+    recorder = Recorder(sim, series, frames=frames, scratch=scratch)
     info: dict = {"resumed_from_s": None, "thread_mismatch": False, "checkpointer": None}
     wanted = every_wall_s is not None or every_sim_s is not None
     if not (resume or wanted):
@@ -316,9 +346,11 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpointer",
     "fingerprint",
+    "frames_file",
     "prepare_run",
     "read",
     "read_meta",
+    "remove",
     "restore",
     "save",
 ]

@@ -4,15 +4,25 @@
 lets a :class:`Recorder` take a snapshot (depth, the volume balance, each measure's series); the
 recorder turns them into a CF-annotated Dataset with coordinates and CRS. The engine itself knows
 nothing of xarray.
+
+**Depth frames are on disk, not in memory.** Each depth frame (float32, NaN outside the model) is
+appended to a scratch NetCDF file as it is recorded (:class:`floodsim.io.frames.FrameStore`), and the
+dataset's ``depth`` is a lazy dask array over that file, one chunk per frame: writing ``results.nc``
+and every product streams it, so a run's memory does not grow with its output times. The recorder
+itself holds only the times and the balance (a few numbers per output time). A recorder made with
+``frames=False`` keeps no frames at all (``[output] depth_frames``): its dataset has no ``depth``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import xarray as xr
 
+from ..errors import InputDataError
+from ..io.frames import TEMP_HEAD, FrameStore
 from ..variables import attrs
 
 _BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration", "roof_drainage",
@@ -20,58 +30,131 @@ _BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration"
 
 
 class Recorder:
-    """Snapshots of depth and the volume balance at output times."""
+    """Snapshots of depth and the volume balance at output times.
 
-    def __init__(self, sim, series=None):
+    Parameters
+    ----------
+    sim : Simulation
+        The simulation recorded.
+    series : SeriesRecorder, optional
+        The fine time series.
+    frames : bool
+        Keep the depth frames (on disk); False: maxima only, the dataset has no ``depth``.
+    scratch : (folder, prefix), optional
+        Where the frames' scratch folder is made (:func:`floodsim.io.runfolder.frames_scratch`);
+        default the system temp.
+    """
+
+    def __init__(self, sim, series=None, *, frames: bool = True, scratch: tuple[Path, str] | None = None):
         self.sim = sim
         #: the fine time series (:class:`floodsim.run.series.SeriesRecorder`), or None
         self.series = series
         self.times: list[float] = []
-        self.depths: list[np.ndarray] = []
         self.balance: list[dict] = []
+        #: whether depth frames are kept
+        self.keep_frames = bool(frames)
+        self.scratch = scratch
+        #: the frames recorded so far (None until the first, and without frames)
+        self.store: FrameStore | None = None
+
+    @property
+    def frame_count(self) -> int:
+        return 0 if self.store is None else self.store.count
+
+    def _new_store(self) -> FrameStore:
+        folder, head = self.scratch if self.scratch is not None else (None, TEMP_HEAD)
+        return FrameStore(self.sim.grid.shape, folder, head)
 
     def record(self) -> None:
         sim = self.sim
         sim.record_maxima()
         self.times.append(sim.state.t)
-        self.depths.append(sim.state.h.astype(np.float32))
+        if self.keep_frames:
+            if self.store is None:
+                self.store = self._new_store()
+            frame = sim.state.h.astype(np.float32)
+            frame[~sim.grid.valid] = np.nan
+            self.store.append(frame)
         entry = sim.balance.as_dict(sim.total_volume())
         entry["surface"] = sim.stored_volume()
         entry["measures"] = sim.measures_volume()
         self.balance.append(entry)
 
+    def close(self) -> None:
+        """Remove the frames' scratch folder (a dataset made before then can no longer read ``depth``)."""
+        if self.store is not None:
+            self.store.close()
+
+    def save_frames(self, dest) -> Path | None:
+        """Copy the frames recorded so far to ``dest`` atomically (for a checkpoint); None when there are
+        none."""
+        if self.store is None or self.store.count == 0:
+            return None
+        return self.store.copy_to(dest)
+
     def get_state(self) -> dict:
-        """The snapshots recorded so far (for checkpoints): times [s], depths (n, ny, nx) float32, and
-        the balance and per-measure values at each output time."""
-        depths = np.stack(self.depths) if self.depths else np.zeros((0,) + self.sim.grid.shape, np.float32)
-        out = {"times": [float(t) for t in self.times], "depths": depths,
+        """The snapshots recorded so far (for checkpoints): times [s], the balance and per-measure values
+        at each output time, and ``frames``, the number of depth frames (None without frames). The frames
+        themselves stay on disk: :meth:`save_frames` copies them."""
+        out = {"times": [float(t) for t in self.times],
+               "frames": self.frame_count if self.keep_frames else None,
                "balance": [{k: float(v) for k, v in b.items()} for b in self.balance],
                }
         if self.series is not None:
             out["series"] = self.series.get_state()
         return out
 
-    def set_state(self, state: dict) -> None:
-        """Restore snapshots from :meth:`get_state` (replaces anything recorded)."""
-        depths = np.asarray(state["depths"], np.float32)
-        self.times = [float(t) for t in state["times"]]
-        self.depths = [depths[k].copy() for k in range(depths.shape[0])]
+    def set_state(self, state: dict, frames_file=None) -> None:
+        """Restore snapshots from :meth:`get_state` (replaces anything recorded); the depth frames are
+        copied, frame by frame, from the first ``state["frames"]`` of ``frames_file``.
+
+        Raises
+        ------
+        InputDataError
+            Frames are kept but the state has none, or ``frames_file`` lacks them.
+        """
+        times = [float(t) for t in state["times"]]
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self.keep_frames and times:
+            n = state.get("frames")
+            fix = "run with --restart to discard it and start again"
+            if n is None:
+                raise InputDataError("the checkpoint was written without depth frames ([output] depth_frames); "
+                                     f"{fix}, or set depth_frames as it was.")
+            if n != len(times):
+                raise InputDataError(f"the checkpoint holds {n} depth frames for {len(times)} output times; {fix}.")
+            if n:
+                if frames_file is None or not Path(frames_file).is_file():
+                    raise InputDataError(f"{frames_file}: the depth frames of the checkpoint are missing; {fix}.")
+                folder, head = self.scratch if self.scratch is not None else (None, TEMP_HEAD)
+                try:
+                    self.store = FrameStore.from_file(frames_file, n, self.sim.grid.shape, folder, head)
+                except (OSError, ValueError, KeyError, IndexError) as exc:
+                    raise InputDataError(f"{frames_file}: cannot read the checkpoint's depth frames "
+                                         f"({type(exc).__name__}: {exc}); {fix}.") from None
+        self.times = times
         self.balance = [dict(b) for b in state["balance"]]
         if self.series is not None:
             self.series.set_state(state["series"])
 
     def to_dataset(self) -> xr.Dataset:
+        """The results as a Dataset; ``depth`` (with frames) is lazy: read from the scratch file, one frame
+        per chunk, while this dataset (or anything made from it) exists."""
         sim = self.sim
         grid = sim.grid
         valid = grid.valid
-        depth = np.stack(self.depths)
-        depth[:, ~valid] = np.nan
         max_depth = np.where(valid, sim.state.h_max, np.nan).astype(np.float32)
         max_speed = np.where(valid, np.sqrt(sim.state.v2_max), np.nan).astype(np.float32)
         t_max = np.where(valid & (sim.state.h_max > sim.params.hmin), sim.state.t_hmax, np.nan)
         coords = {"time": np.asarray(self.times), "y": grid.y, "x": grid.x}
-        data = {
-            "depth": (("time", "y", "x"), depth, attrs("depth")),
+        data = {}
+        if self.keep_frames:
+            if self.store is None:
+                self.store = self._new_store()
+            data["depth"] = (("time", "y", "x"), self.store.lazy(), attrs("depth"))
+        data.update({
             "max_depth": (("y", "x"), max_depth, attrs("max_depth")),
             "max_speed": (("y", "x"), max_speed, attrs("max_speed")),
             "time_of_max_depth": (("y", "x"), t_max.astype(np.float32), attrs("time_of_max_depth")),
@@ -79,7 +162,7 @@ class Recorder:
             "volume_stored": (("time",), [b["surface"] for b in self.balance], attrs("volume_stored")),
             "volume_measures": (("time",), [b["measures"] for b in self.balance], attrs("volume_measures")),
             "volume_error": (("time",), [b["error"] for b in self.balance], attrs("volume_error")),
-        }
+        })
         for key in _BALANCE_KEYS:
             data[f"volume_{key}"] = (("time",), [b[key] for b in self.balance], attrs(f"volume_{key}"))
         if self.series is not None and self.series.times:
@@ -107,6 +190,8 @@ class Recorder:
             steps=sim.state.steps, cfl=p.cfl, theta=p.theta, hmin_m=p.hmin, dt_max_s=p.dt_max,
             dx_m=grid.dx, dy_m=grid.dy,
         )
+        if not self.keep_frames:   # (with frames the dataset is as it always was)
+            ds.attrs["depth_frames"] = "none"
         if grid.crs is not None:
             import rioxarray  # noqa: F401  (registers the .rio accessor)
 

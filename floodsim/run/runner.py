@@ -5,8 +5,17 @@ The run folder's files and the summary's fields are defined once, in :mod:`flood
 The output folder holds one whole run, or stays as it was
 ---------------------------------------------------------
 * **While the run simulates** the output folder is not touched, except for the checkpoints a run
-  asked for (``<out>/checkpoint.npz``, written atomically beside whatever the folder holds, so a killed
-  run can be resumed with ``--resume``).
+  asked for (``<out>/checkpoint.npz`` and its depth frames ``<out>/checkpoint.frames.nc``, written
+  atomically beside whatever the folder holds, so a killed run can be resumed with ``--resume``). The
+  depth frames are written as the run goes into a scratch sibling ``<out>.floodsim-frames-<host>-<pid>-…``
+  (:class:`floodsim.io.frames.FrameStore`; the system temp when ``<out>``'s parent does not exist yet),
+  removed once the run folder is written or the run fails (after SIGKILL: by the next run there).
+* **Depth frames** (``[output] depth_frames``): ``"all"``, ``"none"`` (maxima only), or ``"auto"``
+  (default): all unless cells × output times × 4 B exceeds
+  :data:`floodsim.run.budget.FRAMES_AUTO_LIMIT_BYTES` (2 GiB), then maxima only with a warning (logged;
+  the CLI prints it). Without frames ``results.nc`` has no ``depth``, and what needs the frames (arrival
+  time, flooded area over time, gauges' final depth, depth map layers, the time slider) is left out;
+  ``summary.json`` ``skipped`` says what and why.
 * **The write phase** writes every file of the run, and ``baseline/`` (the run without its measures),
   into a temporary sibling ``<out>.floodsim-tmp-<host>-<pid>`` on the same file system; reads each
   GeoTIFF back (GDAL can drop a write error on a full disk); calls ``fsync`` on it all; and only then puts the
@@ -53,6 +62,7 @@ from . import budget
 from ..errors import FloodsimError, InputDataError, OutputError
 from ..io import runfolder as rf
 from ..io.atomic import fsync_tree, replace_dir, tree_size
+from ..io.frames import clear_stale_scratch
 from ..io.raster import write_geotiff, write_netcdf
 from ..scenario.load import load_scenario
 from ..scenario.models import Scenario
@@ -64,7 +74,10 @@ log = logging.getLogger("floodsim")
 
 @dataclass
 class RunOutput:
-    """What a finished scenario run produced."""
+    """What a finished scenario run produced.
+
+    ``dataset["depth"]`` (when the run kept its depth frames) is lazy: read one frame at a time from the
+    written ``results.nc`` (from a scratch file in the system temp with ``write=False``)."""
 
     dataset: xr.Dataset
     summary: rf.RunSummary
@@ -88,15 +101,34 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float,
 
     Flooded areas use the flood depth (:mod:`floodsim.analysis.flooding`: water held by design in
     measures is not flooding). A gauge whose depth never exceeded ``output.wet_threshold_m`` is "dry".
+    The depth frames are read one at a time; without them (``[output] depth_frames``) the flooded area
+    over time and the gauges' final depths are left out and ``skipped`` says why.
     """
-    from ..analysis.flooding import flood_depth, storage_depth_of
+    from ..analysis.flooding import (
+        depth_frame,
+        flood_depth,
+        has_depth_frames,
+        iter_depth_frames,
+        no_frames_reason,
+        storage_depth_of,
+    )
     from ..analysis.performance import outflow_peaks, storage_performance
 
     thr = sc.output.flood_threshold_m
     cell_area = float(ds.attrs["dx_m"]) * float(ds.attrs["dy_m"])
     storage = storage_depth_of(ds)
-    flood = flood_depth(ds["depth"].values, storage)
-    wet_per_time = (np.nan_to_num(flood, nan=-1.0) >= thr).sum(axis=(1, 2)) * cell_area
+    frames = has_depth_frames(ds)
+    skipped = {}
+    peak_area = peak_area_t = None
+    if frames:   # flooded area per output time, one frame at a time
+        wet_per_time = np.array([(np.nan_to_num(flood_depth(f, storage), nan=-1.0) >= thr).sum()
+                                 for _, _, f in iter_depth_frames(ds)]) * cell_area
+        peak_area = float(wet_per_time.max())
+        peak_area_t = float(ds["time"].values[int(np.argmax(wet_per_time))])
+    else:
+        why = no_frames_reason(ds)
+        skipped.update({"peak_flooded_area_m2": f"the flooded area over time needs the depth frames: {why}",
+                        "depth map layers and time slider": f"need the depth frames: {why}"})
     max_flood = flood_depth(ds["max_depth"].values, storage)
     max_depth = ds["max_depth"]
     k = int(np.nanargmax(max_depth.values))
@@ -109,8 +141,8 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float,
         steps=int(ds.attrs["steps"]),
         wall_time_s=round(wall_s, 3),
         flood_threshold_m=thr,
-        peak_flooded_area_m2=float(wet_per_time.max()),
-        peak_flooded_area_time_s=float(ds["time"].values[int(np.argmax(wet_per_time))]),
+        peak_flooded_area_m2=peak_area,
+        peak_flooded_area_time_s=peak_area_t,
         max_extent_area_m2=float((np.nan_to_num(max_flood, nan=-1.0) >= thr).sum()) * cell_area,
         max_depth_m=float(max_depth.values[iy, ix]),
         max_depth_at=[float(ds["x"].values[ix]), float(ds["y"].values[iy])],
@@ -120,18 +152,22 @@ def summarize(ds: xr.Dataset, sc: Scenario, gauges: dict, wall_s: float,
     if gauges:
         out.gauges = {}
         wet = sc.output.wet_threshold_m
+        last = depth_frame(ds, -1) if frames else None     # one frame read
         for name, (x, y) in gauges.items():
             peak = float(ds["max_depth"].sel(x=x, y=y, method="nearest"))
             if not peak > wet:
                 out.gauges[name] = "dry"
                 continue
-            series = ds["depth"].sel(x=x, y=y, method="nearest")
             out.gauges[name] = {
                 "x": x, "y": y,
                 "max_depth_m": peak,
                 "time_of_max_depth_s": float(ds["time_of_max_depth"].sel(x=x, y=y, method="nearest")),
-                "final_depth_m": float(series.values[-1]),
             }
+            if last is not None:
+                out.gauges[name]["final_depth_m"] = float(last.sel(x=x, y=y, method="nearest").values)
+        if not frames:
+            skipped["gauges final_depth_m"] = f"needs the depth frames: {no_frames_reason(ds)}"
+    out.skipped = skipped or None
     if "series_time" in ds.coords:
         out.outflow = outflow_peaks(ds)
         out.storage_measures = storage_performance(ds, design_levels) or None
@@ -223,33 +259,73 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
     need = budget.estimate_model(model, duration, interval)
     if not need.fits:
         raise InputDataError(budget.refusal(need, str(sc.source or sc.name)))
-    recorder, after_step, _ = checkpoint.prepare_run(model.simulation, duration, interval, ckpt_file,
-                                                     resume=resume, every_wall_s=checkpoint_every,
-                                                     every_sim_s=checkpoint_every_sim, series=make_series(sc, model))
-    if restart:
-        _discard_checkpoint(ckpt_file)
-    ds, summary = _simulate(sc, model, progress, recorder=recorder, after_step=after_step)
-    if compare_to_baseline is None:
-        compare_to_baseline = sc.output.compare_to_baseline
-    base = None
-    if sc.measures and compare_to_baseline:
-        from ..analysis.measure_effects import baseline_scenario, effects_against_baseline
+    frames = depth_frames(sc, model, duration, interval)
+    scratch = rf.frames_scratch(out) if write else None
+    recorders: list[Recorder] = []
+    kept = False
+    try:
+        recorder, after_step, _ = checkpoint.prepare_run(model.simulation, duration, interval, ckpt_file,
+                                                         resume=resume, every_wall_s=checkpoint_every,
+                                                         every_sim_s=checkpoint_every_sim,
+                                                         series=make_series(sc, model), frames=frames[0],
+                                                         scratch=scratch)
+        recorders.append(recorder)
+        if restart:
+            _discard_checkpoint(ckpt_file)
+        ds, summary = _simulate(sc, model, progress, recorder=recorder, after_step=after_step, frames=frames)
+        if compare_to_baseline is None:
+            compare_to_baseline = sc.output.compare_to_baseline
+        base = None
+        if sc.measures and compare_to_baseline:
+            from ..analysis.measure_effects import baseline_scenario, effects_against_baseline
 
-        base_sc = baseline_scenario(sc)
-        base_model = build_model(base_sc)
-        base_ds, base_summary = _simulate(base_sc, base_model, progress)
-        base = (base_ds, base_summary, base_model)
-        summary.against_baseline = effects_against_baseline(ds, base_ds, model, summary, base_summary)
-    if not write:
-        return RunOutput(ds, summary, {}, None if base is None else RunOutput(base[0], base[1], {}))
-    runs = {".": (ds, summary, model)}
-    if base is not None:
-        runs[rf.BASELINE_DIR] = base
-    files = _write_run_folder(out, runs, plots)
-    if (after_step is not None or resume) and ckpt_file.exists():
-        ckpt_file.unlink()   # (one kept elsewhere than <out>) the results are complete: it could only mislead
+            base_sc = baseline_scenario(sc)
+            base_model = build_model(base_sc)
+            base_rec = Recorder(base_model.simulation, make_series(base_sc, base_model), frames=frames[0],
+                                scratch=scratch)
+            recorders.append(base_rec)
+            base_ds, base_summary = _simulate(base_sc, base_model, progress, recorder=base_rec, frames=frames)
+            base = (base_ds, base_summary, base_model)
+            summary.against_baseline = effects_against_baseline(ds, base_ds, model, summary, base_summary)
+        if not write:   # the datasets read their frames from the system temp while they exist
+            kept = True
+            return RunOutput(ds, summary, {}, None if base is None else RunOutput(base[0], base[1], {}))
+        runs = {".": (ds, summary, model)}
+        if base is not None:
+            runs[rf.BASELINE_DIR] = base
+        files = _write_run_folder(out, runs, plots)
+        for sub, run in runs.items():   # the frames are in results.nc now: read them from there
+            _frames_from_results(run[0], out / sub / rf.RESULTS_NC)
+    finally:   # written, or failed: the frames' scratch folders go
+        if not kept:
+            for rec in recorders:
+                rec.close()
+    if after_step is not None or resume:
+        checkpoint.remove(ckpt_file)   # (one kept elsewhere than <out>) the results are complete: it could only mislead
     base_out = None if base is None else RunOutput(base[0], base[1], files[rf.BASELINE_DIR])
     return RunOutput(ds, summary, files["."], base_out)
+
+
+def depth_frames(sc: Scenario, model, duration: float, interval: float | None) -> tuple[bool, str | None]:
+    """Whether the run keeps its depth frames (``[output] depth_frames``), and why not; warns when
+    ``"auto"`` leaves them out (:func:`floodsim.run.budget.depth_frames_choice`)."""
+    sim = model.simulation
+    ny, nx = sim.grid.shape
+    times = len(sim.output_times(0.0, duration, interval))
+    keep, why = budget.depth_frames_choice(sc.output.depth_frames, ny * nx, times)
+    if not keep and sc.output.depth_frames == "auto":
+        log.warning("%s: %s.", sc.source or sc.name, why)
+    return keep, why
+
+
+def _frames_from_results(ds: xr.Dataset, nc: Path) -> None:
+    """Point ``ds["depth"]`` (lazy, on the scratch file) at the same frames in the written ``results.nc``."""
+    if "depth" not in ds.data_vars:
+        return
+    from ..io.frames import lazy_frames
+
+    v = ds["depth"].variable
+    ds["depth"] = xr.Variable(v.dims, lazy_frames(nc, "depth"), v.attrs, v.encoding)
 
 
 def _times(sc: Scenario) -> tuple[float, float | None]:
@@ -261,11 +337,12 @@ def _times(sc: Scenario) -> tuple[float, float | None]:
 
 
 def _simulate(sc: Scenario, model, progress, recorder=None,
-              after_step=None) -> tuple[xr.Dataset, rf.RunSummary]:
-    """Run a built model's time loop; return its dataset and summary (without the products)."""
+              after_step=None, frames=(True, None)) -> tuple[xr.Dataset, rf.RunSummary]:
+    """Run a built model's time loop; return its dataset and summary (without the products).
+    ``frames``: (keep the depth frames, why not) of :func:`depth_frames`."""
     duration, interval = _times(sc)
     if recorder is None:
-        recorder = Recorder(model.simulation, make_series(sc, model))
+        recorder = Recorder(model.simulation, make_series(sc, model), frames=frames[0])
     wall0 = time.perf_counter()
     try:
         ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
@@ -275,6 +352,8 @@ def _simulate(sc: Scenario, model, progress, recorder=None,
             model.sewer.close()
     wall = time.perf_counter() - wall0
     ds.attrs["scenario"] = sc.name
+    if not frames[0] and frames[1]:
+        ds.attrs["depth_frames_reason"] = frames[1]
     if model.storage_depth is not None:
         from ..analysis.flooding import STORAGE_DEPTH_VAR
         from ..variables import attrs
@@ -301,9 +380,9 @@ def _refuse_checkpoint_in_the_way(ckpt_file: Path) -> None:
 
 def _discard_checkpoint(ckpt_file: Path) -> None:
     try:
-        ckpt_file.unlink()
-    except FileNotFoundError:
-        return
+        if not ckpt_file.exists() and not checkpoint.frames_file(ckpt_file).exists():
+            return
+        checkpoint.remove(ckpt_file)
     except OSError as exc:
         raise OutputError(f"{ckpt_file}: cannot delete the checkpoint for --restart "
                           f"({exc.strerror}).") from None
@@ -359,8 +438,9 @@ def _alive(pid: int) -> bool:
 
 
 def _clear_stale_siblings(target: Path) -> None:
-    """Remove the temporary siblings of ``target`` left by killed runs of this host; put back a former
-    run that a kill in the middle of a two-rename swap left aside (when ``target`` is missing)."""
+    """Remove the temporary siblings of ``target`` left by killed runs of this host (staging folders and
+    depth-frame scratch folders); put back a former run that a kill in the middle of a two-rename swap
+    left aside (when ``target`` is missing)."""
     host = rf.process_tag().rpartition("-")[0]
     try:
         entries = list(target.parent.iterdir())
@@ -383,6 +463,7 @@ def _clear_stale_siblings(target: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
     for p in stale[rf.STAGING_INFIX]:
         shutil.rmtree(p, ignore_errors=True)
+    clear_stale_scratch(target.parent, f"{target.name}{rf.FRAMES_INFIX}")   # depth frames of killed runs
 
 
 class _Unreadable(Exception):
@@ -404,7 +485,9 @@ def _write_files(folder: Path, ds: xr.Dataset, summary: rf.RunSummary, model) ->
         from ..sewer.results import write_network_layers
 
         write_network_layers(ds, files["gpkg"], model.simulation.grid.crs)
+    skipped = {**(summary.skipped or {}), **numbers.pop("skipped", {})}
     summary.update(numbers)
+    summary.skipped = skipped or None
     files["summary_csv"] = write_summary_csv(summary.to_dict(), folder / rf.SUMMARY_CSV)
     files["summary"] = rf.write_summary_json(summary, folder / rf.SUMMARY_JSON)
     return files
@@ -461,7 +544,7 @@ def _foreign_entries(target: Path, staging: Path) -> list[str]:
     """Names in the former run folder that the new run does not write (they go with the former run)."""
     if not target.is_dir():
         return []
-    ours = {p.name for p in staging.iterdir()} | {rf.CHECKPOINT_NPZ, rf.BASELINE_DIR}
+    ours = {p.name for p in staging.iterdir()} | {rf.CHECKPOINT_NPZ, rf.CHECKPOINT_FRAMES_NC, rf.BASELINE_DIR}
     return sorted(p.name for p in target.iterdir()
                   if p.name not in ours and not (p.name.startswith(".") and p.name.endswith(".part"))
                   and p.name != ".floodsim-write-test")

@@ -300,6 +300,11 @@ class Output(_Model):
         0.01, description="A gauge whose depth never exceeds this [m] is reported as dry (a film is not a peak).")
     compare_to_baseline: bool = Field(True, description="When the scenario has measures, also run it without "
                                       "them and report what the measures changed (doubles the run time).")
+    depth_frames: Literal["auto", "all", "none"] = Field(
+        "auto", description='Depth frames (the depth at every output time) in results.nc: "all"; "none" (maxima '
+                            'only: no arrival time, flooded area over time, gauge final depths, depth map layers or '
+                            'time slider); "auto" (default): all unless cells × output times × 4 B exceeds 2 GiB '
+                            '(floodsim.run.budget.FRAMES_AUTO_LIMIT_BYTES), then maxima only, with a warning.')
 
 
 class Scenario(_Model):

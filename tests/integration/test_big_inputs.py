@@ -205,8 +205,11 @@ def test_bad_tiles_and_clips_exit_2_naming_the_file(tmp_path, dem, clip, match):
 def test_the_estimate_counts_cells_frames_and_steps():
     est = budget.estimate(cells=1_000_000, active_cells=900_000, dx=1.0, duration_s=3600.0, output_times=13,
                           cfl=0.7, available=64e9)
-    per_cell = budget.CORE_BYTES_PER_CELL + budget.PRODUCT_BYTES_PER_CELL + 2 * 4.0 * 13
+    per_cell = budget.CORE_BYTES_PER_CELL + budget.PRODUCT_BYTES_PER_CELL   # the frames are on disk
     assert est.memory_bytes == pytest.approx(budget.FIXED_BYTES + 1e6 * per_cell)
+    assert est.frames_disk_bytes == 4.0 * 1e6 * 13
+    assert budget.estimate(1_000_000, 1, 1.0, 60.0, 500, 0.7, available=64e9).memory_bytes == est.memory_bytes
+    assert budget.estimate(1_000_000, 1, 1.0, 60.0, 13, 0.7, available=64e9, frames=False).frames_disk_bytes == 0
     dt = 0.7 * 1.0 / np.sqrt(9.81 * budget.REFERENCE_DEPTH_M)
     assert est.steps == int(np.ceil(3600.0 / dt))
     assert est.seconds == pytest.approx(est.steps * 1e6 / budget.REFERENCE_RATE)

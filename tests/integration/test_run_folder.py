@@ -318,7 +318,9 @@ def test_sigkill_in_the_write_phase_leaves_the_former_run(older):
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     assert _snapshot(out) == before                         # the older run, byte for byte, nothing mixed in
-    assert _siblings(out) == [staging.name]                 # what the killed run left beside it...
+    frames = [name for name in _siblings(out) if name.startswith(out.name + rf.FRAMES_INFIX)]
+    assert len(frames) == 1                                  # its depth frames' scratch folder, and
+    assert _siblings(out) == sorted([staging.name, *frames])  # what the killed run left beside it...
     assert _run(newer, out) == ExitCode.OK                  # ...is removed by the next run into the folder
     assert not _siblings(out)
     _assert_whole_run(out, "newer run")
@@ -416,7 +418,8 @@ def test_a_checkpoint_is_not_overwritten_without_resume_or_restart(older, monkey
     err = capsys.readouterr().err
     assert "interrupted; the output folder was left as it was, apart from its checkpoint" in err
     after = _snapshot(out)
-    assert {k: v for k, v in after.items() if k != rf.CHECKPOINT_NPZ} == before
+    assert {k: v for k, v in after.items() if k not in (rf.CHECKPOINT_NPZ, rf.CHECKPOINT_FRAMES_NC)} == before
+    assert rf.CHECKPOINT_FRAMES_NC in after                          # the frames recorded, beside it
     assert not _siblings(out)
 
     assert _run(newer, out) == ExitCode.INPUT                        # refused: it would be lost

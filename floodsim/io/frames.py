@@ -1,0 +1,281 @@
+"""Depth frames on disk: a run's frames are written as it goes and read back one at a time.
+
+A city run has 25 M cells: one float32 depth frame is 95 MB, so frames held in memory made a run's
+memory grow with every output time. Instead :class:`FrameStore` appends each frame to a scratch
+NetCDF-4 file (unlimited ``time``, chunks of one frame × :data:`~floodsim.io.raster.NETCDF_CHUNK` ²
+cells, zlib level 1) and gives them back as a lazy dask array (one chunk per frame), so writing
+``results.nc`` and every product that needs the frames read them one at a time.
+
+The scratch file lives in a folder of its own, ``<head><host>-<pid>-<random>``: beside the run
+folder (``<out>.floodsim-frames-…``, same file system) when the runner knows it, else in the system
+temp. The folder is removed by :meth:`FrameStore.close`, when the store is garbage-collected (no
+dataset reads it any more) or at interpreter exit; folders of processes of this host that are gone
+(killed) are removed by the next store created in the same place (:func:`clear_stale_scratch`).
+Never in the run folder itself: that is written whole or not at all (:mod:`floodsim.run.runner`).
+
+netCDF/HDF5 are not thread-safe: every access here holds xarray's netCDF4 lock, the one xarray holds
+when it writes ``results.nc`` from dask threads. Reads open the file for each frame (a handle kept
+open across reads broke later opens of the same file once xarray had opened and closed it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .runfolder import process_tag
+
+try:   # the lock xarray's netCDF4 backend holds for every netCDF-C/HDF5 call
+    from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK as _LOCK
+except ImportError:  # pragma: no cover - another xarray layout
+    _LOCK = threading.Lock()
+
+#: Name of the variable in a frames file (the same as in results.nc).
+VARIABLE = "depth"
+#: Prefix of a scratch folder in the system temp (``<head><host>-<pid>-<random>``).
+TEMP_HEAD = "floodsim-frames-"
+#: zlib level of the scratch file (written once, read once: speed over size).
+SCRATCH_COMPLEVEL = 1
+
+
+def _chunk(n: int) -> int:
+    from .raster import NETCDF_CHUNK
+
+    return max(1, min(NETCDF_CHUNK, n))
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless process ``pid`` of this host is known to be gone."""
+    if os.name != "posix":
+        return True            # cannot tell without side effects: never remove
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True            # someone else's process
+    return True
+
+
+def clear_stale_scratch(folder: Path, head: str) -> None:
+    """Remove the scratch folders ``<head><host>-<pid>-<random>`` in ``folder`` that processes of this
+    host which are gone (killed) left behind."""
+    host = process_tag().rpartition("-")[0]
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return
+    for p in entries:
+        if not p.name.startswith(head) or not p.is_dir():
+            continue
+        tag = p.name[len(head):].rpartition("-")[0]            # <host>-<pid>
+        h, _, pid = tag.rpartition("-")
+        if h == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _release(handle: dict, folder: Path) -> None:
+    """Finalizer of a :class:`FrameStore`: close its file (if still open for appending) and remove its
+    folder. Takes no lock: a finalizer may run in a thread that holds it (a garbage collection there);
+    :meth:`FrameStore.close`, and every read, close the file under the lock first."""
+    nc = handle.pop("nc", None)
+    if nc is not None:
+        with contextlib.suppress(Exception):   # closing a file already broken: nothing left to save
+            nc.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Frames:
+    """The array dask reads: ``n`` frames of a reader (one ``__getitem__`` per chunk)."""
+
+    def __init__(self, reader, n: int, shape: tuple[int, int]):
+        self.reader = reader
+        self.shape = (int(n), *shape)
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 3
+
+    def __getitem__(self, key):
+        return self.reader.read(key)
+
+
+def _lazy(reader, n: int, shape: tuple[int, int]):
+    import dask.array as da
+
+    return da.from_array(_Frames(reader, n, shape), chunks=(1, *shape), name=f"depth-frames-{uuid.uuid4().hex}",
+                         meta=np.empty((0, 0, 0), np.float32), asarray=True, fancy=False)
+
+
+def _read(path: Path, var: str, key) -> np.ndarray:
+    """``var[key]`` of NetCDF file ``path``, opened for this read only; call with the lock held.
+
+    (A handle kept open across reads broke later opens of the same file once xarray had opened and
+    closed it in between: "NetCDF: HDF error", then a segfault. An open per frame costs a millisecond.)
+    """
+    import netCDF4
+
+    with netCDF4.Dataset(path, "r") as nc:
+        nc.set_auto_mask(False)
+        return np.asarray(nc[var][key], dtype=np.float32)
+
+
+class FrameReader:
+    """Read frames of variable ``var`` from a NetCDF file (opened for each read)."""
+
+    def __init__(self, path, var: str = VARIABLE):
+        self.path, self.var = Path(path), var
+
+    def read(self, key) -> np.ndarray:
+        with _LOCK:
+            return _read(self.path, self.var, key)
+
+    def count(self) -> int:
+        import netCDF4
+
+        with _LOCK, netCDF4.Dataset(self.path, "r") as nc:
+            return int(nc[self.var].shape[0])
+
+
+def lazy_frames(path, var: str = VARIABLE):
+    """The frames of ``var`` (time, y, x) in NetCDF file ``path`` as a lazy dask array, one chunk per frame."""
+    import netCDF4
+
+    reader = FrameReader(path, var)
+    with _LOCK, netCDF4.Dataset(reader.path, "r") as nc:
+        n, ny, nx = nc[var].shape
+    return _lazy(reader, n, (ny, nx))
+
+
+class FrameStore:
+    """Depth frames (float32, ``shape``) appended to a scratch NetCDF-4 file as a run records them.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Frame shape.
+    folder : str or Path, optional
+        Where the scratch folder is made (default: the system temp).
+    head : str
+        Prefix of the scratch folder's name (default :data:`TEMP_HEAD`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> store = FrameStore((3, 4))
+    >>> store.append(np.ones((3, 4), np.float32))
+    >>> store.lazy().shape, store.count
+    ((1, 3, 4), 1)
+    >>> store.close(); store.dir.exists()
+    False
+    """
+
+    def __init__(self, shape, folder=None, head: str = TEMP_HEAD):
+        self.shape = tuple(int(n) for n in shape)
+        folder = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+        clear_stale_scratch(folder, head)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{head}{process_tag()}-", dir=folder))
+        self.path = self.dir / "frames.nc"
+        self.count = 0
+        self._handle: dict = {}
+        self._finalizer = weakref.finalize(self, _release, self._handle, self.dir)
+
+    def __reduce__(self):   # another process reads the file, never owns it
+        return (FrameReader, (self.path, VARIABLE))
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def _close_writer(self) -> None:
+        """Close the file open for appending (call with the lock held)."""
+        nc = self._handle.pop("nc", None)
+        if nc is not None:
+            nc.close()
+
+    def _writer(self):
+        """The file open for appending, created at the first frame; call with the lock held."""
+        import netCDF4
+
+        if self.closed:
+            raise RuntimeError(f"{self.dir}: the depth frames of this run were already removed")
+        nc = self._handle.get("nc")
+        if nc is not None:
+            return nc
+        if self.path.exists():
+            nc = netCDF4.Dataset(self.path, "a")
+        else:
+            ny, nx = self.shape
+            nc = netCDF4.Dataset(self.path, "w", format="NETCDF4")
+            nc.createDimension("time", None)
+            nc.createDimension("y", ny)
+            nc.createDimension("x", nx)
+            nc.createVariable(VARIABLE, "f4", ("time", "y", "x"), zlib=True, complevel=SCRATCH_COMPLEVEL,
+                              chunksizes=(1, _chunk(ny), _chunk(nx)), fill_value=np.float32(np.nan))
+        nc.set_auto_mask(False)
+        self._handle["nc"] = nc
+        return nc
+
+    def append(self, frame: np.ndarray) -> None:
+        """Write one frame (float32 (ny, nx)) after the last."""
+        frame = np.asarray(frame, dtype=np.float32)
+        if frame.shape != self.shape:
+            raise ValueError(f"frame of shape {frame.shape}, expected {self.shape}")
+        with _LOCK:
+            self._writer()[VARIABLE][self.count] = frame
+            self.count += 1
+
+    def read(self, key) -> np.ndarray:
+        """``frames[key]`` (numpy indexing of (time, y, x); slices)."""
+        with _LOCK:
+            if self.closed:
+                raise RuntimeError(f"{self.dir}: the depth frames of this run were already removed")
+            self._close_writer()
+            return _read(self.path, VARIABLE, key)
+
+    def lazy(self):
+        """The frames written so far as a dask array (time, y, x), one chunk per frame. The file is closed
+        for appending (on disk whole: another process of this host may read it by its path)."""
+        with _LOCK:
+            self._close_writer()
+        return _lazy(self, self.count, self.shape)
+
+    def copy_to(self, dest) -> Path:
+        """Copy the frames file to ``dest`` atomically (temporary name, fsync, rename)."""
+        dest = Path(dest)
+        with atomic_path(dest) as tmp:
+            with _LOCK:
+                self._close_writer()          # everything on disk
+                shutil.copyfile(self.path, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        return dest
+
+    @classmethod
+    def from_file(cls, path, n: int, shape, folder=None, head: str = TEMP_HEAD) -> FrameStore:
+        """A new store holding the first ``n`` frames of ``path`` (copied frame by frame)."""
+        store = cls(shape, folder, head)
+        reader = FrameReader(path)
+        available = reader.count()
+        if available < n:
+            store.close()
+            raise ValueError(f"{path} holds {available} frames, {n} needed")
+        for k in range(n):
+            store.append(reader.read(k))
+        return store
+
+    def close(self) -> None:
+        """Close the file and remove the scratch folder (idempotent)."""
+        with _LOCK:
+            self._close_writer()
+        self._finalizer()
+
+
+__all__ = ["TEMP_HEAD", "FrameReader", "FrameStore", "clear_stale_scratch", "lazy_frames", "pid_alive"]
