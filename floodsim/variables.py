@@ -47,6 +47,8 @@ _VARS = [
     VarDef("volume_boundary_out", "m3", "cumulative volume leaving through boundaries", None, ("time",)),
     VarDef("volume_infiltration", "m3", "cumulative infiltrated volume", None, ("time",)),
     VarDef("volume_roof_drainage", "m3", "cumulative roof rain sent to the piped system", None, ("time",)),
+    VarDef("volume_rounding", "m3", "cumulative volume added (+) or lost (-) by rounding depths to float32 "
+           "(precision = single; 0 in double)", None, ("time",)),
     VarDef("volume_error", "m3", "continuity error: stored - initial - net inflow", None, ("time",)),
     # fine time series (floodsim.run.series), on their own time axis
     VarDef("series_time", "s", "time since start of simulation of the fine series", "time", ("series_time",)),

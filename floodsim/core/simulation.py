@@ -356,13 +356,14 @@ class Simulation:
         infiltrated = float(bw.infil.sum()) * grid.cell_area
         rounded = float(bw.round.sum())   # [m] of depth; 0.0 in double precision
         if bw.negative.any():
-            removed, given_back = repair_negative_depths(
+            removed, given_back, repair_rounding = repair_negative_depths(
                 h=h, qx=qx, qy=qy, active=self.active, infil_F=s.infil_F, row_negative=bw.negative, dt=dt,
                 dx=dx, dy=dy, tol=REPAIR_TOLERANCE_M, stack=bw.stack, touched=bw.touched, visits=bw.visits)
             if removed < 0:
                 raise StabilityError(self._diagnose("negative depths could not be repaired", "negative"))
             vol_out -= removed
             infiltrated -= given_back
+            rounded += repair_rounding
         inflow_volume = 0.0
         for inflow, cells in zip(self.inflows, self._inflow_cells):
             volume = inflow.discharge.integral(t, t + dt)

@@ -145,6 +145,59 @@ KERNEL_FORM: str = ("avx512" if PACKED_INT64_CONVERSION and MASKED_STORES
                     else f"conversion={'packed' if PACKED_INT64_CONVERSION else 'emulated'},"
                          f"maxima={'masked' if MASKED_STORES else 'select'}")
 
+def _drop_stale_caches() -> None:
+    """Delete numba's cached machine code of floodsim's kernels when any kernel source changed.
+
+    numba keys a cached function on its *own* file's time stamp only, not on the files of the functions
+    it inlines: after an edit of ``continuity.py``, the kernels of ``fused.py`` (which inline its row
+    update) would still load their old machine code, silently. So every cache folder numba may use for
+    these files (next to the sources, ``NUMBA_CACHE_DIR``, the per-user cache) carries a digest of all
+    kernel sources, and its floodsim entries are deleted when the digest differs. A folder that cannot be
+    written is left alone (numba then cannot write it either).
+    """
+    import hashlib
+    from pathlib import Path
+
+    from numba.core.caching import CacheImpl
+
+    root = Path(__file__).resolve().parent
+    sources = sorted(root.rglob("*.py"))
+    digest = hashlib.sha256()
+    for f in sources:
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    stamp_text = digest.hexdigest()
+
+    def probe():   # a function to ask numba's cache locators with
+        pass
+
+    folders = set()
+    for f in sources:
+        for locator in CacheImpl._locator_classes:
+            try:
+                found = locator.from_function(probe, str(f))
+            except Exception:  # noqa: BLE001 - a locator that does not apply
+                found = None
+            if found is not None:
+                folders.add((Path(found.get_cache_path()), f.stem))
+    stems: dict[Path, set[str]] = {}
+    for folder, stem in folders:
+        stems.setdefault(folder, set()).add(stem)
+    for folder, names in stems.items():
+        stamp = folder / "floodsim-kernel-sources.sha256"
+        try:
+            if not folder.is_dir() or (stamp.is_file() and stamp.read_text() == stamp_text):
+                continue
+            for entry in folder.iterdir():
+                if entry.suffix in (".nbi", ".nbc") and entry.name.split(".", 1)[0] in names:
+                    entry.unlink()
+            stamp.write_text(stamp_text)
+        except OSError:
+            continue
+
+
+if _form_override() == "auto" and not JIT_DISABLED:
+    _drop_stale_caches()
+
 _OPTIONS = dict(cache=_form_override() == "auto", nogil=True, error_model="numpy", fastmath={"contract"})
 
 #: Decorator for serial kernels and scalar helpers.

@@ -14,7 +14,7 @@ stopped, which ends the loop in a finite number of steps without creating water.
 
 from __future__ import annotations
 
-from ._jit import kernel
+from ._jit import is_single, kernel, wide
 
 #: Repairs of one cell within one call after which all its outflows are stopped (ends flow loops).
 MAX_VISITS = 8
@@ -24,7 +24,9 @@ MAX_VISITS = 8
 def _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol, stop_all, stack, top):
     """Scale the outflows of cell (i, j) so its depth becomes zero.
 
-    Returns (top, boundary volume no longer leaving [m³], infiltration volume given back [m³])."""
+    Returns (top, boundary volume no longer leaving [m³], infiltration volume given back [m³], the
+    depth float32 storage added by rounding [m] (0 in double precision; see
+    :func:`floodsim.kernels.continuity.update_depth`))."""
     ny, nx = h.shape
     area = dx * dy
     out_w = max(-qx[i, j], 0.0) * dy * dt
@@ -32,20 +34,27 @@ def _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol, stop_all, 
     out_n = max(-qy[i, j], 0.0) * dx * dt
     out_s = max(qy[i + 1, j], 0.0) * dx * dt
     total = out_w + out_e + out_n + out_s
-    deficit = -h[i, j] * area
+    deficit = -wide(h[i, j]) * area
     h[i, j] = 0.0
     uninfiltrated = 0.0
+    rounded = 0.0
     has_infiltration = infil_F.shape[0] > 1 or infil_F.shape[1] > 1
     if deficit > total and has_infiltration:
         # no outflow can cover the rest: it is water this cell infiltrated but never received
         uninfiltrated = deficit - total
         infil_F[i, j] -= uninfiltrated / area
-    # (without infiltration, deficit > total only by round-off)
+    elif deficit > total and is_single(h):
+        # without infiltration, deficit > total only by round-off: in single precision the stored
+        # depth's rounding, which the balance keeps as such
+        rounded += (deficit - total) / area
     if total <= 0.0:
-        return top, 0.0, uninfiltrated
+        return top, 0.0, uninfiltrated, rounded
     frac = 1.0 if stop_all else min(deficit / total, 1.0)  # share of each outflow that cannot leave
     if stop_all and deficit < total:
-        h[i, j] = (total - deficit) / area  # stopping every outflow keeps some water here
+        kept = (total - deficit) / area
+        h[i, j] = kept  # stopping every outflow keeps some water here
+        if is_single(h):
+            rounded += wide(h[i, j]) - kept
     keep = 1.0 - frac
     boundary = 0.0
     for s in range(4):
@@ -73,18 +82,22 @@ def _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol, stop_all, 
             continue
         removed = out * frac
         if 0 <= ni < ny and 0 <= nj < nx and active[ni, nj]:
-            before = h[ni, nj]
+            before = wide(h[ni, nj])
             after = before - removed / area
             if after < -tol:
                 h[ni, nj] = after
+                if is_single(h):
+                    rounded += wide(h[ni, nj]) - after
                 if before >= -tol:
                     stack[top] = ni * nx + nj
                     top += 1
             else:
                 h[ni, nj] = max(after, 0.0)  # a round-off residue, not water
+                if is_single(h) and after > 0.0:
+                    rounded += wide(h[ni, nj]) - after
         else:
             boundary += removed
-    return top, boundary, uninfiltrated
+    return top, boundary, uninfiltrated, rounded
 
 
 @kernel
@@ -114,10 +127,12 @@ def repair_negative_depths(h, qx, qy, active, infil_F, row_negative, dt, dx, dy,
 
     Returns
     -------
-    (float, float)
+    (float, float, float)
         Volume [m³] that the boundary kernel counted as outflow but no longer leaves, and volume given
         back from infiltration; the caller subtracts them from those balance terms. A boundary volume
         of -1.0 signals a broken state (the scratch stack overflowed, e.g. because depths are NaN).
+        Third, in single precision, the depth [m] that storing the repaired depths in float32 added by
+        rounding, summed over the cells (the balance's ``rounding``; 0 in double precision).
     """
     ny, nx = h.shape
     top = 0
@@ -133,6 +148,7 @@ def repair_negative_depths(h, qx, qy, active, infil_F, row_negative, dt, dx, dy,
                     top += 1
     boundary = 0.0
     uninfiltrated = 0.0
+    rounded = 0.0
     n_touched = 0
     broken = False
     while top > 0:
@@ -153,12 +169,13 @@ def repair_negative_depths(h, qx, qy, active, infil_F, row_negative, dt, dx, dy,
             n_touched += 1
         if visits[c] < 255:
             visits[c] += 1
-        top, removed, given_back = _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol,
-                                                  visits[c] >= MAX_VISITS, stack, top)
+        top, removed, given_back, r = _scale_outflow(h, qx, qy, active, infil_F, i, j, dt, dx, dy, tol,
+                                                     visits[c] >= MAX_VISITS, stack, top)
         boundary += removed
         uninfiltrated += given_back
+        rounded += r
     for k in range(n_touched):
         visits[touched[k]] = 0
     if broken:
-        return -1.0, 0.0
-    return boundary, uninfiltrated
+        return -1.0, 0.0, 0.0
+    return boundary, uninfiltrated, rounded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import is_single, kernel, wide
+from ._jit import is_single, kernel, real, wide
 
 
 @kernel
@@ -62,8 +62,8 @@ def mark_wet_bands(h, cells, band_rows, hmin, g, band_wet, band_wave):
     for k in range(cells.size):
         c = cells[k]
         i = c // nx
-        depth = wide(h[i, c - i * nx])
-        if depth > hmin:
+        depth = h[i, c - i * nx]
+        if depth > real(hmin, h):   # compared in the state's precision, as the depth update does
             b = i // band_rows
             band_wet[b] = 1
-            band_wave[b] = max(band_wave[b], math.sqrt(g * depth))
+            band_wave[b] = max(band_wave[b], math.sqrt(g * wide(depth)))

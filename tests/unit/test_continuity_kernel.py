@@ -199,7 +199,7 @@ def test_positivity_repair_conserves_volume_and_removes_negatives(c):
     bw = call_update(h, qx, qy, active, c["band_rows"], dt, dx, dy)
     act = active.astype(bool)
     v_before = h.sum() * dx * dy
-    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
+    removed, given_back, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
                                                  dy, TOL, bw.stack, bw.touched,
                                                  bw.visits)
     assert given_back == 0.0
@@ -230,7 +230,7 @@ def test_positivity_repair_chain_case():
     np.testing.assert_allclose(h, [[-0.1, -0.1, 0.2, -0.05]], atol=1e-15)
     assert bw.negative.sum() == 3
     v_before = h.sum()
-    removed, given_back = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
+    removed, given_back, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, dt, dx,
                                                  dy, TOL, bw.stack, bw.touched,
                                                  bw.visits)
     assert given_back == 0.0
@@ -307,7 +307,7 @@ def test_positivity_repair_leaves_no_negative_on_rotational_2x2():
     active = np.ones((2, 2), np.uint8)
     bw = call_update(h, qx, qy, active, 1, 1.0, 1.0, 1.0)
     np.testing.assert_allclose(h, -0.05, rtol=1e-15)
-    removed, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, 1.0, 1.0, 1.0, TOL,
+    removed, _, _ = repair_negative_depths(h, qx, qy, active, NO_INFIL, bw.negative, 1.0, 1.0, 1.0, TOL,
                                         bw.stack, bw.touched, bw.visits)
     assert h.sum() == pytest.approx(-0.2 + removed, abs=1e-15)
     assert np.all(h >= 0.0), h
