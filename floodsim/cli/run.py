@@ -103,7 +103,9 @@ def format_summary(s: dict, files: dict) -> str:
         "{roof_drainage:,.1f} − measures out {measure_outflow:,.1f} = Δstored {d:,.1f} m³ "
         "(now {surface:,.1f} on the surface, {measures:,.1f} in measures)".format(
             d=vb["stored"] - vb["initial"], **vb),
-        f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})",
+        f"                continuity error {vb['error']:.3g} m³ (relative {vb['relative_error']:.2e})"
+        + (f"; float32 rounding of depths {vb['rounding']:+.3g} m³ (counted in the balance)"
+           if vb.get("rounding") else ""),
     ]
     for name, g in s.get("gauges", {}).items():
         if g == "dry":

@@ -29,13 +29,17 @@ from dataclasses import dataclass
 
 #: Solver arrays per cell [B] in float64 (benchmarks/results/bench_core.json, bytes_per_cell_arrays).
 CORE_BYTES_PER_CELL = 68.25
+#: The same in single precision (float32 depth, discharges and bed; maxima, masks and scratch unchanged;
+#: bench_core.py --single, 2026-12-02: 50.8 B/cell at 1M and 4M cells).
+CORE_BYTES_PER_CELL_SINGLE = 50.8
 #: Products computed after the run per cell [B]: maxima, hazard, arrival, classes (float32/float64 copies).
 PRODUCT_BYTES_PER_CELL = 48.0
 #: Python, numpy, numba, GDAL and xarray themselves [B].
 FIXED_BYTES = 400e6
 #: Depth assumed for the time estimate [m].
 REFERENCE_DEPTH_M = 1.0
-#: Cell updates per second assumed for the time estimate (2 cores, float64).
+#: Cell updates per second assumed for the time estimate (2 cores, float64; single precision is taken
+#: as this, a lower bound: it measured 1.3-1.8x faster).
 REFERENCE_RATE = 5.0e7
 #: ``[output] depth_frames = "auto"`` keeps the depth frames only up to this size, cells × output times ×
 #: 4 B (2 GiB); above it the run writes maxima only, with a warning.
@@ -135,13 +139,14 @@ def depth_frames_choice(mode: str, cells: int, output_times: int) -> tuple[bool,
 
 
 def estimate(cells: int, active_cells: int, dx: float, duration_s: float, output_times: int, cfl: float,
-             available: float | None = None, frames: bool = True) -> Estimate:
+             available: float | None = None, frames: bool = True, precision: str = "double") -> Estimate:
     """The memory and time a run of ``cells`` cells of ``dx`` m for ``duration_s`` s will need.
 
     ``available`` defaults to :func:`available_memory`. The depth frames (``frames``) count as disk, not
-    memory (module docstring).
+    memory (module docstring). ``precision`` is the solver's (``"double"`` or ``"single"``).
     """
-    memory = FIXED_BYTES + cells * (CORE_BYTES_PER_CELL + PRODUCT_BYTES_PER_CELL)
+    core = CORE_BYTES_PER_CELL_SINGLE if precision == "single" else CORE_BYTES_PER_CELL
+    memory = FIXED_BYTES + cells * (core + PRODUCT_BYTES_PER_CELL)
     dt = cfl * dx / math.sqrt(GRAVITY * REFERENCE_DEPTH_M)
     steps = int(math.ceil(duration_s / dt)) if duration_s > 0 else 0
     seconds = steps * cells / REFERENCE_RATE
@@ -159,7 +164,7 @@ def estimate_model(model, duration_s: float, interval_s: float | None, available
     mode = getattr(getattr(sc, "output", None), "depth_frames", "all")
     frames, why = depth_frames_choice(mode, ny * nx, times)
     est = estimate(ny * nx, int(sim.active.sum()), min(sim.grid.dx, sim.grid.dy), duration_s, times,
-                   sim.params.cfl, available, frames)
+                   sim.params.cfl, available, frames, sim.params.precision)
     return dataclasses.replace(est, frames_note=why)
 
 

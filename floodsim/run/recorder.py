@@ -26,7 +26,7 @@ from ..io.frames import TEMP_HEAD, FrameStore
 from ..variables import attrs
 
 _BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration", "roof_drainage",
-                 "measure_outflow")
+                 "measure_outflow", "rounding")
 
 
 class Recorder:
@@ -202,7 +202,8 @@ class Recorder:
 
 def balance_summary(ds: xr.Dataset) -> dict:
     """The final volume balance of a results dataset [m³] as a plain dict."""
-    out = {k: float(ds[f"volume_{k}"].values[-1]) for k in _BALANCE_KEYS}
+    # (results of runs before single precision have no volume_rounding: it was 0)
+    out = {k: float(ds[f"volume_{k}"].values[-1]) if f"volume_{k}" in ds else 0.0 for k in _BALANCE_KEYS}
     out.update(initial=float(ds.attrs["initial_volume_m3"]),
                stored=float(ds["volume_stored"].values[-1] + ds["volume_measures"].values[-1]),
                surface=float(ds["volume_stored"].values[-1]), measures=float(ds["volume_measures"].values[-1]),
