@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_city.py                       # 5000² (25M cells, 1 m), 60-min Chicago storm
     python benchmarks/bench_city.py --n 2000 --minutes 10 # a smaller city, the first 10 minutes
     python benchmarks/bench_city.py --quick               # 1000², 5 minutes (a check that it runs)
+    python benchmarks/bench_city.py --precision double,single   # both precisions, one process each
 
 The city (issue 14): the benchmark terrain of :mod:`floodsim.run.bench` (a plane with undulations and
 an 8 m street grid every 60 m), with **buildings as blocked cells** (a regular pattern of 14 × 20 m
@@ -16,17 +17,18 @@ Each run is a fresh subprocess (so its peak RSS is its own): build, run ``--minu
 output frames every 10 simulated minutes, and write ``results.nc`` (chunked, compressed) through the
 run-folder writer. Recorded per run:
 
-* output frames every ``--frame-minutes`` (default 10) simulated minutes, kept in memory as the
-  recorder keeps them today (streaming them to disk is issue 14's next step);
-* wall time of the time loop, steps, cell-updates/s counted over **all cells** and over **wet cells**
+* output frames every ``--frame-minutes`` (default 10) simulated minutes, streamed to a scratch file
+  by floodsim's recorder as ``floodsim run`` does (:mod:`floodsim.io.frames`), none held in memory;
+* wall time of the time loop (with its frames written as it goes), steps, cell-updates/s counted over **all cells** and over **wet cells**
   (cells with water above ``hmin`` at the end, as a lower bound of the cells the bands skipping left
   computing);
-* **peak RSS per cell** [B] (``ru_maxrss`` of the subprocess, so Python, numba and GDAL included);
+* **peak RSS per cell** [B] (``ru_maxrss`` of the subprocess, so Python, numba and GDAL included), and
+  the model's share of it (peak RSS less the RSS after imports and compilation, per cell);
 * the output: ``results.nc`` size and write time;
 * RSS after each output frame, to show that nothing in the run grows with the number of steps.
 
-Prints a table and writes ``benchmarks/results/bench_city.json``. Precision: float64 (the state's only
-precision today; single precision is issue 14's next step, and a ``--precision`` column will follow it).
+Prints a table and writes ``benchmarks/results/bench_city.json``; ``--precision`` runs float64
+(``double``, default), float32 (``single``) or both, one fresh process each.
 """
 
 from __future__ import annotations
@@ -63,51 +65,51 @@ def city(n: int):
     return z, np.ascontiguousarray(blocked)
 
 
-def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0) -> dict:
+def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0, precision: str = "double") -> dict:
     """Build and run the city in this process; returns the measurements."""
-    import numpy as np
-    import xarray as xr
-
     from floodsim.build.storms import IDFCurve, chicago_design_storm
-    from floodsim.core import Boundary, Grid, Simulation
+    from floodsim.core import Boundary, Grid, Simulation, SolverParams
     from floodsim.io.raster import write_netcdf
     from floodsim.run.bench import MANNING, PLANE_SLOPE
+    from floodsim.run.recorder import Recorder, run_simulation
 
     def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
-    warm = Simulation(Grid.from_array(city(40)[0], dx=1.0), rainfall=None, manning=MANNING)
+    params = SolverParams(precision=precision)
+    warm = Simulation(Grid.from_array(city(40)[0], dx=1.0), rainfall=None, manning=MANNING, params=params)
     warm.advance_to(30.0)                                  # compile every kernel on a tiny grid
+    rss_baseline = rss_mb()                                # interpreter, libraries and compiled kernels
     t0 = time.perf_counter()
     z, blocked = city(n)
     storm = chicago_design_storm(IDFCurve.from_file(IDF), 100.0, 60.0, peak_position=0.4, step_min=5.0)
     sim = Simulation(Grid.from_array(z, dx=1.0), rainfall=storm, manning=MANNING, blocked=blocked,
-                     boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)])
+                     boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)], params=params)
     build_s = time.perf_counter() - t0
     duration = minutes * 60.0
-    times = sim.output_times(0.0, duration, frame_minutes * 60.0)
-    frames, rss_after_frame = [], []
-    wall = 0.0
-    for t in times:
-        t1 = time.perf_counter()
-        sim.advance_to(float(t))
-        wall += time.perf_counter() - t1
-        sim.record_maxima()
-        frames.append(sim.state.h.astype(np.float32))
+    rss_after_frame = []
+    wall_marks = []
+    recorder = Recorder(sim)                   # depth frames streamed to a scratch file, as floodsim run does
+
+    def after_frame(t, total):
+        wall_marks.append(time.perf_counter())
         rss_after_frame.append(round(rss_mb(), 1))
+
+    t1 = time.perf_counter()
+    ds = run_simulation(sim, duration, frame_minutes * 60.0, progress=after_frame, recorder=recorder)
+    wall = time.perf_counter() - t1            # the time loop with its output frames written as it goes
     sim.check_finite()
     steps = sim.state.steps
     wet = int((sim.state.h > sim.params.hmin).sum())
     cells = n * n
-    ds = xr.Dataset({"depth": (("time", "y", "x"), np.stack(frames)),
-                     "max_depth": (("y", "x"), sim.state.h_max.astype(np.float32))},
-                    coords={"time": np.asarray(times, float), "y": sim.grid.y, "x": sim.grid.x})
-    del frames
     out.mkdir(parents=True, exist_ok=True)
     t1 = time.perf_counter()
-    path = write_netcdf(ds, out / f"city_{n}.nc")
+    path = write_netcdf(ds, out / f"city_{n}_{precision}.nc")   # streams the frames from the scratch file
     write_s = time.perf_counter() - t1
     size = path.stat().st_size
+    frames = int(ds.sizes.get("time", 0)) if "depth" in ds else 0
+    del ds
+    recorder.close()
     path.unlink()
     balance = sim.balance.as_dict(sim.total_volume())
     return {
@@ -116,7 +118,11 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0) -> d
         "cell_updates_per_s_all": cells * steps / wall if wall else None,
         "wet_cells_end": wet, "cell_updates_per_s_wet": wet * steps / wall if wall else None,
         "peak_rss_mb": rss_mb(), "peak_rss_bytes_per_cell": rss_mb() * 2**20 / cells,
-        "rss_mb_after_each_frame": rss_after_frame, "output_frames": len(times),
+        "rss_mb_after_each_frame": rss_after_frame, "output_frames": frames,
+        "rss_baseline_mb": rss_baseline,
+        "model_bytes_per_cell": (rss_mb() - rss_baseline) * 2**20 / cells,
+        "precision": precision,
+        "volume_rounding_m3": float(balance.get("rounding", 0.0)),
         "results_nc_bytes": size, "results_nc_write_s": write_s,
         "relative_volume_error": float(balance.get("relative_error", float("nan"))),
     }
@@ -129,18 +135,26 @@ def main(argv=None) -> int:
     ap.add_argument("--frame-minutes", type=float, default=10.0, help="simulated minutes between output frames")
     ap.add_argument("--quick", action="store_true", help="1000², 5 minutes")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_city.json")
+    ap.add_argument("--precision", default="double",
+                    help="double, single or double,single (one fresh process each)")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)    # the measured subprocess
     args = ap.parse_args(argv)
     if args.quick:
         args.n, args.minutes = 1000, 5.0
     if args.one:
         print(json.dumps(one_run(args.n, args.minutes, Path(os.environ.get("TMPDIR", "/tmp")) / "bench_city",
-                                 args.frame_minutes)))
+                                 args.frame_minutes, args.precision)))
         return 0
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    if not precisions or any(p not in ("double", "single") for p in precisions):
+        ap.error(f"--precision {args.precision!r}: use double, single or double,single")
     load = os.getloadavg()
-    r = subprocess.run([sys.executable, __file__, "--one", "--n", str(args.n), "--minutes", str(args.minutes),
-                        "--frame-minutes", str(args.frame_minutes)], capture_output=True, text=True, check=True)
-    row = json.loads(r.stdout.strip().splitlines()[-1])
+    rows = []
+    for precision in precisions:
+        r = subprocess.run([sys.executable, __file__, "--one", "--n", str(args.n), "--minutes", str(args.minutes),
+                            "--frame-minutes", str(args.frame_minutes), "--precision", precision],
+                           capture_output=True, text=True, check=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     import numba
 
     import floodsim
@@ -149,18 +163,24 @@ def main(argv=None) -> int:
               "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                           "loadavg_before": load, "loadavg_after": os.getloadavg(),
                           "numba": numba.__version__, "floodsim": floodsim.__version__},
-              "precision": "float64", "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)",
-              "rows": [row]}
+              "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)", "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"{'cells':>12} {'simulated':>9} {'steps':>7} {'wall s':>8} {'upd/s all':>10} {'upd/s wet':>10} "
-          f"{'B/cell':>7} {'nc MB':>7} {'write s':>7}")
-    print(f"{row['cells']:>12,} {row['simulated_s'] / 60:>7.0f}mn {row['steps']:>7} {row['wall_s']:>8.1f} "
-          f"{row['cell_updates_per_s_all']:>10.3g} {row['cell_updates_per_s_wet']:>10.3g} "
-          f"{row['peak_rss_bytes_per_cell']:>7.1f} {row['results_nc_bytes'] / 1e6:>7.1f} "
-          f"{row['results_nc_write_s']:>7.2f}")
-    print(f"RSS after each frame [MB]: {row['rss_mb_after_each_frame']}; relative volume error "
-          f"{row['relative_volume_error']:.2e}; load {load[0]:.1f} → {result['machine']['loadavg_after'][0]:.1f}")
+    print(f"{'precision':>9} {'cells':>12} {'simulated':>9} {'steps':>7} {'wall s':>8} {'upd/s all':>10} "
+          f"{'upd/s wet':>10} {'B/cell':>7} {'model B':>7} {'nc MB':>7} {'write s':>7}")
+    for row in rows:
+        print(f"{row['precision']:>9} {row['cells']:>12,} {row['simulated_s'] / 60:>7.0f}mn {row['steps']:>7} "
+              f"{row['wall_s']:>8.1f} {row['cell_updates_per_s_all']:>10.3g} {row['cell_updates_per_s_wet']:>10.3g} "
+              f"{row['peak_rss_bytes_per_cell']:>7.1f} {row['model_bytes_per_cell']:>7.1f} "
+              f"{row['results_nc_bytes'] / 1e6:>7.1f} {row['results_nc_write_s']:>7.2f}")
+        print(f"{'':>9} RSS after each frame [MB]: {row['rss_mb_after_each_frame']}; relative volume error "
+              f"{row['relative_volume_error']:.2e}, rounding {row['volume_rounding_m3']:.3g} m³")
+    if len(rows) == 2:
+        d, s_ = rows
+        print(f"single / double: speed {s_['cell_updates_per_s_all'] / d['cell_updates_per_s_all']:.2f}x, "
+              f"peak RSS {s_['peak_rss_bytes_per_cell'] / d['peak_rss_bytes_per_cell']:.0%}, model memory "
+              f"{s_['model_bytes_per_cell'] / d['model_bytes_per_cell']:.0%}")
+    print(f"load {load[0]:.1f} → {result['machine']['loadavg_after'][0]:.1f}")
     print(f"written {args.out}")
     return 0
 

@@ -53,6 +53,9 @@ from floodsim.run.bench import DX, MANNING, PLANE_SLOPE, QUICK_S, RAIN_MM_H, STO
 TARGET_RATIO = 10.0
 TARGET_CUPS_4M = 2.5e8
 TARGET_BYTES_PER_CELL = 100.0
+TARGET_CUPS_4M_SINGLE = 4e8        # issue 14: float32 at 4M cells on the 2-core machine
+TARGET_SINGLE_SPEEDUP = 1.6        # issue 14: single precision at least 1.6x double
+TARGET_SINGLE_MEMORY = 0.6         # issue 14: single precision at most 60 % of double's memory
 
 
 # --------------------------------------------------------------------------- helpers
@@ -232,9 +235,9 @@ def target_facts() -> dict:
 SOLVER_OVERRIDES: dict = {}
 
 
-def build_simulation(z: np.ndarray):
+def build_simulation(z: np.ndarray, precision: str = "double"):
     """floodsim's benchmark simulation (floodsim.run.bench) with this run's solver overrides."""
-    return setup.build_simulation(z, **SOLVER_OVERRIDES)
+    return setup.build_simulation(z, **SOLVER_OVERRIDES, precision=precision)
 
 
 def _arrays_of(obj) -> list:
@@ -261,20 +264,21 @@ def floodsim_array_bytes(sim) -> dict:
     return groups
 
 
-def warm_up() -> float:
+def warm_up(precisions=("double",)) -> float:
     """Compile every kernel the timed runs use on a 40×40 grid; return the seconds it took."""
     t0 = time.perf_counter()
-    sim = build_simulation(make_terrain(40))
-    sim.advance_to(120.0)
+    for precision in precisions:
+        sim = build_simulation(make_terrain(40), precision)
+        sim.advance_to(120.0)
     return time.perf_counter() - t0
 
 
-def floodsim_memory_probe(z: np.ndarray, probe_steps: int = 3) -> dict:
+def floodsim_memory_probe(z: np.ndarray, probe_steps: int = 3, precision: str = "double") -> dict:
     """Peak numpy allocation (tracemalloc) while building a Simulation and taking a few steps."""
     gc.collect()
     rss0 = _rss_bytes()
     tracemalloc.start()
-    sim = build_simulation(z)
+    sim = build_simulation(z, precision)
     for _ in range(probe_steps):
         sim.step()
     current, peak = tracemalloc.get_traced_memory()
@@ -317,13 +321,13 @@ class _RepairTimer:
         self.solver.repair_negative_depths = self.inner
 
 
-def run_floodsim(z: np.ndarray, duration: float) -> dict:
+def run_floodsim(z: np.ndarray, duration: float, precision: str = "double") -> dict:
     n_cells = z.size
-    mem = floodsim_memory_probe(z)
+    mem = floodsim_memory_probe(z, precision=precision)
     gc.collect()
     maxrss0 = _maxrss_bytes()
     t_build = time.perf_counter()
-    sim = build_simulation(z)
+    sim = build_simulation(z, precision)
     load0 = os.getloadavg()
     with _RepairTimer() as repair:
         c0 = time.process_time()
@@ -337,6 +341,7 @@ def run_floodsim(z: np.ndarray, duration: float) -> dict:
     stored = sim.stored_volume()
     bal = sim.balance
     out = {
+        "precision": precision,
         "cells": n_cells,
         "simulated_s": duration,
         "build_s": t0 - t_build,
@@ -452,20 +457,23 @@ def run_merewether() -> dict:
 
 # --------------------------------------------------------------------------- report
 def _fmt_table(rows: list[dict]) -> str:
-    head = ("size", "cells", "steps", "wall s", "cell-upd/s", "B/cell", "vol err",
+    head = ("size", "precision", "cells", "steps", "wall s", "cell-upd/s", "B/cell", "vol err",
             "LL steps", "LL cell-upd/s", "ratio")
     lines = []
     for r in rows:
-        f = r["floodsim"]
         ll = r.get("landlab") or {}
         llc = ll.get("cell_updates_per_s")
-        lines.append((
-            f"{r['n']}²", f"{f['cells']:,}", f"{f['steps']:,}", f"{f['wall_s']:.1f}",
-            f"{f['cell_updates_per_s']:.3g}", f"{f['bytes_per_cell_arrays']:.1f}",
-            f"{f['volume_relative_error']:.1e}",
-            f"{ll['steps']}" if llc else "-", f"{llc:.3g}" if llc else "skipped",
-            f"{f['cell_updates_per_s'] / llc:.1f}×" if llc else "-",
-        ))
+        for f in (r["floodsim"], r.get("floodsim_single")):
+            if f is None:
+                continue
+            lines.append((
+                f"{r['n']}²", "float32" if f.get("precision") == "single" else "float64", f"{f['cells']:,}",
+                f"{f['steps']:,}", f"{f['wall_s']:.1f}",
+                f"{f['cell_updates_per_s']:.3g}", f"{f['bytes_per_cell_arrays']:.1f}",
+                f"{f['volume_relative_error']:.1e}",
+                f"{ll['steps']}" if llc else "-", f"{llc:.3g}" if llc else "skipped",
+                f"{f['cell_updates_per_s'] / llc:.1f}×" if llc else "-",
+            ))
     widths = [max(len(h), *(len(l[k]) for l in lines)) for k, h in enumerate(head)]
     out = ["  ".join(h.rjust(w) for h, w in zip(head, widths)),
            "  ".join("-" * w for w in widths)]
@@ -494,6 +502,32 @@ def _targets(rows: list[dict]) -> list[dict]:
     bpc = max(r["floodsim"]["bytes_per_cell_arrays"] for r in rows)
     res.append({"target": f"< {TARGET_BYTES_PER_CELL:g} bytes/cell (floodsim arrays)",
                 "value": f"max {bpc:.1f}", "pass": bpc < TARGET_BYTES_PER_CELL})
+    single = [r for r in rows if r.get("floodsim_single")]
+    if single:
+        speed = [r["floodsim_single"]["cell_updates_per_s"] / r["floodsim"]["cell_updates_per_s"] for r in single]
+        # memory: the peak of numpy allocations while building the model and taking three steps
+        # (tracemalloc; RSS growth is no measure here, the allocator reuses the pages of the run before),
+        # and the arrays' nbytes
+        mem = [r["floodsim_single"]["bytes_per_cell_tracemalloc_peak"]
+               / r["floodsim"]["bytes_per_cell_tracemalloc_peak"] for r in single]
+        mem_arrays = [r["floodsim_single"]["bytes_per_cell_arrays"] / r["floodsim"]["bytes_per_cell_arrays"]
+                      for r in single]
+        res.append({"target": f"single >= {TARGET_SINGLE_SPEEDUP:g}x double (every size)",
+                    "value": ", ".join(f"{r['n']}²: {v:.2f}x" for r, v in zip(single, speed)),
+                    "pass": min(speed) >= TARGET_SINGLE_SPEEDUP})
+        res.append({"target": f"single <= {TARGET_SINGLE_MEMORY:.0%} of double's memory (allocation peak)",
+                    "value": f"max {max(mem):.0%} (array nbytes: max {max(mem_arrays):.0%})",
+                    "pass": max(mem) <= TARGET_SINGLE_MEMORY})
+        big_s = [r for r in single if r["n"] * r["n"] >= 4_000_000]
+        if big_s:
+            v = big_s[-1]["floodsim_single"]["cell_updates_per_s"]
+            res.append({"target": f">= {TARGET_CUPS_4M_SINGLE:.2g} cell-updates/s at 4M cells (float32)",
+                        "value": f"{v:.3g}", "pass": v >= TARGET_CUPS_4M_SINGLE})
+        ll_s = [r["floodsim_single"]["cell_updates_per_s"] / r["landlab"]["cell_updates_per_s"]
+                for r in single if r.get("landlab") and r["landlab"].get("cell_updates_per_s")]
+        if ll_s:
+            res.append({"target": "(single vs Landlab, for information)", "value": f"min {min(ll_s):.1f}x",
+                        "pass": None})
     return res
 
 
@@ -529,6 +563,9 @@ def main(argv=None) -> int:
                          "each is reported (the least disturbed by other load on a shared machine), every "
                          "run is in the JSON")
     ap.add_argument("--merewether", action="store_true", help="also time the Merewether scenario")
+    ap.add_argument("--single", action="store_true",
+                    help="also run floodsim in single precision (precision = \"single\") at each size, "
+                         "alternating with the double runs, and report it beside double")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "bench_core.json",
                     help="where to write the JSON results")
     ap.add_argument("--cpu", default=None, metavar="NAME", help=CPU_HELP)
@@ -562,7 +599,7 @@ def main(argv=None) -> int:
     from floodsim import SolverParams
     print(f"  solver: {SolverParams(**SOLVER_OVERRIDES)}"
           + (" (NON-DEFAULT: --dt-max given)" if SOLVER_OVERRIDES else " (floodsim defaults)"))
-    compile_s = warm_up()
+    compile_s = warm_up(("double", "single") if args.single else ("double",))
     print(f"  numba warm-up (compile/cache load) on a 40×40 grid: {compile_s:.1f} s — EXCLUDED from all "
           "timings below")
     print("  cell-updates/s = cells × time steps / wall seconds of the run (compile time excluded)\n")
@@ -573,7 +610,7 @@ def main(argv=None) -> int:
     rows = []
     for n in args.sizes:
         z = make_terrain(n)
-        runs_f, runs_ll = [], []
+        runs_f, runs_ll, runs_s = [], [], []
         for k in range(max(1, args.repeat)):
             tag = f"[{n}²]" + (f" run {k + 1}/{args.repeat}" if args.repeat > 1 else "")
             print(f"{tag} floodsim: {duration:g} s simulated ...", flush=True)
@@ -588,6 +625,16 @@ def main(argv=None) -> int:
                   f"(longest {rp['max_call_s']:.2f} s); load average {f['loadavg_1min_before_after'][0]:.2f} → "
                   f"{f['loadavg_1min_before_after'][1]:.2f}", flush=True)
             runs_f.append(f)
+            if args.single:
+                print(f"{tag} floodsim, single precision: {duration:g} s simulated ...", flush=True)
+                f32 = run_floodsim(z, duration, "single")
+                print(f"{tag}   {f32['steps']} steps in {f32['wall_s']:.1f} s → {f32['cell_updates_per_s']:.3g} "
+                      f"cell-updates/s ({f32['cell_updates_per_s'] / f['cell_updates_per_s']:.2f}× double); "
+                      f"{f32['bytes_per_cell_arrays']:.1f} B/cell arrays, tracemalloc peak "
+                      f"{f32['bytes_per_cell_tracemalloc_peak']:.1f} B/cell; vol err "
+                      f"{f32['volume_relative_error']:.1e}, rounding {f32['volume']['rounding']:.3g} m³; max depth "
+                      f"{f32['max_depth_m']:.4f} m (double {f['max_depth_m']:.4f})", flush=True)
+                runs_s.append(f32)
             if ll_ok:
                 print(f"{tag} Landlab OverlandFlow: up to {ll_wall:g} s wall / {args.landlab_steps} steps ...",
                       flush=True)
@@ -601,6 +648,8 @@ def main(argv=None) -> int:
                     print(f"{tag}   {ll['skipped']}")
                 runs_ll.append(ll)
         row = {"n": n, "floodsim": _fastest(runs_f)}
+        if runs_s:
+            row["floodsim_single"] = _fastest(runs_s)
         row["landlab"] = _fastest(runs_ll) if ll_ok else {"skipped": ll_reason}
         rows.append(row)
         del z

@@ -342,6 +342,6 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
 
     # lazy variables (the depth frames, one chunk each) stream through this process's threads, never a
     # distributed cluster that a sweep member may run in (its workers cannot see the scratch file)
-    with atomic_path(path) as tmp, dask.config.set(scheduler="threads"):
+    with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path

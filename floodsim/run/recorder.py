@@ -145,9 +145,18 @@ class Recorder:
         sim = self.sim
         grid = sim.grid
         valid = grid.valid
-        max_depth = np.where(valid, sim.state.h_max, np.nan).astype(np.float32)
-        max_speed = np.where(valid, np.sqrt(sim.state.v2_max), np.nan).astype(np.float32)
-        t_max = np.where(valid & (sim.state.h_max > sim.params.hmin), sim.state.t_hmax, np.nan)
+        # float32 copies masked in place: one new array each, no float64 or where() temporaries (at 25M
+        # cells each temporary is 100-200 MB on top of the model, at the moment results are written)
+        outside = ~valid
+        max_depth = sim.state.h_max.astype(np.float32)
+        max_depth[outside] = np.nan
+        max_speed = np.sqrt(sim.state.v2_max, dtype=np.float32)
+        max_speed[outside] = np.nan
+        t_max = sim.state.t_hmax.astype(np.float32)
+        t_max[outside | ~(sim.state.h_max > sim.params.hmin)] = np.nan
+        elevation = grid.z.astype(np.float32)
+        elevation[outside] = np.nan
+        del outside
         coords = {"time": np.asarray(self.times), "y": grid.y, "x": grid.x}
         data = {}
         if self.keep_frames:
@@ -157,8 +166,8 @@ class Recorder:
         data.update({
             "max_depth": (("y", "x"), max_depth, attrs("max_depth")),
             "max_speed": (("y", "x"), max_speed, attrs("max_speed")),
-            "time_of_max_depth": (("y", "x"), t_max.astype(np.float32), attrs("time_of_max_depth")),
-            "elevation": (("y", "x"), np.where(valid, grid.z, np.nan).astype(np.float32), attrs("elevation")),
+            "time_of_max_depth": (("y", "x"), t_max, attrs("time_of_max_depth")),
+            "elevation": (("y", "x"), elevation, attrs("elevation")),
             "volume_stored": (("time",), [b["surface"] for b in self.balance], attrs("volume_stored")),
             "volume_measures": (("time",), [b["measures"] for b in self.balance], attrs("volume_measures")),
             "volume_error": (("time",), [b["error"] for b in self.balance], attrs("volume_error")),

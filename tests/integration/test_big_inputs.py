@@ -215,6 +215,23 @@ def test_the_estimate_counts_cells_frames_and_steps():
     assert est.seconds == pytest.approx(est.steps * 1e6 / budget.REFERENCE_RATE)
     assert est.fits
     assert not budget.estimate(1_000_000, 1, 1.0, 60.0, 2, 0.7, available=1e8).fits
+    single = budget.estimate(1_000_000, 1, 1.0, 3600.0, 13, 0.7, available=64e9, precision="single")
+    assert est.memory_bytes - single.memory_bytes == pytest.approx(
+        1e6 * (budget.CORE_BYTES_PER_CELL - budget.CORE_BYTES_PER_CELL_SINGLE))
+
+
+def test_the_estimate_follows_the_scenarios_precision():
+    """``[simulation] precision = "single"`` reaches the estimate that validate prints and run enforces,
+    and matches the arrays a single-precision simulation holds (bench_core's bytes_per_cell_arrays)."""
+    from tests.integration.conftest import SCENARIOS, coarsened
+
+    for precision, per_cell in (("double", budget.CORE_BYTES_PER_CELL),
+                                ("single", budget.CORE_BYTES_PER_CELL_SINGLE)):
+        model = build_model(coarsened(SCENARIOS / "merewether_cloudburst.toml", 4, precision=precision))
+        est = budget.estimate_model(model, 600.0, 300.0, available=64e9)
+        cells = est.cells
+        assert est.memory_bytes == pytest.approx(
+            budget.FIXED_BYTES + cells * (per_cell + budget.PRODUCT_BYTES_PER_CELL))
 
 
 def test_a_run_that_will_not_fit_is_refused_with_the_numbers_and_nothing_written(tmp_path):
