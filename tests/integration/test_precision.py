@@ -98,7 +98,7 @@ def test_tilted_plane_single_matches_double_and_kinematic_wave():
                           params=SolverParams(cfl=0.7, hmin=1e-4, precision=precision))
 
     runs = _both(make, 3000.0, 100.0)
-    (sd, dsd), (ss, dss) = runs["double"], runs["single"]
+    (sd, _), (ss, dss) = runs["double"], runs["single"]
     steady = rain / 3.6e6 * n_cells * dx * 3 * dx            # i L × width [m³/s]
     q_out = np.diff(dss["volume_boundary_out"].values[-3:]) / 100.0
     assert np.all(np.abs(q_out / steady - 1) < 0.01)
