@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 
 import numba
+import numpy as _np
 
 #: True when numba runs kernels as plain Python (``NUMBA_DISABLE_JIT=1``).
 JIT_DISABLED: bool = bool(numba.config.DISABLE_JIT)
@@ -222,8 +223,6 @@ prange = numba.prange
 #: or float32 (``[simulation] precision``); every kernel computes in float64 either way: numba, like
 #: numpy, keeps ``float32 + float32`` in float32, so each load of a state array that enters arithmetic is
 #: widened first. For float64 arrays it is the identity (same bits, same machine code).
-import numpy as _np  # noqa: E402
-
 wide = _np.float64
 
 
