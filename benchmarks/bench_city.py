@@ -88,11 +88,9 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0, prec
     build_s = time.perf_counter() - t0
     duration = minutes * 60.0
     rss_after_frame = []
-    wall_marks = []
     recorder = Recorder(sim)                   # depth frames streamed to a scratch file, as floodsim run does
 
     def after_frame(t, total):
-        wall_marks.append(time.perf_counter())
         rss_after_frame.append(round(rss_mb(), 1))
 
     t1 = time.perf_counter()

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .runfolder import process_tag
+from .runfolder import pid_alive, process_tag
 
 try:   # the lock xarray's netCDF4 backend holds for every netCDF-C/HDF5 call
     from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK as _LOCK
@@ -51,19 +51,6 @@ def _chunk(n: int) -> int:
     from .raster import NETCDF_CHUNK
 
     return max(1, min(NETCDF_CHUNK, n))
-
-
-def pid_alive(pid: int) -> bool:
-    """True unless process ``pid`` of this host is known to be gone."""
-    if os.name != "posix":
-        return True            # cannot tell without side effects: never remove
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True            # someone else's process
-    return True
 
 
 def clear_stale_scratch(folder: Path, head: str) -> None:
@@ -278,4 +265,4 @@ class FrameStore:
         self._finalizer()
 
 
-__all__ = ["TEMP_HEAD", "FrameReader", "FrameStore", "clear_stale_scratch", "lazy_frames", "pid_alive"]
+__all__ = ["TEMP_HEAD", "FrameReader", "FrameStore", "clear_stale_scratch", "lazy_frames"]

@@ -100,6 +100,21 @@ def process_tag() -> str:
     return f"{host}-{os.getpid()}"
 
 
+def pid_alive(pid: int) -> bool:
+    """True unless process ``pid`` of this host is known to be gone (the owner of a temporary sibling
+    named by :func:`process_tag`). Off POSIX it cannot tell without side effects: always True (never
+    remove)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True            # someone else's process
+    return True
+
+
 def staging_dir(run_dir: Path) -> Path:
     """The temporary sibling a run is written into before it replaces ``run_dir``: same parent, so
     the same file system, and named after this host and process."""

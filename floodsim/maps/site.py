@@ -537,7 +537,7 @@ def _clear_stale_siblings(target: Path) -> None:
             if not p.name.startswith(head):
                 continue
             h, _, pid = p.name[len(head):].rpartition("-")
-            if h != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            if h != host or not pid.isdigit() or int(pid) == os.getpid() or rf.pid_alive(int(pid)):
                 continue
             if infix == rf.ASIDE_INFIX and not os.path.lexists(target) and is_site_folder(p):
                 os.rename(p, target)
@@ -545,18 +545,6 @@ def _clear_stale_siblings(target: Path) -> None:
                             "left at %s", target, p.name)
             else:
                 shutil.rmtree(p, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def is_site_folder(path: Path) -> bool:

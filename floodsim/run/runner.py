@@ -425,18 +425,6 @@ def check_output_folder(out: Path, tidy: bool = True) -> None:
                           "with --out.") from None
 
 
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True            # cannot tell without side effects: never remove
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True            # someone else's process
-    return True
-
-
 def _clear_stale_siblings(target: Path) -> None:
     """Remove the temporary siblings of ``target`` left by killed runs of this host (staging folders and
     depth-frame scratch folders); put back a former run that a kill in the middle of a two-rename swap
@@ -452,7 +440,7 @@ def _clear_stale_siblings(target: Path) -> None:
             head = target.name + infix
             if p.name.startswith(head):
                 h, _, pid = p.name[len(head):].rpartition("-")
-                if h == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                if h == host and pid.isdigit() and int(pid) != os.getpid() and not rf.pid_alive(int(pid)):
                     found.append(p)
     for p in stale[rf.ASIDE_INFIX]:
         if not os.path.lexists(target):
