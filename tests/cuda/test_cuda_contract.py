@@ -41,23 +41,30 @@ def _env_without_simulator():
     return env
 
 
-def test_launch_configuration_does_not_change_results():
-    """Several blocks of several threads (block reductions with barriers, grid-stride loops over more
-    items than threads) give what one thread gives, and what the CPU gives."""
+def step_cpu_one_many(precision="double", steps=25):
+    """:func:`_small` on the CPU, on one GPU thread and on 3 blocks of 4 threads, each stepped ``steps``
+    times from its recorded initial state; returns the three simulations."""
     from floodsim.core.cuda_backend import CudaStepper
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)   # each simulated barrier waits for a thread switch
     try:
-        cpu, one, many = _small("cpu"), _small("cuda"), _small("cuda")
+        cpu, one, many = (_small(b, precision=precision) for b in ("cpu", "cuda", "cuda"))
         many._device = CudaStepper(many, threads=4, blocks=3)
         assert (one._device.threads, one._device.max_blocks) == (1, 1)
         for sim in (cpu, one, many):
             sim.record_maxima()
-            for _ in range(25):
+            for _ in range(steps):
                 sim.step()
     finally:
         sys.setswitchinterval(old)
+    return cpu, one, many
+
+
+def test_launch_configuration_does_not_change_results():
+    """Several blocks of several threads (block reductions with barriers, grid-stride loops over more
+    items than threads) give what one thread gives, and what the CPU gives."""
+    cpu, one, many = step_cpu_one_many()
     for a, b in ((one, many), (cpu, many)):
         assert_same_state(a, b)
     np.testing.assert_array_equal(one.state.h, many.state.h)   # same arithmetic, only the sums' order differs

@@ -183,23 +183,9 @@ def test_single_launch_configuration_does_not_change_results():
     """Several blocks of several threads give, in single precision, the state one thread gives, bit for bit
     (the per-block sums of the rounding, of the depth update and of the sources, only reorder): the
     rounding ledger is launch-independent to double round-off."""
-    import sys
+    from .test_cuda_contract import step_cpu_one_many
 
-    from floodsim.core.cuda_backend import CudaStepper
-
-    from .test_cuda_contract import _small
-
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)   # each simulated barrier waits for a thread switch
-    try:
-        cpu, one, many = (_small(b, precision="single") for b in ("cpu", "cuda", "cuda"))
-        many._device = CudaStepper(many, threads=4, blocks=3)
-        for sim in (cpu, one, many):
-            sim.record_maxima()
-            for _ in range(25):
-                sim.step()
-    finally:
-        sys.setswitchinterval(old)
+    cpu, one, many = step_cpu_one_many("single")
     for name in ARRAYS:
         np.testing.assert_array_equal(getattr(one.state, name), getattr(many.state, name), err_msg=name)
     assert one.balance.rounding != 0.0 and one.balance.inflow > 0

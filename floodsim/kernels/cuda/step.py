@@ -112,6 +112,19 @@ def _block_max2(a, b):
     return ra, rb
 
 
+@cuda.jit(device=True)
+def fold_maxima(i, j, h_32, v2_32, t_32, h_max, v2_max, t_hmax):
+    """Fold cell (i, j)'s depth and squared speed (float32, as stored) at time ``t_32`` into the running
+    maxima, written only where they grow (a depth that only equals its maximum keeps its time); shared by
+    the depth update and :func:`record_max_state` (the CPU writes this fold out twice for vectorisation,
+    which a GPU thread does not need)."""
+    if v2_32 > v2_max[i, j]:
+        v2_max[i, j] = v2_32
+    if h_32 > h_max[i, j]:
+        h_max[i, j] = h_32
+        t_hmax[i, j] = t_32
+
+
 @cuda.jit
 def boundary_fluxes(z, h, manning, qx, qy, cell_i, cell_j, side, kind, slope, level, dt, dx, dy, g, hmin,
                     parts):
@@ -354,12 +367,7 @@ def make_update_depth(real, single):
                 if speed > fastest or speed != speed:
                     fastest = speed
                 v2_32 = np.float32(((qw + qe) * (qw + qe) + (qn + qs) * (qn + qs)) * (quarter * inv_h * inv_h))
-                if v2_32 > v2_max[i, j]:
-                    v2_max[i, j] = v2_32
-                h_32 = np.float32(hs)
-                if h_32 > h_max[i, j]:
-                    h_max[i, j] = h_32
-                    t_hmax[i, j] = t_32
+                fold_maxima(i, j, np.float32(hs), v2_32, t_32, h_max, v2_max, t_hmax)
             d, fmax = _block_max2(deepest, fastest)
             wave = pmax(wave, math.sqrt(g * wide(d)) + wide(fmax))
             if tx == 0:
@@ -398,12 +406,7 @@ def make_record_max_state(real):
             q_x = real(qx[i, j]) + real(qx[i, j + 1])
             q_y = real(qy[i, j]) + real(qy[i + 1, j])
             v2_32 = np.float32((q_x * q_x + q_y * q_y) * (quarter * inv_h * inv_h))
-            if v2_32 > v2_max[i, j]:
-                v2_max[i, j] = v2_32
-            h_32 = np.float32(hn)
-            if h_32 > h_max[i, j]:
-                h_max[i, j] = h_32
-                t_hmax[i, j] = t_32
+            fold_maxima(i, j, np.float32(hn), v2_32, t_32, h_max, v2_max, t_hmax)
 
     return record_max_state
 
