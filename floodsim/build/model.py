@@ -57,7 +57,7 @@ def coarsen_grid(grid: Grid, factor: int) -> Grid:
     ny2, nx2 = ny // factor, nx // factor
     if ny2 < 2 or nx2 < 2:
         raise InputDataError(f"coarsen={factor} leaves fewer than 2×2 cells of the {ny}×{nx} DEM.")
-    blocks = grid.z[: ny2 * factor, : nx2 * factor].reshape(ny2, factor, nx2, factor)
+    blocks = grid.z[: ny2 * factor, : nx2 * factor].astype(np.float64).reshape(ny2, factor, nx2, factor)
     with np.errstate(invalid="ignore"):
         z = np.nanmean(blocks, axis=(1, 3)) if np.isnan(blocks).any() else blocks.mean(axis=(1, 3))
     t = grid.transform

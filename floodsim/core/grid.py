@@ -33,8 +33,11 @@ class Grid:
 
     Parameters
     ----------
-    z : (ny, nx) float64
-        Bed elevation [m]; NaN where the DEM has no data (those cells are outside the model).
+    z : (ny, nx) float32 or float64
+        Bed elevation [m]; NaN where the DEM has no data (those cells are outside the model). A float32
+        DEM (most LiDAR products) stays float32, half the memory of a city-sized grid; anything else is
+        stored as float64. The solver takes its own copy in its precision
+        (:attr:`floodsim.core.params.SolverParams.dtype`).
     transform : affine.Affine
         Maps (col, row) of the upper-left cell corner to map coordinates; north-up (no rotation).
     crs : str or pyproj-compatible or None
@@ -54,7 +57,8 @@ class Grid:
     _valid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        z = np.ascontiguousarray(self.z, dtype=np.float64)
+        z = np.asarray(self.z)
+        z = np.ascontiguousarray(z, dtype=np.float32 if z.dtype == np.float32 else np.float64)
         if z.ndim != 2 or min(z.shape) < 2:
             raise InputDataError(f"{self.source}: the DEM must be a 2-D raster of at least 2×2 cells, "
                                  f"got shape {z.shape}.")

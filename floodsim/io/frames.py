@@ -3,8 +3,9 @@
 A city run has 25 M cells: one float32 depth frame is 95 MB, so frames held in memory made a run's
 memory grow with every output time. Instead :class:`FrameStore` appends each frame to a scratch
 NetCDF-4 file (unlimited ``time``, chunks of one frame × :data:`~floodsim.io.raster.NETCDF_CHUNK` ²
-cells, zlib level 1) and gives them back as a lazy dask array (one chunk per frame), so writing
-``results.nc`` and every product that needs the frames read them one at a time.
+cells, zlib level 1) and gives them back as a lazy dask array (a chunk per frame and
+:data:`~floodsim.io.raster.LAZY_ROWS` rows), so writing ``results.nc`` and every product that needs
+the frames read them a block of rows at a time.
 
 The scratch file lives in a folder of its own, ``<head><host>-<pid>-<random>``: beside the run
 folder (``<out>.floodsim-frames-…``, same file system) when the runner knows it, else in the system
@@ -97,7 +98,10 @@ class _Frames:
 def _lazy(reader, n: int, shape: tuple[int, int]):
     import dask.array as da
 
-    return da.from_array(_Frames(reader, n, shape), chunks=(1, *shape), name=f"depth-frames-{uuid.uuid4().hex}",
+    from .raster import LAZY_ROWS
+
+    chunks = (1, min(LAZY_ROWS, shape[0]), shape[1])
+    return da.from_array(_Frames(reader, n, shape), chunks=chunks, name=f"depth-frames-{uuid.uuid4().hex}",
                          meta=np.empty((0, 0, 0), np.float32), asarray=True, fancy=False)
 
 
@@ -132,7 +136,8 @@ class FrameReader:
 
 
 def lazy_frames(path, var: str = VARIABLE):
-    """The frames of ``var`` (time, y, x) in NetCDF file ``path`` as a lazy dask array, one chunk per frame."""
+    """The frames of ``var`` (time, y, x) in NetCDF file ``path`` as a lazy dask array, a chunk per frame and
+    :data:`~floodsim.io.raster.LAZY_ROWS` rows."""
     import netCDF4
 
     reader = FrameReader(path, var)
@@ -228,7 +233,8 @@ class FrameStore:
             return _read(self.path, VARIABLE, key)
 
     def lazy(self):
-        """The frames written so far as a dask array (time, y, x), one chunk per frame. The file is closed
+        """The frames written so far as a dask array (time, y, x), a chunk per frame and
+        :data:`~floodsim.io.raster.LAZY_ROWS` rows. The file is closed
         for appending (on disk whole: another process of this host may read it by its path)."""
         with _LOCK:
             self._close_writer()

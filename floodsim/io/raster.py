@@ -108,7 +108,8 @@ def read_dem(path, crs=None, band: int = 1, clip=None) -> Grid:
     Returns
     -------
     Grid
-        Elevations in m; nodata cells become NaN (outside the model).
+        Elevations in m; nodata cells become NaN (outside the model); float32 when the files are
+        (:func:`storage_dtype`), else float64.
     """
     files = dem_files(path)
     if len(files) == 1 and clip is None:
@@ -118,12 +119,19 @@ def read_dem(path, crs=None, band: int = 1, clip=None) -> Grid:
     return _mosaic(files, crs, band, clip)
 
 
+def storage_dtype(band_dtypes) -> str:
+    """The dtype a DEM is kept in: ``"float32"`` when every file stores float32 or integers of at most
+    16 bits (all exact in float32: most LiDAR DEMs), else ``"float64"``."""
+    exact = {"float32", "int8", "uint8", "int16", "uint16"}
+    return "float32" if all(str(d) in exact for d in band_dtypes) else "float64"
+
+
 def _read_one(path: Path, band: int):
     try:
         with rasterio.open(path) as src:
             if band > src.count:
                 raise InputDataError(f"{path}: the raster has {src.count} band(s); band {band} was asked for.")
-            z = src.read(band, masked=True).astype(np.float64)
+            z = src.read(band, masked=True).astype(storage_dtype([src.dtypes[band - 1]]))
             transform = src.transform
             file_crs = src.crs
     except _READ_ERRORS as exc:
@@ -159,6 +167,7 @@ def _mosaic(files: list[Path], crs, band: int, clip) -> Grid:
         target = _check_crs(crs if crs is not None else first.crs, str(files[0]), given=crs is not None)
         target = CRS.from_user_input(target)
         res = (abs(first.transform.a), abs(first.transform.e))
+        dtype = storage_dtype([src.dtypes[band - 1] for src in sources])
         datasets = []
         for f, src in zip(files, sources):
             tile_crs = src.crs if src.crs is not None else (CRS.from_user_input(crs) if crs is not None else None)
@@ -167,7 +176,7 @@ def _mosaic(files: list[Path], crs, band: int, clip) -> Grid:
             if CRS.from_user_input(tile_crs) != target:
                 datasets.append(stack.enter_context(WarpedVRT(src, crs=target, resampling=Resampling.bilinear,
                                                               src_nodata=src.nodata, nodata=np.nan,
-                                                              dtype="float64")))
+                                                              dtype=dtype)))
             else:
                 datasets.append(src)
         bounds = None
@@ -198,7 +207,7 @@ def _mosaic(files: list[Path], crs, band: int, clip) -> Grid:
                                      f"{tuple(round(v, 1) for v in (tw, ts, te, tn))}); check its CRS.")
         try:
             mosaic, transform = merge(datasets, bounds=bounds, res=res, indexes=[band], nodata=np.nan,
-                                      dtype="float64", resampling=Resampling.nearest)
+                                      dtype=dtype, resampling=Resampling.nearest)
         except (ValueError, *_READ_ERRORS) as exc:
             raise InputDataError(f"{label}: the DEM tiles cannot be mosaicked ({str(exc)[:200]}).") from None
     z = mosaic[0]
@@ -309,6 +318,9 @@ def write_geotiff(da: xr.DataArray, path, nodata: float = -9999.0, dtype=np.floa
 
 #: Spatial chunk edge of results.nc [cells]: a reader of one area or one frame reads a few chunks.
 NETCDF_CHUNK = 256
+#: Rows of one dask chunk of a lazy gridded variable (the depth frames, the maxima at the end of a run):
+#: one row of output chunks, so each is written whole and a city-sized frame is never in memory at once.
+LAZY_ROWS = NETCDF_CHUNK
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ nothing of xarray.
 
 **Depth frames are on disk, not in memory.** Each depth frame (float32, NaN outside the model) is
 appended to a scratch NetCDF file as it is recorded (:class:`floodsim.io.frames.FrameStore`), and the
-dataset's ``depth`` is a lazy dask array over that file, one chunk per frame: writing ``results.nc``
+dataset's ``depth`` is a lazy dask array over that file, a chunk per frame and row block: writing ``results.nc``
 and every product streams it, so a run's memory does not grow with its output times. The recorder
 itself holds only the times and the balance (a few numbers per output time). A recorder made with
 ``frames=False`` keeps no frames at all (``[output] depth_frames``): its dataset has no ``depth``.
@@ -15,6 +15,8 @@ itself holds only the times and the balance (a few numbers per output time). A r
 
 from __future__ import annotations
 
+import uuid
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +25,7 @@ import xarray as xr
 
 from ..errors import InputDataError
 from ..io.frames import TEMP_HEAD, FrameStore
+from ..io.raster import LAZY_ROWS
 from ..variables import attrs
 
 _BALANCE_KEYS = ("rain", "inflow", "boundary_in", "boundary_out", "infiltration", "roof_drainage",
@@ -139,24 +142,26 @@ class Recorder:
         if self.series is not None:
             self.series.set_state(state["series"])
 
-    def to_dataset(self) -> xr.Dataset:
-        """The results as a Dataset; ``depth`` (with frames) is lazy: read from the scratch file, one frame
-        per chunk, while this dataset (or anything made from it) exists."""
+    def to_dataset(self, *, lazy_maxima: bool = False) -> xr.Dataset:
+        """The results as a Dataset; ``depth`` (with frames) is lazy: read from the scratch file, a frame
+        and a block of rows per chunk, while this dataset (or anything made from it) exists.
+
+        With ``lazy_maxima`` the gridded fields (``max_depth``, ``max_speed``, ``time_of_max_depth``,
+        ``elevation``) are lazy too: dask reads them from the simulation's own arrays,
+        :data:`~floodsim.io.raster.LAZY_ROWS` rows at a time, when the dataset is written or its values are used, instead of four float32
+        copies of the grid (400 MB at 25M cells, at the moment results are written). They then follow
+        the simulation if it is advanced further: use it at the end of a run (``floodsim run`` does).
+        """
         sim = self.sim
         grid = sim.grid
-        valid = grid.valid
-        # float32 copies masked in place: one new array each, no float64 or where() temporaries (at 25M
-        # cells each temporary is 100-200 MB on top of the model, at the moment results are written)
-        outside = ~valid
-        max_depth = sim.state.h_max.astype(np.float32)
-        max_depth[outside] = np.nan
-        max_speed = np.sqrt(sim.state.v2_max, dtype=np.float32)
-        max_speed[outside] = np.nan
-        t_max = sim.state.t_hmax.astype(np.float32)
-        t_max[outside | ~(sim.state.h_max > sim.params.hmin)] = np.nan
-        elevation = grid.z.astype(np.float32)
-        elevation[outside] = np.nan
-        del outside
+        state = sim.state
+        # float32, NaN outside the model: lazy (block by block) or a copy each, masked in place (no
+        # float64 or where() temporaries: at 25M cells each is 100-200 MB on top of the model)
+        specs = {"max_depth": (_masked, state.h_max), "max_speed": (_speed, state.v2_max),
+                 "time_of_max_depth": (partial(_arrival, hmin=sim.params.hmin), state.t_hmax, state.h_max),
+                 "elevation": (_masked, grid.z)}
+        fields = {name: _lazy_field(func, grid.shape, *arrays, grid.valid) if lazy_maxima
+                  else func(*arrays, grid.valid) for name, (func, *arrays) in specs.items()}
         coords = {"time": np.asarray(self.times), "y": grid.y, "x": grid.x}
         data = {}
         if self.keep_frames:
@@ -164,10 +169,7 @@ class Recorder:
                 self.store = self._new_store()
             data["depth"] = (("time", "y", "x"), self.store.lazy(), attrs("depth"))
         data.update({
-            "max_depth": (("y", "x"), max_depth, attrs("max_depth")),
-            "max_speed": (("y", "x"), max_speed, attrs("max_speed")),
-            "time_of_max_depth": (("y", "x"), t_max, attrs("time_of_max_depth")),
-            "elevation": (("y", "x"), elevation, attrs("elevation")),
+            **{name: (("y", "x"), values, attrs(name)) for name, values in fields.items()},
             "volume_stored": (("time",), [b["surface"] for b in self.balance], attrs("volume_stored")),
             "volume_measures": (("time",), [b["measures"] for b in self.balance], attrs("volume_measures")),
             "volume_error": (("time",), [b["error"] for b in self.balance], attrs("volume_error")),
@@ -209,6 +211,47 @@ class Recorder:
         return ds
 
 
+def _masked(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """float32 ``values``, NaN outside the model."""
+    out = values.astype(np.float32)
+    out[~valid] = np.nan
+    return out
+
+
+def _speed(v2: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Speed [m/s] from squared speed [m²/s²], NaN outside the model."""
+    out = np.sqrt(v2, dtype=np.float32)
+    out[~valid] = np.nan
+    return out
+
+
+def _arrival(t: np.ndarray, h_max: np.ndarray, valid: np.ndarray, hmin: float) -> np.ndarray:
+    """Time of maximum depth [s], NaN outside the model and where the cell never got wet."""
+    out = t.astype(np.float32)
+    out[~(valid & (h_max > hmin))] = np.nan
+    return out
+
+
+class _Field:
+    """A (ny, nx) float32 field that dask reads block by block: ``func(*(a[key] for a in arrays))``.
+    Holds the arrays, never the simulation (a pickled dataset carries the arrays only)."""
+
+    def __init__(self, func, shape, arrays):
+        self.func, self.arrays = func, arrays
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(np.float32), 2
+
+    def __getitem__(self, key):
+        return self.func(*(a[key] for a in self.arrays))
+
+
+def _lazy_field(func, shape, *arrays):
+    import dask.array as da
+
+    return da.from_array(_Field(func, shape, arrays), chunks=(min(LAZY_ROWS, shape[0]), shape[1]),
+                         name=f"field-{uuid.uuid4().hex}", meta=np.empty((0, 0), np.float32), asarray=True,
+                         fancy=False)
+
+
 def balance_summary(ds: xr.Dataset) -> dict:
     """The final volume balance of a results dataset [m³] as a plain dict."""
     # (results of runs before single precision have no volume_rounding: it was 0)
@@ -223,7 +266,7 @@ def balance_summary(ds: xr.Dataset) -> dict:
 
 def run_simulation(sim, duration: float, output_interval: float | None = None,
                    progress: Callable[[float, float], None] | None = None, *, recorder: Recorder | None = None,
-                   after_step: Callable[[], None] | None = None) -> xr.Dataset:
+                   after_step: Callable[[], None] | None = None, lazy_maxima: bool = False) -> xr.Dataset:
     """Run ``sim`` for ``duration`` seconds and return the results as an :class:`xarray.Dataset`.
 
     Parameters
@@ -242,6 +285,9 @@ def run_simulation(sim, duration: float, output_interval: float | None = None,
         stopped.
     after_step : callable, optional
         Called with no argument after every step (checkpoints, see :mod:`floodsim.run.checkpoint`).
+    lazy_maxima : bool
+        The gridded maxima are read from the simulation when used, not copied
+        (:meth:`Recorder.to_dataset`); for a simulation that is not advanced further.
 
     Examples
     --------
@@ -267,4 +313,4 @@ def run_simulation(sim, duration: float, output_interval: float | None = None,
         sim.check_plausible()
         if progress is not None:
             progress(sim.state.t - t0, duration)
-    return recorder.to_dataset()
+    return recorder.to_dataset(lazy_maxima=lazy_maxima)

@@ -345,8 +345,9 @@ def _simulate(sc: Scenario, model, progress, recorder=None,
         recorder = Recorder(model.simulation, make_series(sc, model), frames=frames[0])
     wall0 = time.perf_counter()
     try:
+        # the run ends here: the gridded maxima are read from the simulation when written, not copied
         ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
-                            after_step=after_step)
+                            after_step=after_step, lazy_maxima=True)
     finally:   # a sewer network's SWMM run: one per process, released even when the run fails
         if getattr(model, "sewer", None) is not None:
             model.sewer.close()
