@@ -51,17 +51,29 @@ from .params import MAX_OUTPUT_TIMES, NAN_CHECK_STEPS, REPAIR_TOLERANCE_M, RoofR
 from .state import BandWork, State
 
 
+def _solver_bed(grid: Grid, dtype) -> np.ndarray:
+    """The bed [m] the kernels read: ``dtype``, 0 outside the model, read-only (nothing in the solver
+    writes it, and numba compiles the kernels for read-only beds only). The grid's own array when it
+    already is that (every cell valid, same dtype): a city-sized bed is not held twice."""
+    if grid.z.dtype == dtype and bool(grid.valid.all()):
+        return grid.z                      # (read-only: the Grid's)
+    z = np.zeros(grid.shape, dtype)
+    np.copyto(z, grid.z, where=grid.valid, casting="same_kind")   # (no full-size temporary)
+    z.setflags(write=False)
+    return z
+
+
 def _nearest_ground(blocked: np.ndarray, active_ground: np.ndarray):
     """Flat (roof cell, nearest active ground cell) index pairs, by Euclidean distance transform."""
     if not blocked.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     if not active_ground.any():
         raise InputDataError("buildings cover every cell of the DEM; nothing is left for water to flow on.")
-    _, (ii, jj) = ndimage.distance_transform_edt(~active_ground, return_indices=True)
-    src = np.flatnonzero(blocked)
+    ii, jj = ndimage.distance_transform_edt(~active_ground, return_distances=False, return_indices=True)
+    src = np.flatnonzero(blocked).astype(np.int64)
     nx = blocked.shape[1]
-    dst = ii.ravel()[src] * nx + jj.ravel()[src]
-    return src.astype(np.int64), dst.astype(np.int64)
+    dst = ii.ravel()[src].astype(np.int64) * nx + jj.ravel()[src]
+    return src, dst
 
 
 class Simulation:
@@ -129,10 +141,10 @@ class Simulation:
         blocked = np.zeros(shape, bool) if blocked is None else np.asarray(blocked, bool)
         if blocked.shape != shape:
             raise InputDataError(f"blocked (buildings) mask shape {blocked.shape} != grid {shape}.")
-        self.blocked = blocked & grid.valid
         self.active = (grid.valid & ~blocked).astype(np.uint8)
+        del blocked   # (the mask is derived from active and the grid when asked for: one byte per cell less)
         dtype = params.dtype   # of the state arrays and of every per-cell input the kernels read
-        self.z = np.where(grid.valid, grid.z, 0.0).astype(dtype, copy=False)
+        self.z = _solver_bed(grid, dtype)
 
         m = np.asarray(manning, dtype=np.float64)
         if m.ndim == 0:
@@ -178,10 +190,12 @@ class Simulation:
         self.roof_dst_cells = np.unique(self.roof_dst)
         self._n_rain_cells = int(self.active.sum()) + self.roof_src.size
         self.state = State.allocate(shape, infiltration is not None, dtype)
-        h0 = np.broadcast_to(np.asarray(initial_depth, dtype=np.float64), shape)
-        if np.any(~np.isfinite(h0[grid.valid])) or np.any(h0 < 0):
+        h0 = np.asarray(initial_depth, dtype=np.float64)
+        check = h0 if h0.ndim == 0 else np.broadcast_to(h0, shape)[grid.valid]
+        if not np.all(np.isfinite(check)) or np.any(check < 0):
             raise InputDataError("initial depth must be finite and >= 0.")
-        self.state.h[:] = np.where(self.active.astype(bool), h0, 0.0)
+        if h0.ndim or h0 != 0.0:   # (zero: the allocated depths are already; no full-size temporary)
+            np.copyto(self.state.h, np.broadcast_to(h0, shape), where=self.active.astype(bool), casting="unsafe")
         self.bands = BandWork.allocate(shape, params.band_rows, dtype)
         self.operators = tuple(operators)
         context = BindContext(grid=grid, z=self.z, active=self.active, g=params.g, hmin=params.hmin)
@@ -223,6 +237,11 @@ class Simulation:
     @property
     def t(self) -> float:
         return self.state.t
+
+    @property
+    def blocked(self) -> np.ndarray:
+        """Cells under buildings (bool (ny, nx), a new array): the model's cells that are not active."""
+        return self.grid.valid & (self.active == 0)
 
     def _rain_now(self, t):
         """(uniform rate [m/s], field (ny,nx) or (1,1), rain volume rate [m³/s])."""

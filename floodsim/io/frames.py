@@ -201,27 +201,42 @@ class FrameStore:
         nc = self._handle.get("nc")
         if nc is not None:
             return nc
-        if self.path.exists():
-            nc = netCDF4.Dataset(self.path, "a")
-        else:
-            ny, nx = self.shape
-            nc = netCDF4.Dataset(self.path, "w", format="NETCDF4")
-            nc.createDimension("time", None)
-            nc.createDimension("y", ny)
-            nc.createDimension("x", nx)
-            nc.createVariable(VARIABLE, "f4", ("time", "y", "x"), zlib=True, complevel=SCRATCH_COMPLEVEL,
-                              chunksizes=(1, _chunk(ny), _chunk(nx)), fill_value=np.float32(np.nan))
+        from .raster import write_cache
+
+        with write_cache():   # kept open across frames: a small chunk cache, not 64 MB
+            nc = self._open(netCDF4)
         nc.set_auto_mask(False)
         self._handle["nc"] = nc
         return nc
 
-    def append(self, frame: np.ndarray) -> None:
-        """Write one frame (float32 (ny, nx)) after the last."""
-        frame = np.asarray(frame, dtype=np.float32)
-        if frame.shape != self.shape:
+    def _open(self, netCDF4):
+        """Open the scratch file for appending, creating it (and its variable) if need be."""
+        if self.path.exists():
+            return netCDF4.Dataset(self.path, "a")
+        ny, nx = self.shape
+        nc = netCDF4.Dataset(self.path, "w", format="NETCDF4")
+        nc.createDimension("time", None)
+        nc.createDimension("y", ny)
+        nc.createDimension("x", nx)
+        nc.createVariable(VARIABLE, "f4", ("time", "y", "x"), zlib=True, complevel=SCRATCH_COMPLEVEL,
+                          chunksizes=(1, _chunk(ny), _chunk(nx)), fill_value=np.float32(np.nan))
+        return nc
+
+    def append(self, frame: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Write one frame (ny, nx) after the last, as float32 and NaN where ``valid`` is False (when
+        given), :data:`~floodsim.io.raster.LAZY_ROWS` rows at a time (no full-size copy of the frame)."""
+        from .raster import LAZY_ROWS
+
+        frame = np.asarray(frame)
+        if frame.shape != self.shape or (valid is not None and valid.shape != self.shape):
             raise ValueError(f"frame of shape {frame.shape}, expected {self.shape}")
         with _LOCK:
-            self._writer()[VARIABLE][self.count] = frame
+            var = self._writer()[VARIABLE]
+            for r0 in range(0, self.shape[0], LAZY_ROWS):
+                block = frame[r0:r0 + LAZY_ROWS].astype(np.float32)
+                if valid is not None:
+                    block[~valid[r0:r0 + LAZY_ROWS]] = np.nan
+                var[self.count, r0:r0 + block.shape[0]] = block
             self.count += 1
 
     def read(self, key) -> np.ndarray:

@@ -7,6 +7,7 @@ regridding uses rioxarray's ``reproject_match``.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -323,6 +324,25 @@ NETCDF_CHUNK = 256
 LAZY_ROWS = NETCDF_CHUNK
 
 
+#: HDF5 chunk cache [B] of a variable open for writing (:func:`write_cache`): a few of its chunks.
+WRITE_CACHE_BYTES = 4 * 2**20
+
+
+@contextmanager
+def write_cache():
+    """NetCDF files opened inside get a :data:`WRITE_CACHE_BYTES` chunk cache per variable instead of
+    netCDF-C's 64 MB default: floodsim writes every chunk whole, a block of rows at a time, so a
+    bigger cache only holds written chunks (at 25M cells, 6 variables: 384 MB at the end of a run)."""
+    import netCDF4
+
+    before = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(WRITE_CACHE_BYTES, before[1], before[2])
+    try:
+        yield
+    finally:
+        netCDF4.set_chunk_cache(*before)
+
+
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
     """NetCDF chunk sizes: :data:`NETCDF_CHUNK` along ``y``/``x`` (or the whole axis when shorter), one
     step along every other axis (one frame per chunk)."""
@@ -354,6 +374,6 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
 
     # lazy variables (the depth frames, one chunk each) stream through this process's threads, never a
     # distributed cluster that a sweep member may run in (its workers cannot see the scratch file)
-    with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
+    with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"), write_cache():
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path

@@ -75,9 +75,7 @@ class Recorder:
         if self.keep_frames:
             if self.store is None:
                 self.store = self._new_store()
-            frame = sim.state.h.astype(np.float32)
-            frame[~sim.grid.valid] = np.nan
-            self.store.append(frame)
+            self.store.append(sim.state.h, sim.grid.valid)
         entry = sim.balance.as_dict(sim.total_volume())
         entry["surface"] = sim.stored_volume()
         entry["measures"] = sim.measures_volume()
