@@ -258,7 +258,8 @@ def floodsim_array_bytes(sim) -> dict:
         "band work (edges, rows, flags)": sum(a.nbytes for a in _arrays_of(bw) if not any(a is r for r in repair)),
         "band work: repair scratch (int32 stack + int32 list + uint8 visits per cell)": sum(a.nbytes for a in repair),
         "roof/boundary/infiltration arrays": sum(
-            a.nbytes for a in (sim.roof_src, sim.roof_dst, sim.roof_dst_cells, *_arrays_of(f), *sim._infil[1:])),
+            a.nbytes for a in (*(sim._roof_pairs or ()), sim.roof_dst_cells, sim.roof_count, *_arrays_of(f),
+                                *sim._infil[1:])),
     }
     groups["total"] = sum(groups.values())
     return groups

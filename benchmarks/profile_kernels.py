@@ -44,7 +44,8 @@ from bench_core import (  # noqa: E402
 import floodsim.core.simulation as solver  # noqa: E402
 
 KERNELS = ("snapshot_band_edges", "apply_boundary_fluxes", "sweep_bands", "finish_bands",
-           "repair_negative_depths", "add_depth", "route_roof_rain", "mark_wet_bands")
+           "repair_negative_depths", "add_depth", "route_roof_rain", "route_uniform_roof_rain",
+           "mark_wet_bands")
 
 
 def main(argv=None) -> int:

@@ -183,12 +183,14 @@ class CudaStepper:
         self.level = to(f.level)
         self.inflow_cells = [to(c) for c in sim._inflow_cells]
         # roof rain grouped by receiving cell, each group in the CPU's order (a stable sort)
-        order = np.argsort(sim.roof_dst, kind="stable")
-        dst_sorted = sim.roof_dst[order]
+        roof_src, roof_dst = sim.roof_pairs()
+        order = np.argsort(roof_dst, kind="stable")
+        dst_sorted = roof_dst[order]
         self.roof_dst, first = np.unique(dst_sorted, return_index=True)
         self.d_roof_dst = to(np.ascontiguousarray(self.roof_dst, np.int64))
         self.d_roof_start = to(np.append(first, dst_sorted.size).astype(np.int64))
-        self.d_roof_src = to(np.ascontiguousarray(sim.roof_src[order], np.int64))
+        self.d_roof_src = to(np.ascontiguousarray(roof_src[order], np.int64))
+        del roof_src, roof_dst
         self.d_roof_cells = to(np.ascontiguousarray(sim.roof_dst_cells, np.int64))
         # the state, double-buffered fluxes
         self.dev = {k: to(np.ascontiguousarray(getattr(s, k))) for k in _STATE_ARRAYS}
@@ -338,7 +340,7 @@ class CudaStepper:
             sources.append((self.slot_inflow + k, b, self.slot_inflow_round + k, b))
             inflow_volume += volume
         roof_volume = sim._roof_volume_rate(rate, field_) * dt
-        if sim.roof_rain == RoofRain.GROUND and sim.roof_src.size and roof_volume > 0:
+        if sim.roof_rain == RoofRain.GROUND and sim.roof_cells and roof_volume > 0:
             b_route = self._blocks(self.roof_dst.size)
             sk.route_roof_rain[b_route, T](self.dev["h"], self.d_roof_dst, self.d_roof_start, self.d_roof_src, rate,
                                            rain_dev, dt, self.parts, self.slot_roof_round)

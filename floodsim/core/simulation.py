@@ -39,7 +39,7 @@ from ..kernels.continuity import record_max_state
 from ..kernels.fused import finish_bands, sweep_bands
 from ..kernels.inertial import snapshot_band_edges
 from ..kernels.positivity import repair_negative_depths
-from ..kernels.sources import add_depth, mark_wet_bands, route_roof_rain
+from ..kernels.sources import add_depth, mark_wet_bands, route_roof_rain, route_uniform_roof_rain
 from . import diagnose as _diag
 from .boundaries import Boundary, BoundaryFaces
 from .forcing import Hyetograph, RainfallRaster
@@ -186,9 +186,16 @@ class Simulation:
                                      "buildings.")
             self._inflow_cells.append(np.flatnonzero(cells).astype(np.int64))
 
-        self.roof_src, self.roof_dst = _nearest_ground(self.blocked, self.active.astype(bool))
-        self.roof_dst_cells = np.unique(self.roof_dst)
-        self._n_rain_cells = int(self.active.sum()) + self.roof_src.size
+        src, dst = _nearest_ground(self.blocked, self.active.astype(bool))
+        #: ground cells that take roof rain (flat indices, ascending) and the roof cells each takes
+        self.roof_dst_cells, self.roof_count = np.unique(dst, return_counts=True)
+        #: number of roof cells
+        self.roof_cells = int(src.size)
+        # the (roof, ground) pairs are kept only for rain that varies in space (two int64 per roof
+        # cell: a quarter of a city's cells); uniform rain is routed with the counts
+        self._roof_pairs = (src, dst) if isinstance(rainfall, RainfallRaster) else None
+        del src, dst
+        self._n_rain_cells = int(self.active.sum()) + self.roof_cells
         self.state = State.allocate(shape, infiltration is not None, dtype)
         h0 = np.asarray(initial_depth, dtype=np.float64)
         check = h0 if h0.ndim == 0 else np.broadcast_to(h0, shape)[grid.valid]
@@ -259,15 +266,23 @@ class Simulation:
         frame = r.intensity[k]
         if not hasattr(self, "_frame_volume") or self._frame_volume[0] != k:
             rain_cells = self.active.astype(bool) | self.blocked
+            roofs = self._roof_pairs[0] if self.roof_cells else np.zeros(0, np.int64)
             self._frame_volume = (k, float(frame[rain_cells].sum()) * area,
-                                  float(frame.ravel()[self.roof_src].sum()) * area)
+                                  float(frame.ravel()[roofs].sum()) * area)
         return 0.0, frame, self._frame_volume[1]
 
+    def roof_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(roof cell, ground cell that takes its rain) flat-index pairs, int64, roofs in row-major order
+        (computed again unless the rain varies in space)."""
+        if self._roof_pairs is not None:
+            return self._roof_pairs
+        return _nearest_ground(self.blocked, self.active.astype(bool))
+
     def _roof_volume_rate(self, rate, field_):
-        if self.roof_src.size == 0:
+        if self.roof_cells == 0:
             return 0.0
         if field_.size == 1:
-            return rate * self.roof_src.size * self.grid.cell_area
+            return rate * self.roof_cells * self.grid.cell_area
         return self._frame_volume[2]
 
     def _next_event(self, t):
@@ -390,9 +405,14 @@ class Simulation:
             self._mark_wet(cells)
             inflow_volume += volume
         roof_volume = self._roof_volume_rate(rate, field_) * dt
-        if self.roof_rain == RoofRain.GROUND and self.roof_src.size and roof_volume > 0:
-            rounded += route_roof_rain(h=h, roof_src=self.roof_src, roof_dst=self.roof_dst, rain_rate=rate,
-                                       rain_field=field_, dt=dt)
+        if self.roof_rain == RoofRain.GROUND and self.roof_cells and roof_volume > 0:
+            if field_.size == 1:
+                rounded += route_uniform_roof_rain(h=h, cells=self.roof_dst_cells, roofs=self.roof_count,
+                                                   rain_rate=rate, dt=dt)
+            else:
+                src, dst = self._roof_pairs
+                rounded += route_roof_rain(h=h, roof_src=src, roof_dst=dst, rain_rate=rate, rain_field=field_,
+                                           dt=dt)
             self._mark_wet(self.roof_dst_cells)
         measure_out = 0.0
         for op, cells in zip(self.operators, self._operator_cells):

@@ -42,6 +42,9 @@ if JIT_DISABLED:  # pragma: no cover - exercised only in NUMBA_DISABLE_JIT runs
     _i64 = int
     _i32 = np.int32
 
+    def mul_add(a, b, c):
+        return a * b + c
+
 else:
     from llvmlite import ir
     from numba import int64 as _i64
@@ -90,6 +93,21 @@ else:
         return types.float32(types.int32), codegen
 
     from numba import int32 as _i32
+
+    @intrinsic
+    def mul_add(typingctx, a, b, c):
+        """``a * b + c`` [float64] as LLVM's ``fmuladd``: one rounding where the CPU has a fused
+        multiply-add (as the kernels' ``contract`` flag lets LLVM fuse ``c + a * b`` written out), two
+        where it has none. For a sum whose product LLVM would hoist out of a loop (and so not fuse)."""
+        if not (a == b == c == types.float64):
+            return None
+
+        def codegen(context, builder, signature, args):
+            d = ir.DoubleType()
+            fn = builder.module.declare_intrinsic("llvm.fmuladd", [d], ir.FunctionType(d, [d, d, d]))
+            return builder.call(fn, args)
+
+        return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 @kernel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ._jit import is_single, kernel, real, wide
+from .fastmath import mul_add
 
 
 @kernel
@@ -23,6 +24,28 @@ def add_depth(h, cells, depth):
         h[i, j] = new
         if is_single(h):
             rounded += wide(h[i, j]) - new
+    return rounded
+
+
+@kernel
+def route_uniform_roof_rain(h, cells, roofs, rain_rate, dt):
+    """Put uniform rain ``rain_rate`` [m/s] of ``roofs[k]`` roof cells onto ground cell ``cells[k]``
+    (flat indices), one roof at a time: the same additions, in the same order per cell, as
+    :func:`route_roof_rain` with the roof-to-ground pairs, without holding a pair per roof cell.
+    Returns the rounding of float32 storage as :func:`add_depth` does."""
+    nx = h.shape[1]
+    rounded = 0.0
+    for k in range(cells.size):
+        c = cells[k]
+        i = c // nx
+        j = c - i * nx
+        for _ in range(roofs[k]):
+            # h + rate·dt fused as route_roof_rain's (there the product varies per roof; here LLVM would
+            # hoist it out of the loop and round it on its own)
+            new = mul_add(rain_rate, dt, wide(h[i, j]))
+            h[i, j] = new
+            if is_single(h):
+                rounded += wide(h[i, j]) - new
     return rounded
 
 
