@@ -88,9 +88,10 @@ def dem_tiles(n: int, folder: Path) -> list[Path]:
     for a, (r0, r1) in enumerate(spans):
         for b, (c0, c1) in enumerate(spans):
             tmp = folder / f".dem_{a}_{b}.tif"
-            with rasterio.open(tmp, "w", driver="GTiff", width=c1 - c0, height=r1 - r0, count=1, dtype="float32",
-                               crs="EPSG:25832", transform=Affine(1.0, 0.0, 500000.0 + c0, 0.0, -1.0, 6200000.0 - r0),
-                               tiled=True, blockxsize=256, blockysize=256, nodata=np.nan) as dst:
+            corner = Affine(1.0, 0.0, 500000.0 + c0, 0.0, -1.0, 6200000.0 - r0)
+            with rasterio.open(tmp, "w", driver="GTiff", width=c1 - c0, height=r1 - r0, count=1,
+                               dtype="float32", crs="EPSG:25832", transform=corner, tiled=True, blockxsize=256,
+                               blockysize=256, nodata=np.nan) as dst:
                 dst.write(z[r0:r1, c0:c1], 1)
             tmp.replace(folder / f"dem_{a}_{b}.tif")
     return paths

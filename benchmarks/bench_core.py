@@ -251,9 +251,9 @@ def floodsim_array_bytes(sim) -> dict:
     repair = (bw.stack, bw.touched, bw.visits)
     groups = {
         "state (h, qx, qy, h_max, v2_max, t_hmax, infil_F)": sum(a.nbytes for a in _arrays_of(s)),
-        "sim.z (solver copy of the bed)": sim.z.nbytes,
+        "sim.z (solver's bed; 0 when it is the grid's array)": 0 if sim.z is sim.grid.z else sim.z.nbytes,
         "grid.z + grid.valid (the Grid object)": sim.grid.z.nbytes + sim.grid.valid.nbytes,
-        "sim.active + sim.blocked": sim.active.nbytes + sim.blocked.nbytes,
+        "sim.active (buildings are derived from it)": sim.active.nbytes,
         "sim.manning": sim.manning.nbytes,
         "band work (edges, rows, flags)": sum(a.nbytes for a in _arrays_of(bw) if not any(a is r for r in repair)),
         "band work: repair scratch (int32 stack + int32 list + uint8 visits per cell)": sum(a.nbytes for a in repair),

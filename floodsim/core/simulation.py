@@ -202,7 +202,8 @@ class Simulation:
         if not np.all(np.isfinite(check)) or np.any(check < 0):
             raise InputDataError("initial depth must be finite and >= 0.")
         if h0.ndim or h0 != 0.0:   # (zero: the allocated depths are already; no full-size temporary)
-            np.copyto(self.state.h, np.broadcast_to(h0, shape), where=self.active.astype(bool), casting="unsafe")
+            np.copyto(self.state.h, np.broadcast_to(h0, shape), where=self.active.astype(bool),
+                      casting="unsafe")
         self.bands = BandWork.allocate(shape, params.band_rows, dtype)
         self.operators = tuple(operators)
         context = BindContext(grid=grid, z=self.z, active=self.active, g=params.g, hmin=params.hmin)

@@ -7,10 +7,12 @@ nothing of xarray.
 
 **Depth frames are on disk, not in memory.** Each depth frame (float32, NaN outside the model) is
 appended to a scratch NetCDF file as it is recorded (:class:`floodsim.io.frames.FrameStore`), and the
-dataset's ``depth`` is a lazy dask array over that file, a chunk per frame and row block: writing ``results.nc``
-and every product streams it, so a run's memory does not grow with its output times. The recorder
-itself holds only the times and the balance (a few numbers per output time). A recorder made with
-``frames=False`` keeps no frames at all (``[output] depth_frames``): its dataset has no ``depth``.
+dataset's ``depth`` is a lazy dask array over that file, a chunk per frame and block of rows: writing
+``results.nc`` and every product streams it, so a run's memory does not grow with its output times.
+The recorder itself holds only the times and the balance (a few numbers per output time). A recorder
+made with ``frames=False`` keeps no frames at all (``[output] depth_frames``): its dataset has no
+``depth``. At the end of a run (``lazy_maxima``) the gridded maxima are lazy too, read from the
+simulation as they are written.
 """
 
 from __future__ import annotations
@@ -146,8 +148,9 @@ class Recorder:
 
         With ``lazy_maxima`` the gridded fields (``max_depth``, ``max_speed``, ``time_of_max_depth``,
         ``elevation``) are lazy too: dask reads them from the simulation's own arrays,
-        :data:`~floodsim.io.raster.LAZY_ROWS` rows at a time, when the dataset is written or its values are used, instead of four float32
-        copies of the grid (400 MB at 25M cells, at the moment results are written). They then follow
+        :data:`~floodsim.io.raster.LAZY_ROWS` rows at a time, when the dataset is written or its values
+        are used, instead of four float32 copies of the grid (400 MB at 25M cells, at the moment results
+        are written). They then follow
         the simulation if it is advanced further: use it at the end of a run (``floodsim run`` does).
         """
         sim = self.sim
