@@ -25,7 +25,8 @@ compressed) with the gridded maxima read from the simulation as they are written
 
 * output frames every ``--frame-minutes`` (default 10) simulated minutes, streamed to a scratch file
   by floodsim's recorder as ``floodsim run`` does (:mod:`floodsim.io.frames`), none held in memory;
-* wall time of the time loop (with its frames written as it goes), steps, cell-updates/s counted over **all cells** and over **wet cells**
+* wall time of the time loop (with its frames written as it goes), steps, cell-updates/s counted
+  over **all cells** and over **wet cells**
   (cells with water above ``hmin`` at the end, as a lower bound of the cells the bands skipping left
   computing);
 * **peak RSS per cell** [B] (``ru_maxrss`` of the subprocess, so Python, numba and GDAL included), and
@@ -90,8 +91,8 @@ def dem_tiles(n: int, folder: Path) -> list[Path]:
             tmp = folder / f".dem_{a}_{b}.tif"
             corner = Affine(1.0, 0.0, 500000.0 + c0, 0.0, -1.0, 6200000.0 - r0)
             with rasterio.open(tmp, "w", driver="GTiff", width=c1 - c0, height=r1 - r0, count=1,
-                               dtype="float32", crs="EPSG:25832", transform=corner, tiled=True, blockxsize=256,
-                               blockysize=256, nodata=np.nan) as dst:
+                               dtype="float32", crs="EPSG:25832", transform=corner, tiled=True,
+                               blockxsize=256, blockysize=256, nodata=np.nan) as dst:
                 dst.write(z[r0:r1, c0:c1], 1)
             tmp.replace(folder / f"dem_{a}_{b}.tif")
     return paths
@@ -101,7 +102,8 @@ def tiles_folder(n: int) -> Path:
     return Path(os.environ.get("TMPDIR", "/tmp")) / f"floodsim_bench_city_{n}"
 
 
-def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0, precision: str = "double") -> dict:
+def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
+            precision: str = "double") -> dict:
     """Build and run the city in this process; returns the measurements."""
     import numpy as np
 
@@ -189,11 +191,35 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0, prec
     }
 
 
+def _write_result(out: Path, load, rows: list[dict]) -> dict:
+    import numba
+
+    import floodsim
+
+    result = {"benchmark": "bench_city", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "machine": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+                          "loadavg_before": load, "loadavg_after": os.getloadavg(),
+                          "numba": numba.__version__, "floodsim": floodsim.__version__},
+              "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)", "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=5000, help="grid edge [cells of 1 m] (default 5000: 25M cells)")
     ap.add_argument("--minutes", type=float, default=60.0, help="simulated minutes of the storm (default 60)")
-    ap.add_argument("--frame-minutes", type=float, default=10.0, help="simulated minutes between output frames")
+    ap.add_argument("--frame-minutes", type=float, default=10.0,
+                    help="simulated minutes between output frames")
     ap.add_argument("--quick", action="store_true", help="1000², 5 minutes")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_city.json")
     ap.add_argument("--precision", default="double",
@@ -219,26 +245,18 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     rows = []
     for precision in precisions:
-        r = subprocess.run([sys.executable, __file__, "--one", "--n", str(args.n), "--minutes", str(args.minutes),
-                            "--frame-minutes", str(args.frame_minutes), "--precision", precision],
+        r = subprocess.run([sys.executable, __file__, "--one", "--n", str(args.n), "--minutes",
+                            str(args.minutes), "--frame-minutes", str(args.frame_minutes),
+                            "--precision", precision],
                            capture_output=True, text=True, check=True)
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    import numba
-
-    import floodsim
-
-    result = {"benchmark": "bench_city", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                          "loadavg_before": load, "loadavg_after": os.getloadavg(),
-                          "numba": numba.__version__, "floodsim": floodsim.__version__},
-              "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)", "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+        result = _write_result(args.out, load, rows)      # after each precision: a long run keeps what it has
     print(f"{'precision':>9} {'cells':>12} {'simulated':>9} {'steps':>7} {'wall s':>8} {'upd/s all':>10} "
           f"{'upd/s wet':>10} {'B/cell':>7} {'model B':>7} {'nc MB':>7} {'write s':>7}")
     for row in rows:
-        print(f"{row['precision']:>9} {row['cells']:>12,} {row['simulated_s'] / 60:>7.0f}mn {row['steps']:>7} "
-              f"{row['wall_s']:>8.1f} {row['cell_updates_per_s_all']:>10.3g} {row['cell_updates_per_s_wet']:>10.3g} "
+        print(f"{row['precision']:>9} {row['cells']:>12,} {row['simulated_s'] / 60:>7.0f}mn "
+              f"{row['steps']:>7} {row['wall_s']:>8.1f} {row['cell_updates_per_s_all']:>10.3g} "
+              f"{row['cell_updates_per_s_wet']:>10.3g} "
               f"{row['peak_rss_bytes_per_cell']:>7.1f} {row['model_bytes_per_cell']:>7.1f} "
               f"{row['results_nc_bytes'] / 1e6:>7.1f} {row['results_nc_write_s']:>7.2f}")
         if row["peak_rss_mb_by_phase"]:

@@ -75,7 +75,10 @@ class Grid:
         z.setflags(write=False)
         object.__setattr__(self, "z", z)
         valid = np.isfinite(z)
-        valid.setflags(write=False)
+        if valid.all():   # a view of one True: no byte per cell for the common all-data rectangle
+            valid = np.broadcast_to(np.True_, z.shape)
+        else:
+            valid.setflags(write=False)
         object.__setattr__(self, "_valid", valid)
         if not valid.any():
             raise InputDataError(f"{self.source}: the DEM has no valid (non-nodata) cell.")
@@ -121,7 +124,7 @@ class Grid:
 
     @property
     def valid(self) -> np.ndarray:
-        """Cells with elevation data (read-only bool array)."""
+        """Cells with elevation data (read-only bool array; a broadcast view when every cell has data)."""
         return self._valid
 
     @property

@@ -188,7 +188,8 @@ class Simulation:
 
         src, dst = _nearest_ground(self.blocked, self.active.astype(bool))
         #: ground cells that take roof rain (flat indices, ascending) and the roof cells each takes
-        self.roof_dst_cells, self.roof_count = np.unique(dst, return_counts=True)
+        self.roof_dst_cells, count = np.unique(dst, return_counts=True)
+        self.roof_count = count.astype(np.int32)
         #: number of roof cells
         self.roof_cells = int(src.size)
         # the (roof, ground) pairs are kept only for rain that varies in space (two int64 per roof
