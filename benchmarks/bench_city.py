@@ -111,6 +111,7 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
     from floodsim.core import Boundary, Grid, Simulation, SolverParams
     from floodsim.io.raster import read_dem, write_netcdf
     from floodsim.run.bench import MANNING, PLANE_SLOPE, make_terrain
+    from floodsim.run.budget import release_freed_memory
     from floodsim.run.recorder import Recorder, run_simulation
 
     def rss_mb() -> float:
@@ -143,6 +144,7 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
     sim = Simulation(grid, rainfall=storm, manning=MANNING, blocked=blocked,
                      boundaries=[Boundary("south", "free", slope=PLANE_SLOPE)], params=params)
     del grid, blocked
+    release_freed_memory()                                 # as floodsim run does after the build
     build_s = time.perf_counter() - t0
     end_phase("build")
     duration = minutes * 60.0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 
 #: Solver arrays per cell [B] in float64 (benchmarks/results/bench_core.json, bytes_per_cell_arrays).
@@ -105,6 +106,28 @@ def available_memory() -> float | None:
     except OSError:
         return None
     return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory the process has freed back to the system (glibc's ``malloc_trim``; elsewhere
+    nothing). Building a city-sized model frees hundreds of MB of temporaries (the DEM tiles as they are
+    read, the roof distance transform) that glibc keeps in its heap, resident, for reuse: 80 MB, 3 B/cell,
+    at 25M cells (benchmarks/README.md, ``bench_city.py``). Call it once a model is built."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+        except OSError:
+            _LIBC = False
+    if _LIBC and hasattr(_LIBC, "malloc_trim"):   # (musl and other C libraries have none)
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
 
 
 def frames_bytes(cells: int, output_times: int) -> float:

@@ -255,6 +255,7 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
     if not (resume or restart) and (write or checkpointing):
         _refuse_checkpoint_in_the_way(ckpt_file)
     model = build_model(sc)
+    budget.release_freed_memory()   # the build's temporaries (tiles, distance transform) back to the system
     duration, interval = _times(sc)
     need = budget.estimate_model(model, duration, interval)
     if not need.fits:
@@ -281,6 +282,7 @@ def run_scenario(scenario, out_dir=None, progress=None, write: bool = True, *, c
 
             base_sc = baseline_scenario(sc)
             base_model = build_model(base_sc)
+            budget.release_freed_memory()
             base_rec = Recorder(base_model.simulation, make_series(base_sc, base_model), frames=frames[0],
                                 scratch=scratch)
             recorders.append(base_rec)
