@@ -252,7 +252,8 @@ def floodsim_array_bytes(sim) -> dict:
     groups = {
         "state (h, qx, qy, h_max, v2_max, t_hmax, infil_F)": sum(a.nbytes for a in _arrays_of(s)),
         "sim.z (solver's bed; 0 when it is the grid's array)": 0 if sim.z is sim.grid.z else sim.z.nbytes,
-        "grid.z + grid.valid (the Grid object)": sim.grid.z.nbytes + sim.grid.valid.nbytes,
+        "grid.z + grid.valid (the Grid object; valid is a view of one byte when every cell has data)":
+            sim.grid.z.nbytes + (0 if 0 in sim.grid.valid.strides else sim.grid.valid.nbytes),
         "sim.active (buildings are derived from it)": sim.active.nbytes,
         "sim.manning": sim.manning.nbytes,
         "band work (edges, rows, flags)": sum(a.nbytes for a in _arrays_of(bw) if not any(a is r for r in repair)),

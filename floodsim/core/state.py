@@ -9,6 +9,7 @@ saved whole by checkpoints (:meth:`floodsim.core.simulation.Simulation.get_state
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,17 @@ class State:
                    infil_F=np.zeros(shape if infiltration else (1, 1), dtype))
 
 
+def paged_zeros(n: int, dtype) -> np.ndarray:
+    """A writable zero array of ``n`` items on memory of its own (an anonymous map): it costs memory only
+    where it is written. For the positivity repair's scratch, sized for every cell of the grid but
+    written only where depths go negative (a few cells per step): 9 B/cell allocated, almost none used.
+    ``np.zeros`` gives that only for sizes above the C library's map threshold (32 MB at most, and it
+    moves); below it the array comes from the heap, possibly from memory that is cleared, and so used,
+    at once."""
+    dtype = np.dtype(dtype)
+    return np.frombuffer(mmap.mmap(-1, max(n, 1) * dtype.itemsize), dtype)[:n]
+
+
 @dataclass(eq=False)
 class BandWork:
     """Per-band scratch and reductions."""
@@ -69,8 +81,8 @@ class BandWork:
         return cls(start, np.zeros((nb, nx), dtype), np.zeros((nb, nx), dtype),
                    np.zeros((nb, WORK_ROWS, nx + 1), dtype), np.zeros((nb, 2, nx + 1)),
                    np.zeros(nb, np.uint8), np.zeros(nb), np.zeros(nb), np.zeros(nb), np.zeros(ny, np.int64),
-                   np.zeros(nb, bool), np.ones(nb, bool), np.zeros(ny * nx + 8, np.int32),
-                   np.zeros(ny * nx + 8, np.int32), np.zeros(ny * nx, np.uint8))
+                   np.zeros(nb, bool), np.ones(nb, bool), paged_zeros(ny * nx + 8, np.int32),
+                   paged_zeros(ny * nx + 8, np.int32), paged_zeros(ny * nx, np.uint8))
 
     def band_of_rows(self, rows):
         """Band index of each row in ``rows``."""
