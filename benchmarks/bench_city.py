@@ -266,8 +266,9 @@ def main(argv=None) -> int:
                 f"{k} {v * 2**20 / row['cells']:.1f}" for k, v in row["peak_rss_mb_by_phase"].items()))
         print(f"{'':>9} RSS after each frame [MB]: {row['rss_mb_after_each_frame']}; relative volume error "
               f"{row['relative_volume_error']:.2e}, rounding {row['volume_rounding_m3']:.3g} m³")
-    if len(rows) == 2:
-        d, s_ = rows
+    by = {row["precision"]: row for row in rows}
+    if len(by) == 2:
+        d, s_ = by["double"], by["single"]
         print(f"single / double: speed {s_['cell_updates_per_s_all'] / d['cell_updates_per_s_all']:.2f}x, "
               f"peak RSS {s_['peak_rss_bytes_per_cell'] / d['peak_rss_bytes_per_cell']:.0%}, model memory "
               f"{s_['model_bytes_per_cell'] / d['model_bytes_per_cell']:.0%}")
