@@ -28,7 +28,10 @@ import math
 import sys
 from dataclasses import dataclass
 
-#: Solver arrays per cell [B] in float64 (benchmarks/results/bench_core.json, bytes_per_cell_arrays).
+#: Solver arrays per cell [B] in float64 (benchmarks/results/bench_core.json, bytes_per_cell_arrays:
+#: 68.25 on 2026-12-02). An all-data grid now shares its bed with the solver and needs no mask byte
+#: (58.5, 2026-12-03); a grid with nodata, as most clipped catchments are, still holds both (about 67.5),
+#: so the estimate keeps the figure that covers it.
 CORE_BYTES_PER_CELL = 68.25
 #: The same in single precision (float32 depth, discharges and bed; maxima, masks and scratch unchanged;
 #: bench_core.py --single, 2026-12-02: 50.8 B/cell at 1M and 4M cells).
