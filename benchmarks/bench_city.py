@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -194,26 +193,15 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
 
 
 def _write_result(out: Path, load, rows: list[dict]) -> dict:
-    import numba
-
-    import floodsim
+    sys.path.insert(0, str(HERE))
+    from bench_core import machine_facts  # the machine as the other benchmarks record it
 
     result = {"benchmark": "bench_city", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "machine": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-                          "loadavg_before": load, "loadavg_after": os.getloadavg(),
-                          "numba": numba.__version__, "floodsim": floodsim.__version__},
+              "machine": {**machine_facts(), "loadavg_before": load, "loadavg_after": os.getloadavg()},
               "storm": "Chicago, 100-yr, 60 min, peak at 0.4 (Dahlström 2010 IDF)", "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     return result
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def main(argv=None) -> int:

@@ -24,6 +24,7 @@ local-inertial scheme, dt = cfl·dx/√(g·h)) and :data:`REFERENCE_RATE` cell-u
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -116,21 +117,22 @@ def release_freed_memory() -> None:
     nothing). Building a city-sized model frees hundreds of MB of temporaries (the DEM tiles as they are
     read, the roof distance transform) that glibc keeps in its heap, resident, for reuse: 80 MB, 3 B/cell,
     at 25M cells (benchmarks/README.md, ``bench_city.py``). Call it once a model is built."""
-    global _LIBC
-    if _LIBC is None:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-        try:
-            _LIBC = ctypes.CDLL(name) if name else False
-        except OSError:
-            _LIBC = False
-    if _LIBC and hasattr(_LIBC, "malloc_trim"):   # (musl and other C libraries have none)
-        _LIBC.malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
-_LIBC = None
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (not Linux, or a C library without it, such as musl)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
 
 
 def frames_bytes(cells: int, output_times: int) -> float:
