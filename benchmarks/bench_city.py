@@ -157,6 +157,7 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
     ds = run_simulation(sim, duration, frame_minutes * 60.0, progress=after_frame, recorder=recorder,
                         lazy_maxima=True)
     wall = time.perf_counter() - t1            # the time loop with its output frames written as it goes
+    sim.end_run()                              # as floodsim run does: the discharges go before the write
     end_phase("time loop")
     sim.check_finite()
     steps = sim.state.steps

@@ -21,6 +21,10 @@ _SCENARIO_KEYS = {"cfl": "cfl", "theta": "theta", "hmin": "hmin_m", "dt_max": "d
 #: The Courant condition catches a blow-up before NaN appears; this catches NaN from anywhere else.
 NAN_CHECK_STEPS = 16
 
+#: Steps between giving back the memory the positivity repair wrote in its scratch (when it ran since
+#: the last time): one system call; see :meth:`floodsim.core.state.BandWork.release_repair_scratch`.
+REPAIR_SCRATCH_RELEASE_STEPS = 512
+
 #: Most output times a run may record (each holds a depth frame).
 MAX_OUTPUT_TIMES = 100_000
 

@@ -47,7 +47,14 @@ from .grid import Grid
 from .inflows import Inflow
 from .massbalance import VolumeBalance
 from .operator import BindContext, Operator
-from .params import MAX_OUTPUT_TIMES, NAN_CHECK_STEPS, REPAIR_TOLERANCE_M, RoofRain, SolverParams
+from .params import (
+    MAX_OUTPUT_TIMES,
+    NAN_CHECK_STEPS,
+    REPAIR_SCRATCH_RELEASE_STEPS,
+    REPAIR_TOLERANCE_M,
+    RoofRain,
+    SolverParams,
+)
 from .state import BandWork, State
 
 
@@ -215,6 +222,8 @@ class Simulation:
         self.balance = VolumeBalance(initial=self.stored_volume() + self.measures_volume())
         self.bands.prime(self.state.h, params.hmin, params.g)
         self._short_steps = 0   # consecutive Courant steps below dt_min (stall detection)
+        self._ended = False     # end_run() was called: readable, no longer steppable
+        self._repaired = False  # the positivity repair wrote its scratch since it was last given back
         self._device = None     # the GPU stepper for backend "cuda" (numba.cuda is imported only then)
         if params.backend == "cuda":
             from .cuda_backend import CudaStepper
@@ -353,8 +362,33 @@ class Simulation:
                                  "(a bug in the measure).")
         return flows
 
+    def end_run(self) -> None:
+        """The run is over: free what only stepping needs, before the results are written.
+
+        The face discharges ``state.qx`` and ``state.qy`` (None afterwards) and the band scheduler's
+        work arrays (``bands``, None) go: 8 B/cell in single precision and 16 in double, at the moment
+        the results are written, and before a second model is built (the baseline of a scenario with
+        measures). The depths, running maxima, infiltration, bed, masks, operators and volume balance
+        stay: the simulation can still be read (``state``, :meth:`total_volume`,
+        :meth:`check_plausible`), but no longer stepped, checkpointed or restored (those raise
+        :class:`RuntimeError`). Calling it again does nothing. On the GPU backend the device keeps its
+        arrays until the simulation is dropped.
+        """
+        if self._ended:
+            return
+        self._ended = True
+        if self._device is None:
+            self.state.qx = self.state.qy = None
+            self.bands = None
+
+    def _require_running(self, what: str) -> None:
+        if self._ended:
+            raise RuntimeError(f"cannot {what}: this simulation's run has ended (Simulation.end_run freed "
+                               "its discharges); build a new Simulation to run again.")
+
     def step(self, t_limit: float = np.inf) -> float:
         """Advance one step, never past ``t_limit`` [s]; return the step length [s]."""
+        self._require_running("step")
         if self._device is not None:
             return self._device.step(t_limit)
         p, s, bw, grid = self.params, self.state, self.bands, self.grid
@@ -395,6 +429,7 @@ class Simulation:
             removed, given_back, repair_rounding = repair_negative_depths(
                 h=h, qx=qx, qy=qy, active=self.active, infil_F=s.infil_F, row_negative=bw.negative, dt=dt,
                 dx=dx, dy=dy, tol=REPAIR_TOLERANCE_M, stack=bw.stack, touched=bw.touched, visits=bw.visits)
+            self._repaired = True
             if removed < 0:
                 raise StabilityError(self._diagnose("negative depths could not be repaired", "negative"))
             vol_out -= removed
@@ -431,6 +466,9 @@ class Simulation:
         s.steps += 1
         if s.steps % NAN_CHECK_STEPS == 0 and not math.isfinite(float(h.sum(dtype=np.float64))):
             raise StabilityError(self._diagnose("a depth became NaN or infinite"))
+        if self._repaired and s.steps % REPAIR_SCRATCH_RELEASE_STEPS == 0:
+            bw.release_repair_scratch()
+            self._repaired = False
         return dt
 
     def _mark_wet(self, cells) -> None:
@@ -448,13 +486,16 @@ class Simulation:
     def cell_speed(self, i: int, j: int) -> float:
         """Flow speed of cell (i, j) as the Courant condition sees it [m/s]
         (:func:`floodsim.core.diagnose.cell_speed`)."""
+        self._require_running("give a cell's speed")
         s = self.state
         return _diag.cell_speed(s.h, s.qx, s.qy, i, j, self.params.hmin)
 
     # ------------------------------------------------------------------ state (checkpoints)
     #: State arrays that a checkpoint saves (everything a step reads from the previous one).
     _STATE_ARRAYS = ("h", "qx", "qy", "h_max", "v2_max", "t_hmax", "infil_F")
-    _BAND_ARRAYS = ("wet", "wave", "need_prev", "rows", "infil", "negative", "edge_above", "edge_below")
+    #: (Not the per-thread row buffers: scratch, nothing in them carries over. A checkpoint that still has
+    #: them, ``rows``, written before they were per thread, loads: they are not read.)
+    _BAND_ARRAYS = ("wet", "wave", "need_prev", "infil", "negative", "edge_above", "edge_below")
 
     def get_state(self) -> dict:
         """The full dynamic state as a tree of plain values and numpy arrays (copies).
@@ -464,6 +505,7 @@ class Simulation:
         buffers the next step reads, the volume balance accumulators and every operator's state.
         Forcing (rain, inflows, levels) is a function of time and needs no cursor.
         """
+        self._require_running("save the state")
         if self._device is not None:
             return self._device.get_state()
         s, bw = self.state, self.bands
@@ -477,6 +519,7 @@ class Simulation:
 
     def set_state(self, state: dict) -> None:
         """Restore a state from :meth:`get_state` (same grid and operators; arrays copied in place)."""
+        self._require_running("restore a state")
         if self._device is not None:
             return self._device.set_state(state)
         _Err = InputDataError
@@ -532,6 +575,7 @@ class Simulation:
         update; this adds the current one, with what measures, inflows and the positivity repair did
         after it (the recorder, :mod:`floodsim.run.recorder`, calls it at every output time, including the initial
         state)."""
+        self._require_running("record the maxima")
         if self._device is not None:
             return self._device.record_maxima()
         s = self.state
@@ -539,11 +583,16 @@ class Simulation:
                          t_hmax=s.t_hmax)
 
     def check_finite(self) -> None:
-        """Raise :class:`StabilityError` if any depth is NaN, infinite or negative."""
+        """Raise :class:`StabilityError` if any depth is NaN, infinite or negative.
+
+        From the smallest and largest depth (a NaN makes both NaN, an infinity is one of them): no
+        full-size temporary (``isfinite(h)`` is a byte per cell, 24 MB at 25M cells, at every output
+        time)."""
         h = self.state.h
-        if not np.isfinite(h).all():
+        lo, hi = float(h.min()), float(h.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise StabilityError(self._diagnose("a depth became NaN or infinite"))
-        if h.min() < 0.0:
+        if lo < 0.0:
             raise StabilityError(self._diagnose("a depth became negative", "negative"))
 
     def check_plausible(self) -> None:

@@ -219,6 +219,16 @@ parallel_kernel = numba.njit(parallel=True, **_OPTIONS)
 
 prange = numba.prange
 
+#: Slots of per-thread scratch (the first axis of the band kernels' scratch rows): the most threads a
+#: parallel kernel can run on. numba can lower the thread count at run time (``set_num_threads``),
+#: never raise it.
+THREAD_SLOTS = max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+#: The slot of the thread running a ``prange`` body, for per-thread scratch: 0 .. threads - 1 (0 in
+#: serial code and from the interpreter). A thread runs one band at a time, so scratch rows taken by
+#: slot are the thread's alone for the band, and the scratch costs a few rows per thread, not per band.
+thread_slot = numba.get_thread_id
+
 #: Widening of an array element to float64 inside kernels (``wide(h[i, j])``). State arrays are float64
 #: or float32 (``[simulation] precision``); every kernel computes in float64 either way: numba, like
 #: numpy, keeps ``float32 + float32`` in float32, so each load of a state array that enters arithmetic is
@@ -257,5 +267,6 @@ if not JIT_DISABLED:
             return lambda x, like: _np.float32(x)
         return lambda x, like: _np.float64(x)
 
-__all__ = ["JIT_DISABLED", "KERNEL_FORM", "MASKED_STORES", "PACKED_INT64_CONVERSION", "compile_target",
-           "face_kernel", "forms_for", "is_single", "kernel", "parallel_kernel", "prange", "real", "sum_kernel", "wide"]
+__all__ = ["JIT_DISABLED", "KERNEL_FORM", "MASKED_STORES", "PACKED_INT64_CONVERSION", "THREAD_SLOTS",
+           "compile_target", "face_kernel", "forms_for", "is_single", "kernel", "parallel_kernel", "prange",
+           "real", "sum_kernel", "thread_slot", "wide"]

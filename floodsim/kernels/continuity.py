@@ -9,7 +9,17 @@ import math
 
 import numpy as np
 
-from ._jit import MASKED_STORES, is_single, kernel, parallel_kernel, prange, real, sum_kernel, wide
+from ._jit import (
+    MASKED_STORES,
+    is_single,
+    kernel,
+    parallel_kernel,
+    prange,
+    real,
+    sum_kernel,
+    thread_slot,
+    wide,
+)
 from .fastmath import from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
@@ -82,8 +92,9 @@ def update_depth(
         double precision, where the new depth is stored as computed.
     row_negative : (ny,) int64
         Out: number of cells left with a negative depth, per row (0 for rows left as they were).
-    work : (nbands, 2, >=nx) float64
-        Scratch rows (rain depths, rounding residuals).
+    work : (threads, 2, >=nx) float64
+        Scratch rows per thread (rain depths, rounding residuals; a band takes its thread's,
+        :func:`~floodsim.kernels._jit.thread_slot`).
 
     Notes
     -----
@@ -98,7 +109,7 @@ def update_depth(
             wet, wave, infil_sum, rounded = _update_band(
                 band_start[b], band_start[b + 1], computed[b] != 0, h, qx, qy, active,
                 rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2, infil_p3,
-                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[b], row_negative)
+                dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax, work[thread_slot()], row_negative)
         else:
             wet, wave, infil_sum, rounded = 0, 0.0, 0.0, 0.0
             for i in range(band_start[b], band_start[b + 1]):

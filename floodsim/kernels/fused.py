@@ -12,7 +12,7 @@ The result is identical to :func:`floodsim.kernels.inertial.compute_face_fluxes`
 
 from __future__ import annotations
 
-from ._jit import parallel_kernel, prange
+from ._jit import parallel_kernel, prange, thread_slot
 from .continuity import _update_band, continuity_row
 from .inertial import flux_row, start_band
 
@@ -27,8 +27,10 @@ def sweep_bands(
 
     Arguments as :func:`~floodsim.kernels.inertial.compute_face_fluxes` (first line) and
     :func:`~floodsim.kernels.continuity.update_depth` (the rest); the per-band reductions are
-    written for the swept bands and completed by :func:`finish_bands`. ``rain_rows`` (nbands, 2, >= nx)
-    float64 is the depth update's scratch; ``band_round`` the rounding ledger of single precision
+    written for the swept bands and completed by :func:`finish_bands`. ``work`` (the flux rows, see
+    :func:`~floodsim.kernels.inertial.compute_face_fluxes`) and ``rain_rows`` ((threads, 2, >= nx) float64,
+    the depth update's) are per-thread scratch, taken by :func:`~floodsim.kernels._jit.thread_slot`;
+    ``band_round`` the rounding ledger of single precision
     (:func:`~floodsim.kernels.continuity.update_depth`). Each updated row's new state
     (time ``t_new``, the end of the step) is folded into the running maxima ``h_max``, ``v2_max``,
     ``t_hmax`` by the depth update.
@@ -37,7 +39,9 @@ def sweep_bands(
         b = bands[k]
         r0 = band_start[b]
         r1 = band_start[b + 1]
-        wb = work[b]
+        slot = thread_slot()
+        wb = work[slot]
+        scratch = rain_rows[slot]
         start_band(r0, manning, edge_above[b], wb)
         wet = 0
         wave = 0.0
@@ -48,7 +52,7 @@ def sweep_bands(
             if i > r0:
                 w, c, f, r, n = continuity_row(i, True, h, qx, qy, active, rain_rate, rain_field, infil_model,
                                             infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy, g, hmin,
-                                            t_new, h_max, v2_max, t_hmax, rain_rows[b])
+                                            t_new, h_max, v2_max, t_hmax, scratch)
                 wet += w
                 wave = max(wave, c)
                 infil_sum += f
@@ -79,10 +83,11 @@ def finish_bands(
     has_sources = infil_model != 0 or rain_rate != 0.0 or not uniform_rain
     for b in prange(band_start.size - 1):
         r0 = band_start[b]
+        scratch = rain_rows[thread_slot()]   # (per-thread, as in sweep_bands)
         if swept[b]:
             w, c, f, r = _update_band(r0, r0 + 1, True, h, qx, qy, active, rain_rate, rain_field,
                                    infil_model, infil_F, infil_p1, infil_p2, infil_p3, dt, dx, dy,
-                                   g, hmin, t_new, h_max, v2_max, t_hmax, rain_rows[b], row_negative)
+                                   g, hmin, t_new, h_max, v2_max, t_hmax, scratch, row_negative)
             band_wet[b] = band_wet[b] | (w > 0)
             band_wave[b] = max(band_wave[b], c)
             band_infil[b] += f
@@ -91,7 +96,7 @@ def finish_bands(
             w, c, f, r = _update_band(r0, band_start[b + 1], with_flux[b] != 0, h, qx, qy, active,
                                    rain_rate, rain_field, infil_model, infil_F, infil_p1, infil_p2,
                                    infil_p3, dt, dx, dy, g, hmin, t_new, h_max, v2_max, t_hmax,
-                                   rain_rows[b], row_negative)
+                                   scratch, row_negative)
             band_wet[b] = w > 0
             band_wave[b] = c
             band_infil[b] = f

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import face_kernel, kernel, parallel_kernel, prange, real
+from ._jit import face_kernel, kernel, parallel_kernel, prange, real, thread_slot
 from .fastmath import inv_pow_7_3
 
 
@@ -137,8 +137,9 @@ def compute_face_fluxes(
         First row of each band; the last entry is ``ny``.
     edge_above, edge_below : (nbands, nx) float64
         Snapshots from :func:`snapshot_band_edges`.
-    work : (nbands, WORK_ROWS, nx + 1), the dtype of ``qx``
-        Scratch rows; contents are overwritten.
+    work : (threads, WORK_ROWS, nx + 1), the dtype of ``qx``
+        Scratch rows per thread (:data:`~floodsim.kernels._jit.THREAD_SLOTS`; a band takes its
+        thread's, :func:`~floodsim.kernels._jit.thread_slot`); contents are overwritten.
     dt, dx, dy, g, theta, hmin : float
         Time step [s], cell sizes [m], gravity [m/s²], θ-weight, wet threshold [m].
 
@@ -151,10 +152,10 @@ def compute_face_fluxes(
         b = bands[k]
         r0 = band_start[b]
         r1 = band_start[b + 1]
-        start_band(r0, manning, edge_above[b], work[b])
+        wb = work[thread_slot()]
+        start_band(r0, manning, edge_above[b], wb)
         for i in range(r0, r1):
-            flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], work[b], dt, dx, dy, g,
-                     theta, hmin)
+            flux_row(i, r1, z, h, active, manning, qx, qy, edge_below[b], wb, dt, dx, dy, g, theta, hmin)
 
 
 @kernel
@@ -236,5 +237,5 @@ def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_b
     return q if (active[i, j] & active[i + 1, j]) else old_here[j]
 
 
-#: Scratch rows per band of the flux sweep (:func:`flux_row`), in the discharges' precision.
+#: Scratch rows per thread of the flux sweep (:func:`flux_row`), in the discharges' precision.
 WORK_ROWS = 5

@@ -350,6 +350,7 @@ def _simulate(sc: Scenario, model, progress, recorder=None,
         # the run ends here: the gridded maxima are read from the simulation when written, not copied
         ds = run_simulation(model.simulation, duration, interval, progress=progress, recorder=recorder,
                             after_step=after_step, lazy_maxima=True)
+        model.simulation.end_run()   # the discharges and band work go before anything is written
     finally:   # a sewer network's SWMM run: one per process, released even when the run fails
         if getattr(model, "sewer", None) is not None:
             model.sewer.close()

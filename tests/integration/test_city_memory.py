@@ -8,6 +8,12 @@
 * At the end of a run the gridded maxima can be lazy (read from the simulation block by block when
   written): the same values and the same ``results.nc`` as the copies.
 * Writing NetCDF uses a small HDF5 chunk cache and gives netCDF4 its default back.
+* The sweep's row buffers are per thread, not per band: any number of threads gives the same result,
+  and a checkpoint written when they were per band still loads.
+* The positivity repair's scratch (a byte per cell, written at scattered cells) is given back to the
+  system every REPAIR_SCRATCH_RELEASE_STEPS steps after a repair, not left resident as a run goes on.
+* At the end of a run the discharges and band work are freed before anything is written
+  (``Simulation.end_run``, called by ``floodsim run``); the results do not change.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import subprocess
 import sys
 
 import netCDF4
+import numba
 import numpy as np
 import pytest
 import rasterio
@@ -25,6 +32,7 @@ from affine import Affine
 
 from floodsim import Grid, Hyetograph, Simulation
 from floodsim.core import SolverParams
+from floodsim.core.state import BandWork, paged_zeros, release_pages
 from floodsim.io.raster import (
     LAZY_ROWS,
     WRITE_CACHE_BYTES,
@@ -33,6 +41,7 @@ from floodsim.io.raster import (
     write_cache,
     write_netcdf,
 )
+from floodsim.kernels._jit import THREAD_SLOTS
 from floodsim.run.recorder import Recorder, run_simulation
 
 
@@ -192,3 +201,145 @@ def test_memory_freed_by_a_build_goes_back_to_the_system():
     it they stay resident (80 MB at 25M cells)."""
     out = subprocess.run([sys.executable, "-c", _FRAGMENTED_HEAP], capture_output=True, text=True, check=True)
     assert int(out.stdout.strip()) > 50_000        # kB: most of the 100 MB of holes
+
+
+def test_the_sweep_buffers_are_per_thread_not_per_band():
+    """A 5000-column grid of 313 bands holds THREAD_SLOTS sets of row buffers, not 313."""
+    for dtype, itemsize in ((np.float32, 4), (np.float64, 8)):
+        bw = BandWork.allocate((5000, 5000), 16, dtype)
+        assert bw.rows.shape[0] == bw.rain.shape[0] == THREAD_SLOTS
+        assert bw.rows.nbytes == THREAD_SLOTS * 5 * 5001 * itemsize
+        assert bw.rain.nbytes == THREAD_SLOTS * 2 * 5001 * 8
+
+
+@pytest.mark.skipif(THREAD_SLOTS < 2, reason="one thread: nothing can be shared between threads")
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_any_number_of_threads_gives_the_same_run(precision):
+    """Each thread sweeps its bands with its own buffers: one thread and all of them give the same
+    depths, discharges and maxima bit for bit (threads sharing a buffer would overwrite each other's
+    rows mid-band)."""
+    yy, xx = np.mgrid[0:400, 0:600]
+    z = 0.01 * yy + 0.05 * np.sin(xx / 7.0) + 0.03 * np.cos(yy / 5.0)
+    blocked = ((yy % 40) > 30) & ((xx % 50) > 35)
+
+    def run(threads):
+        before = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            sim = Simulation(Grid.from_array(z, dx=1.0), rainfall=Hyetograph.block(100.0, 600.0),
+                             manning=0.03, blocked=blocked, params=SolverParams(precision=precision))
+            sim.advance_to(240.0)
+        finally:
+            numba.set_num_threads(before)
+        return sim
+
+    one, all_ = run(1), run(THREAD_SLOTS)
+    assert one.state.steps == all_.state.steps > 100
+    for name in ("h", "qx", "qy", "h_max", "v2_max", "t_hmax"):
+        np.testing.assert_array_equal(getattr(one.state, name), getattr(all_.state, name), err_msg=name)
+
+
+def test_a_checkpoint_with_the_old_per_band_buffers_loads_and_continues_the_same():
+    z = _terrain(120, 60).astype(np.float64)
+
+    def sim():
+        return Simulation(Grid.from_array(z, dx=1.0), rainfall=Hyetograph.block(80.0, 600.0), manning=0.03)
+
+    whole = sim()
+    whole.advance_to(120.0)
+    saved = whole.get_state()
+    assert "rows" not in saved["bands"]                       # scratch is not saved
+    saved["bands"]["rows"] = np.full((len(whole.bands.start) - 1, 5, 61), 7.0)   # as saved before
+    whole.advance_to(300.0)
+    resumed = sim()
+    resumed.set_state(saved)
+    resumed.advance_to(300.0)
+    assert resumed.state.steps == whole.state.steps
+    np.testing.assert_array_equal(resumed.state.h, whole.state.h)
+    np.testing.assert_array_equal(resumed.state.qx, whole.state.qx)
+
+
+def test_end_run_frees_the_discharges_and_keeps_what_results_read():
+    sim = Simulation(Grid.from_array(_terrain(80, 30).astype(np.float64), dx=1.0),
+                     rainfall=Hyetograph.block(80.0, 600.0), manning=0.03)
+    ds = run_simulation(sim, 300.0, 150.0, lazy_maxima=True)
+    before = {k: ds[k].values.copy() for k in ("max_depth", "max_speed", "time_of_max_depth", "depth")}
+    h, volume = sim.state.h.copy(), sim.total_volume()
+    sim.end_run()
+    sim.end_run()                                             # a second call does nothing
+    assert sim.state.qx is None and sim.state.qy is None and sim.bands is None
+    for k, values in before.items():
+        np.testing.assert_array_equal(ds[k].values, values, err_msg=k)
+    np.testing.assert_array_equal(sim.state.h, h)
+    assert sim.total_volume() == volume
+    sim.check_finite()
+    sim.check_plausible()
+    for call in (sim.step, sim.get_state, sim.record_maxima, lambda: sim.advance_to(400.0),
+                 lambda: sim.set_state({}), lambda: sim.cell_speed(1, 1)):
+        with pytest.raises(RuntimeError, match="run has ended"):
+            call()
+
+
+def test_floodsim_run_ends_the_run_before_it_writes(tmp_path, monkeypatch):
+    """The runner frees the discharges before results.nc is written, and the files are as before."""
+    from floodsim.run import runner
+
+    from .conftest import SCENARIOS, coarsened
+
+    events = []
+    end_run, write = Simulation.end_run, runner.write_netcdf
+    monkeypatch.setattr(Simulation, "end_run", lambda self: (events.append("end_run"), end_run(self))[1])
+    monkeypatch.setattr(runner, "write_netcdf", lambda ds, path: (events.append("write"), write(ds, path))[1])
+    sc = coarsened(SCENARIOS / "merewether_cloudburst.toml", 8, duration_min=10.0, output_interval_min=5.0)
+    result = runner.run_scenario(sc, out_dir=tmp_path / "run")
+    assert events == ["end_run", "write"]
+    with xr.open_dataset(result.files["netcdf"]) as written:
+        assert float(written["max_depth"].max()) > 0.0
+        np.testing.assert_array_equal(written["max_depth"].values, result.dataset["max_depth"].values)
+
+
+def test_check_finite_finds_nan_inf_and_negative_depths():
+    from floodsim.errors import StabilityError
+
+    sim = Simulation(Grid.from_array(_terrain(40, 20).astype(np.float64), dx=1.0),
+                     rainfall=Hyetograph.block(80.0, 600.0), manning=0.03)
+    sim.advance_to(60.0)
+    sim.check_finite()
+    for bad, what in ((np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (-np.inf, "NaN or infinite"),
+                      (-0.5, "negative")):
+        keep = sim.state.h[7, 5]
+        sim.state.h[7, 5] = bad
+        with pytest.raises(StabilityError, match=what):
+            sim.check_finite()
+        sim.state.h[7, 5] = keep
+
+
+def test_paged_scratch_is_given_back_as_zeros():
+    a = paged_zeros(3_000_000, np.uint8)
+    a[::4096] = 7
+    assert release_pages(a)
+    assert not a.any()
+    assert not release_pages(np.zeros(10, np.uint8))      # not paged: nothing to give back
+
+
+def test_the_repair_scratch_is_given_back_after_repairs_and_changes_nothing(monkeypatch):
+    import floodsim.core.simulation as solver
+    from floodsim.run import bench
+
+    repairs, released = [], []
+    repair, release = solver.repair_negative_depths, BandWork.release_repair_scratch
+    monkeypatch.setattr(solver, "repair_negative_depths", lambda **kw: (repairs.append(1), repair(**kw))[1])
+    monkeypatch.setattr(solver, "REPAIR_SCRATCH_RELEASE_STEPS", 1)
+
+    def run(give_back):
+        monkeypatch.setattr(BandWork, "release_repair_scratch",
+                            lambda self: (released.append(1), release(self) if give_back else None)[1])
+        sim = bench.build_simulation(bench.make_terrain(120))   # repairs once in its first 600 s
+        sim.advance_to(600.0)
+        return sim
+
+    given, kept = run(True), run(False)
+    assert len(repairs) == len(released) == 2                  # once per run, after the repair's step
+    for name in ("h", "qx", "qy", "h_max", "v2_max", "t_hmax"):
+        np.testing.assert_array_equal(getattr(given.state, name), getattr(kept.state, name), err_msg=name)
+    assert not given.bands.visits.any()
