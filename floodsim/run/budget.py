@@ -5,8 +5,9 @@ whose estimate exceeds the memory available, before anything is simulated or wri
 
 The memory model, per active grid (all cells, nodata included, as the arrays are full-size):
 
-* the solver's arrays: :data:`CORE_BYTES_PER_CELL` (68 B/cell in float64: measured by
-  ``benchmarks/bench_core.py`` as ``bytes_per_cell_arrays``, 68.25 at 250k–4M cells);
+* the solver's arrays: :data:`CORE_BYTES_PER_CELL` (65 B/cell in float64: measured by
+  ``benchmarks/bench_core.py`` as ``bytes_per_cell_arrays``, 68.25 at 250k–4M cells, less the sweep's row
+  buffers, per thread since 2026-12-03);
 * the depth frames are **not** memory: they are written to a scratch file as the run goes and streamed
   into ``results.nc`` one at a time (:mod:`floodsim.run.recorder`), so they count as disk,
   :attr:`Estimate.frames_disk_bytes`: at most 4 B (float32) per cell and output time, compressed on
@@ -32,11 +33,12 @@ from dataclasses import dataclass
 #: Solver arrays per cell [B] in float64 (benchmarks/results/bench_core.json, bytes_per_cell_arrays:
 #: 68.25 on 2026-12-02). An all-data grid now shares its bed with the solver and needs no mask byte
 #: (58.5, 2026-12-03); a grid with nodata, as most clipped catchments are, still holds both (about 67.5),
-#: so the estimate keeps the figure that covers it.
-CORE_BYTES_PER_CELL = 68.25
+#: so the estimate keeps the figure that covers it, less the sweep's row buffers (3.5 B/cell), which
+#: are per thread since (55.2 for an all-data grid, bench_core.py --single, 2026-12-03).
+CORE_BYTES_PER_CELL = 68.25 - 3.5
 #: The same in single precision (float32 depth, discharges and bed; maxima, masks and scratch unchanged;
-#: bench_core.py --single, 2026-12-02: 50.8 B/cell at 1M and 4M cells).
-CORE_BYTES_PER_CELL_SINGLE = 50.8
+#: bench_core.py --single, 2026-12-02: 50.8 B/cell at 1M and 4M cells), less the row buffers (2.25).
+CORE_BYTES_PER_CELL_SINGLE = 50.8 - 2.25
 #: Products computed after the run per cell [B]: maxima, hazard, arrival, classes (float32/float64 copies).
 PRODUCT_BYTES_PER_CELL = 48.0
 #: Python, numpy, numba, GDAL and xarray themselves [B].
