@@ -53,6 +53,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 IDF = ROOT / "gis_data" / "idf" / "dahlstrom2010_sherman.toml"
+sys.path.insert(0, str(HERE))   # bench_core (machine_facts), as the other benchmarks import it
 
 
 def buildings(n: int):
@@ -194,7 +195,6 @@ def one_run(n: int, minutes: float, out: Path, frame_minutes: float = 10.0,
 
 
 def _write_result(out: Path, load, rows: list[dict]) -> dict:
-    sys.path.insert(0, str(HERE))
     from bench_core import machine_facts  # the machine as the other benchmarks record it
 
     result = {"benchmark": "bench_city", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -24,8 +24,8 @@ class State:
     run's precision (float64, or float32 for ``precision = "single"``); the maxima are float32."""
 
     h: np.ndarray                 # depth [m] (ny, nx)
-    qx: np.ndarray                # [m²/s] (ny, nx+1), positive east
-    qy: np.ndarray                # [m²/s] (ny+1, nx), positive south
+    qx: np.ndarray                # [m²/s] (ny, nx+1), positive east (None after Simulation.end_run)
+    qy: np.ndarray                # [m²/s] (ny+1, nx), positive south (None after Simulation.end_run)
     h_max: np.ndarray             # float32 [m]
     v2_max: np.ndarray            # float32, maximum squared speed [m²/s²]
     t_hmax: np.ndarray            # float32 [s]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 #: 68.25 on 2026-12-02). An all-data grid now shares its bed with the solver and needs no mask byte
 #: (58.5, 2026-12-03); a grid with nodata, as most clipped catchments are, still holds both (about 67.5),
 #: so the estimate keeps the figure that covers it, less the sweep's row buffers (3.5 B/cell), which
-#: are per thread since (55.2 for an all-data grid, bench_core.py --single, 2026-12-03).
+#: are per thread since 2026-12-03 (an all-data grid then measured 55.2, bench_core.py --single).
 CORE_BYTES_PER_CELL = 68.25 - 3.5
 #: The same in single precision (float32 depth, discharges and bed; maxima, masks and scratch unchanged;
 #: bench_core.py --single, 2026-12-02: 50.8 B/cell at 1M and 4M cells), less the row buffers (2.25).
