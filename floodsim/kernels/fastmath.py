@@ -39,16 +39,21 @@ if JIT_DISABLED:  # pragma: no cover - exercised only in NUMBA_DISABLE_JIT runs
         return np.array(i, dtype=np.int32).view(np.float32)[()]
 
     _u32 = int
+    _u64 = int
     _i64 = int
     _i32 = np.int32
 
     def mul_add(a, b, c):
         return a * b + c
 
+    def select(condition, a, b):
+        return a if condition else b
+
 else:
     from llvmlite import ir
     from numba import int64 as _i64
     from numba import uint32 as _u32
+    from numba import uint64 as _u64
     from numba.core import types
     from numba.extending import intrinsic
 
@@ -109,6 +114,32 @@ else:
 
         return types.float64(types.float64, types.float64, types.float64), codegen
 
+    @intrinsic
+    def select(typingctx, condition, a, b):
+        """``a if condition else b`` for two floats of one precision, as LLVM's ``select`` marked
+        ``!unpredictable``: both sides are computed every time, and the loads feeding ``a`` stay plain
+        loads.
+
+        Why not a Python conditional: numba compiles each kernel to machine code in its own module, and
+        LLVM's CodeGenPrepare then rewrites, in place, a select whose side is expensive (the friction
+        solve's sqrt and division) into a branch with that side and its loads sunk into it. A caller
+        (``sweep_bands``) links that module, inlines it and vectorises it again; the sunk loads are then
+        under a condition, and become masked loads: on AVX2 12 ``vmaskmovpd`` (two micro-operations and
+        a longer latency each) per 4 east and 4 south faces, k-masked loads on AVX-512
+        (``benchmarks/inspect_vectorisation.py``). ``!unpredictable`` keeps CodeGenPrepare from making
+        the branch. The value is the same either way; the side not taken must not trap (floating-point
+        arithmetic under numpy's error model does not).
+        """
+        if not (condition == types.boolean and a == b and a in (types.float32, types.float64)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            chosen = builder.select(args[0], args[1], args[2])
+            chosen.set_metadata("unpredictable", builder.module.add_metadata([]))
+            return chosen
+
+        return a(types.boolean, a, a), codegen
+
 
 @kernel
 def cbrt_positive(x):
@@ -165,9 +196,14 @@ def i64_to_f64_exact(i):
     ``hi = 2**84 + (i >> 32) * 2**32`` and ``lo = 2**52 + (i & 0xFFFFFFFF)``, both exact. Then
     ``hi - (2**84 + 2**52)`` is exact too (a multiple of ``2**32`` below ``2**63``), and adding ``lo``
     gives ``i`` with a single rounding, the same as ``cvtsi2sd``.
+
+    The shift is done on the unsigned pattern (the same bits for ``i >= 0``): a logical shift of 64-bit
+    lanes is one AVX2 instruction (``vpsrlq``), where the arithmetic shift of a signed int64 is
+    emulated with three (AVX2 has no ``vpsraq``).
     """
-    lo = _i64_to_f64((i & _LOW32) | _BITS_2P52)
-    hi = _i64_to_f64((i >> 32) | _BITS_2P84)
+    u = _u64(i)
+    lo = _i64_to_f64(_i64((u & _u64(_LOW32)) | _u64(_BITS_2P52)))
+    hi = _i64_to_f64(_i64((u >> _u64(32)) | _u64(_BITS_2P84)))
     return (hi - _2P84_PLUS_2P52) + lo
 
 
@@ -178,12 +214,14 @@ def f64_to_i64_trunc(v):
     ``v = m * 2**e`` with the 53-bit integer mantissa ``m`` (implicit one included) and
     ``e = exponent - 52``; the integer part is ``m << e`` for ``e >= 0`` and ``m >> -e`` otherwise (the
     shift drops the fraction, i.e. truncates). Both shifts are taken with non-negative counts and the
-    unused one is by zero, so the code is branch-free (AVX2 ``vpsllvq``/``vpsrlvq``).
+    unused one is by zero, so the code is branch-free (AVX2 ``vpsllvq``/``vpsrlvq``). The bits are
+    shifted as unsigned integers (the same as signed for ``v >= 1``): logical shifts of 64-bit lanes
+    are single AVX2 instructions, arithmetic ones are emulated.
     """
-    b = _f64_to_i64(v)
-    e = (b >> 52) - 1075
-    m = (b & _MANTISSA) | _IMPLICIT_ONE
-    return (m << max(e, 0)) >> max(-e, 0)
+    b = _u64(_f64_to_i64(v))
+    e = _i64(b >> _u64(52)) - 1075
+    m = (b & _u64(_MANTISSA)) | _u64(_IMPLICIT_ONE)
+    return _i64((m << _u64(max(e, 0))) >> _u64(max(-e, 0)))
 
 
 @kernel

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from ._jit import face_kernel, kernel, parallel_kernel, prange, real, thread_slot
-from .fastmath import inv_pow_7_3
+from .fastmath import inv_pow_7_3, select
 
 
 @kernel
@@ -90,7 +90,9 @@ def almeida_flux(q, q_back, q_ahead, eta_a, eta_b, z_a, z_b, n, dt, dl, g, theta
     # have the literals (real).
     a = theta * q + real(0.5, q) * (real(1.0, q) - theta) * (q_back + q_ahead) - (g * dt / dl) * hf * (eta_b - eta_a)
     b = g * dt * n * n * inv_pow_7_3(hf)
-    return implicit_friction(a, b) if hf > hmin else real(0.0, q)
+    # solved for every face, then selected (select, not a conditional: see its docstring); a dry face's
+    # value is computed and dropped, as the vectorised loop did before
+    return select(hf > hmin, implicit_friction(a, b), real(0.0, q))
 
 
 @kernel
@@ -220,21 +222,23 @@ def flux_row(i, r1, z, h, active, manning, qx, qy, edge_below, work, dt, dx, dy,
 @face_kernel
 def _east_face(i, j, eta, z, h, active, old_x, n_row, dt, dx, g, theta, hmin):
     """New discharge at the east face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
+    q_old = old_x[j + 1]
     q = almeida_flux(
-        old_x[j + 1], old_x[j], old_x[j + 2], eta, real(z[i, j + 1], eta) + real(h[i, j + 1], eta),
+        q_old, old_x[j], old_x[j + 2], eta, real(z[i, j + 1], eta) + real(h[i, j + 1], eta),
         real(z[i, j], eta), real(z[i, j + 1], eta), real(0.5, eta) * (n_row[j] + n_row[j + 1]), dt, dx, g, theta, hmin,
     )
-    return q if (active[i, j] & active[i, j + 1]) else old_x[j + 1]
+    return select((active[i, j] & active[i, j + 1]) != 0, q, q_old)
 
 
 @face_kernel
 def _south_face(i, j, eta, z, h, active, old_here, old_above, ahead, n_here, n_below, dt, dy, g, theta, hmin):
     """New discharge at the south face of cell (i, j) of water level ``eta`` (see :func:`flux_row`)."""
+    q_old = old_here[j]
     q = almeida_flux(
-        old_here[j], old_above[j], ahead[j], eta, real(z[i + 1, j], eta) + real(h[i + 1, j], eta),
+        q_old, old_above[j], ahead[j], eta, real(z[i + 1, j], eta) + real(h[i + 1, j], eta),
         real(z[i, j], eta), real(z[i + 1, j], eta), real(0.5, eta) * (n_here[j] + n_below[j]), dt, dy, g, theta, hmin,
     )
-    return q if (active[i, j] & active[i + 1, j]) else old_here[j]
+    return select((active[i, j] & active[i + 1, j]) != 0, q, q_old)
 
 
 #: Scratch rows per thread of the flux sweep (:func:`flux_row`), in the discharges' precision.
