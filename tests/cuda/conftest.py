@@ -64,7 +64,7 @@ def _shared_arrays_made_once_per_block() -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _simulator_shared_arrays():
-    """:func:`_shared_arrays_made_once_per_block`, once, for the tests of this folder (under the simulator)."""
+    """:func:`_shared_arrays_made_once_per_block`, once, for this folder's tests (under the simulator)."""
     from numba.core import config as numba_config
 
     if numba_config.ENABLE_CUDASIM:
