@@ -130,10 +130,17 @@ def test_form_follows_the_compile_target(monkeypatch):
     assert _jit._form_override() == "portable"
 
 
+def _child_env(**update: str) -> dict:
+    """This process's environment for a child that chooses its own kernel form and jit (``update``
+    added), without the form override and NUMBA_DISABLE_JIT of the parent."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOODSIM_KERNEL_FORM", "NUMBA_DISABLE_JIT")}
+    env.update(update)
+    return env
+
+
 def _run_state(tmp_path: Path, tag: str, env_update: dict, *args: str) -> tuple[dict, dict]:
     out = tmp_path / f"{tag}.npz"
-    env = {k: v for k, v in os.environ.items() if k not in ("FLOODSIM_KERNEL_FORM", "NUMBA_DISABLE_JIT")}
-    env.update(env_update)
+    env = _child_env(**env_update)
     proc = subprocess.run([sys.executable, str(STATE_RUN), str(out), *args], env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -224,8 +231,7 @@ def test_face_loop_has_no_masked_loads_on_avx2(tmp_path):
     solve's select stays a select, so the loads feeding it are plain vector loads (before: 19 masked
     loads in the IR, 12 ``vmaskmovpd`` per 4 east and 4 south faces; see fastmath.select). Fresh process
     and numba cache (~20 s)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FLOODSIM_KERNEL_FORM", "NUMBA_DISABLE_JIT")}
-    env.update(NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env = _child_env(NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run([sys.executable, "-c", _NO_MASKED_LOADS], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
