@@ -26,9 +26,10 @@ the CPU numba compiles for (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``, else th
 - :data:`MASKED_STORES`: the running maxima are written only where they grow. With AVX-512 (mask
   registers) that is a cheap masked store; AVX2's ``vmaskmovps`` store is slow on AMD Zen 2/3, and
   SSE and NEON have no masked store at all (LLVM then leaves the loop scalar). Without AVX-512 the
-  maxima are written with branch-free selects (the same values), which vectorises the loop for SSE2;
-  for AVX2 LLVM recognises a select between the new value and the one just loaded and still emits
-  ``vmaskmovps`` for two of the three arrays (measured with ``benchmarks/inspect_vectorisation.py``).
+  maxima are written with branch-free selects (the same values), which vectorises the loop for SSE2.
+  The old values are read through :func:`floodsim.kernels.fastmath.freeze`: LLVM would otherwise
+  recognise a select between the new value and the one just loaded, and emit ``vmaskmovps`` stores on
+  AVX2 after all (measured with ``benchmarks/inspect_vectorisation.py``).
 
 ``FLOODSIM_KERNEL_FORM`` overrides the choice for tests and measurements: ``auto`` (default),
 ``avx512`` (both constructs as on AVX-512) or ``portable`` (neither). numba's disk cache does not
