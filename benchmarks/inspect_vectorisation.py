@@ -12,9 +12,10 @@ terrain, and the assembly of ``sweep_bands`` (``dispatcher.inspect_asm(signature
 ``flux_row`` and ``continuity_row`` are inlined into it) is cut into its innermost loops: a backward
 jump to a label closes a loop, and loops that contain another loop are left out. Each loop is
 classified by what it computes: the one with square roots is the face-flux loop (``almeida_flux``:
-``implicit_friction``'s sqrt, ``inv_pow_7_3``), the one converting float64 to float32 is the fold
-of the running maxima and Courant speeds (``continuity_row`` step 3); the rest are copies, the depth
-update and the boundary rows. Columns (instruction counts in the loop body):
+``implicit_friction``'s sqrt, ``inv_pow_7_3``), the one that divides without a square root is the
+fold of the running maxima and Courant speeds (``continuity_row`` step 3: one division by the depth
+per cell); the rest are copies, the depth update and the boundary rows. Both precisions are compiled
+(``sweep_bands[float64]``, ``sweep_bands[float32]``). Columns (instruction counts in the loop body):
 
 - ``width``: widest vector register used (zmm 512-bit, ymm 256-bit, xmm only: 128-bit or scalar);
 - ``packed`` / ``scalar``: packed (``…pd``/``…ps``) and scalar (``…sd``/``…ss``) floating-point ops;
@@ -77,8 +78,8 @@ def loop_stats(body: list[str]) -> dict:
     else:
         width = "scalar"
     sqrt = sum("sqrt" in i for i in body)
-    to_f32 = sum(("cvtpd2ps" in i) or ("cvtsd2ss" in i) for i in body)
-    kind = "flux faces" if sqrt else "maxima fold" if to_f32 else "other"
+    divide = sum(i.startswith(("div", "vdiv")) for i in body)
+    kind = "flux faces" if sqrt else "maxima fold" if divide else "other"
     return {
         "kind": kind,
         "instructions": len(body),
@@ -100,18 +101,21 @@ def inspect_here(dump: Path | None) -> dict:
     from floodsim.kernels import continuity, fused
     from floodsim.run.bench import build_simulation, make_terrain
 
-    sim = build_simulation(make_terrain(40))
-    sim.advance_to(120.0)
+    for precision in ("double", "single"):
+        sim = build_simulation(make_terrain(40), precision=precision)
+        sim.advance_to(120.0)
     facts = machine_facts()
     out = {"target": facts["target"], "cpu_model": facts.get("cpu_model"), "kernels": {}}
     for name, disp in (("sweep_bands", fused.sweep_bands), ("continuity_row", continuity.continuity_row)):
-        for k, sig in enumerate(disp.signatures):
+        h_arg = disp.py_func.__code__.co_varnames.index("h")
+        for sig in disp.signatures:
+            dtype = str(sig[h_arg].dtype)   # the state's precision: float64 or float32
             asm = disp.inspect_asm(sig)
             if dump is not None:
                 dump.mkdir(parents=True, exist_ok=True)
-                (dump / f"{facts['target']['requested']}-{name}-{k}.s").write_text(asm)
+                (dump / f"{facts['target']['requested']}-{name}-{dtype}.s").write_text(asm)
             loops = [loop_stats(b) for b in innermost_loops(asm)]
-            out["kernels"][f"{name}[{k}]"] = loops
+            out["kernels"][f"{name}[{dtype}]"] = loops
     return out
 
 

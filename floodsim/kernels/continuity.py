@@ -20,7 +20,7 @@ from ._jit import (
     thread_slot,
     wide,
 )
-from .fastmath import freeze, from_bits, magnitude_bits
+from .fastmath import count_if, freeze, from_bits, magnitude_bits
 from .hydrology import infiltration_increment
 
 #: Speed statistics are recorded only where the depth exceeds this multiple of the wet threshold
@@ -173,8 +173,8 @@ def continuity_row(
     cy = dt / dy
     wave = 0.0
     infil_sum = 0.0
-    negative = 0
-    wet = 0
+    negative = np.int32(0)   # int32 (count_if): the maxima fold then vectorises 32-bit lanes only
+    wet = np.int32(0)
     # 1. depth update (branch-free; the branches below are loop-invariant)
     if uniform_rain:
         rain_dt = rain_rate * dt
@@ -242,9 +242,9 @@ def continuity_row(
     fastest = magnitude_bits(zero)
     for j in range(nx):
         hn = h[i, j]
-        negative += hn < zero
+        negative = count_if(negative, hn < zero)
         is_wet = hn > hmin_
-        wet += is_wet
+        wet = count_if(wet, is_wet)
         deepest = max(deepest, magnitude_bits(hn if is_wet else zero))
         q_w = qx[i, j]
         q_e = qx[i, j + 1]
