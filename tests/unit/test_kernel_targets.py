@@ -24,6 +24,7 @@ import pytest
 
 from floodsim.kernels import _jit
 from floodsim.kernels.fastmath import (
+    count_if,
     f64_to_i64_trunc,
     freeze,
     i64_to_f64_exact,
@@ -232,6 +233,23 @@ def test_freeze_is_the_identity():
         out = np.empty_like(a)
         _freeze_loop(a, out)
         assert np.array_equal(out.view(np.uint8), a.view(np.uint8)), dtype
+
+
+@numba.njit(error_model="numpy")
+def _count_loop(x, threshold):
+    n = np.int32(0)
+    for k in range(x.size):
+        n = count_if(n, x[k] > threshold)
+    return n
+
+
+def test_count_if_counts_in_int32():
+    """fastmath.count_if adds 1 where the flag is true and stays int32 (numba would widen to int64)."""
+    x = np.random.default_rng(19).normal(size=10_001).astype(np.float32)
+    x[::97] = np.nan   # NaN > 0 is false: not counted
+    n = _count_loop(x, np.float32(0.0))
+    assert n == int((x > 0).sum())
+    assert _count_loop.nopython_signatures[0].return_type == numba.int32
 
 
 _NO_MASKED_MOVES = """
