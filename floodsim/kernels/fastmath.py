@@ -164,6 +164,8 @@ else:
             return None
 
         def codegen(context, builder, signature, args):
+            # llvmlite's IRBuilder has no freeze method: a generic instruction prints as
+            # "freeze <type> <value>", which is the instruction's syntax.
             frozen = ir.instructions.Instruction(builder.block, args[0].type, "freeze", [args[0]])
             builder._insert(frozen)
             return frozen
