@@ -15,17 +15,22 @@ dataset reads it any more) or at interpreter exit; folders of processes of this 
 Never in the run folder itself: that is written whole or not at all (:mod:`floodsim.run.runner`).
 
 netCDF/HDF5 are not thread-safe: every access here holds xarray's netCDF4 lock, the one xarray holds
-when it writes ``results.nc`` from dask threads. Reads open the file for each frame (a handle kept
-open across reads broke later opens of the same file once xarray had opened and closed it).
+when it writes ``results.nc`` from dask threads (:func:`_hdf5`). Reads open the file for each frame (a
+handle kept open across reads broke later opens of the same file once xarray had opened and closed it).
+A store's finalizer closes its file only if it can take the lock at once: a garbage collection may run
+it in any thread, while another thread is inside HDF5 (closing there crashed the process) or in the
+thread that holds the lock. Otherwise the handle waits in :data:`_PENDING` for the next holder.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -71,15 +76,84 @@ def clear_stale_scratch(folder: Path, head: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _release(handle: dict, folder: Path) -> None:
-    """Finalizer of a :class:`FrameStore`: close its file (if still open for appending) and remove its
-    folder. Takes no lock: a finalizer may run in a thread that holds it (a garbage collection there);
-    :meth:`FrameStore.close`, and every read, close the file under the lock first."""
-    nc = handle.pop("nc", None)
-    if nc is not None:
+#: Append handles (with their scratch folders) whose store was finalized while the lock was taken: the
+#: next holder of the lock closes them (:func:`_hdf5`), or the interpreter's exit.
+_PENDING: list[tuple[object, Path]] = []
+
+
+def _try_acquire(lock) -> bool:
+    """Take ``lock`` without waiting; a combined lock (xarray's, ``.locks``) wholly or not at all.
+
+    (Older xarray's ``CombinedLock.acquire(blocking=False)`` kept the parts it had taken on a failure.)
+    """
+    parts = getattr(lock, "locks", None)
+    if parts is None:
+        return bool(lock.acquire(blocking=False))
+    held = []
+    for part in parts:
+        if not _try_acquire(part):
+            for taken in reversed(held):
+                taken.release()
+            return False
+        held.append(part)
+    return True
+
+
+def _close_pending() -> None:
+    """Close the handles finalized while the lock was taken; call with the lock held."""
+    while _PENDING:
+        nc, folder = _PENDING.pop()
         with contextlib.suppress(Exception):   # closing a file already broken: nothing left to save
             nc.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _hdf5():
+    """Hold the netCDF/HDF5 lock, first closing the handles left in :data:`_PENDING`."""
+    with _LOCK:
+        _close_pending()
+        yield
+
+
+def _release(handle: dict, folder: Path) -> None:
+    """Finalizer of a :class:`FrameStore`: close its file (if still open for appending) and remove its
+    folder.
+
+    A garbage collection runs this in whatever thread it happens in: maybe while another thread is
+    inside HDF5, maybe in the thread that holds the lock (which is not re-entrant). So the file is
+    closed here only if the lock is free at once; otherwise its handle goes to :data:`_PENDING`, for
+    the next holder of the lock. :meth:`FrameStore.close`, and every read, close the file under the
+    lock first.
+    """
+    nc = handle.pop("nc", None)
+    if nc is not None:
+        if not _try_acquire(_LOCK):
+            _PENDING.append((nc, folder))
+            return
+        try:
+            _close_pending()
+            with contextlib.suppress(Exception):   # closing a file already broken: nothing left to save
+                nc.close()
+        finally:
+            _LOCK.release()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@atexit.register
+def _close_pending_at_exit(wait_s: float = 10.0) -> None:
+    """At exit, close the handles still pending (waiting up to ``wait_s`` seconds for the lock)."""
+    deadline = time.monotonic() + wait_s
+    while _PENDING:
+        if _try_acquire(_LOCK):
+            try:
+                _close_pending()
+            finally:
+                _LOCK.release()
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
 
 
 class _Frames:
@@ -125,13 +199,13 @@ class FrameReader:
         self.path, self.var = Path(path), var
 
     def read(self, key) -> np.ndarray:
-        with _LOCK:
+        with _hdf5():
             return _read(self.path, self.var, key)
 
     def count(self) -> int:
         import netCDF4
 
-        with _LOCK, netCDF4.Dataset(self.path, "r") as nc:
+        with _hdf5(), netCDF4.Dataset(self.path, "r") as nc:
             return int(nc[self.var].shape[0])
 
 
@@ -141,7 +215,7 @@ def lazy_frames(path, var: str = VARIABLE):
     import netCDF4
 
     reader = FrameReader(path, var)
-    with _LOCK, netCDF4.Dataset(reader.path, "r") as nc:
+    with _hdf5(), netCDF4.Dataset(reader.path, "r") as nc:
         n, ny, nx = nc[var].shape
     return _lazy(reader, n, (ny, nx))
 
@@ -230,7 +304,7 @@ class FrameStore:
         frame = np.asarray(frame)
         if frame.shape != self.shape or (valid is not None and valid.shape != self.shape):
             raise ValueError(f"frame of shape {frame.shape}, expected {self.shape}")
-        with _LOCK:
+        with _hdf5():
             var = self._writer()[VARIABLE]
             for r0 in range(0, self.shape[0], LAZY_ROWS):
                 block = frame[r0:r0 + LAZY_ROWS].astype(np.float32)
@@ -241,7 +315,7 @@ class FrameStore:
 
     def read(self, key) -> np.ndarray:
         """``frames[key]`` (numpy indexing of (time, y, x); slices)."""
-        with _LOCK:
+        with _hdf5():
             if self.closed:
                 raise RuntimeError(f"{self.dir}: the depth frames of this run were already removed")
             self._close_writer()
@@ -251,7 +325,7 @@ class FrameStore:
         """The frames written so far as a dask array (time, y, x), a chunk per frame and
         :data:`~floodsim.io.raster.LAZY_ROWS` rows. The file is closed
         for appending (on disk whole: another process of this host may read it by its path)."""
-        with _LOCK:
+        with _hdf5():
             self._close_writer()
         return _lazy(self, self.count, self.shape)
 
@@ -259,7 +333,7 @@ class FrameStore:
         """Copy the frames file to ``dest`` atomically (temporary name, fsync, rename)."""
         dest = Path(dest)
         with atomic_path(dest) as tmp:
-            with _LOCK:
+            with _hdf5():
                 self._close_writer()          # everything on disk
                 shutil.copyfile(self.path, tmp)
             with open(tmp, "rb+") as f:
@@ -281,7 +355,7 @@ class FrameStore:
 
     def close(self) -> None:
         """Close the file and remove the scratch folder (idempotent)."""
-        with _LOCK:
+        with _hdf5():
             self._close_writer()
         self._finalizer()
 

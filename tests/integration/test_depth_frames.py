@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ import pytest
 import xarray as xr
 
 from floodsim import Grid, Hyetograph, Simulation
+from floodsim.io import frames
 from floodsim.io import runfolder as rf
 from floodsim.io.frames import TEMP_HEAD, FrameStore
 from floodsim.run import budget, checkpoint
@@ -101,6 +103,80 @@ def test_a_frame_store_is_removed_when_its_dataset_goes_and_stale_ones_are_clear
     other.mkdir()
     FrameStore((2, 2), tmp_path, "x.floodsim-frames-").close()
     assert not stale.exists() and other.exists()
+
+
+# A reader thread inside HDF5 while another thread's garbage collection finalizes a store whose file is
+# still open for appending. Closing it there, without the lock, crashed CI (SIGSEGV in
+# tests/validation/test_properties.py); without the fix this script crashes within 3 s, 5 runs of 5.
+_COLLECT_WHILE_READING = """
+import gc, sys, threading, time
+import numpy as np
+from floodsim.io.frames import FrameStore
+
+shape = (256, 256)
+src = FrameStore(shape, sys.argv[1])
+for _ in range(4):
+    src.append(np.random.default_rng(0).random(shape, np.float32))
+lazy = src.lazy()
+stop = threading.Event()
+
+def read():
+    while not stop.is_set():
+        lazy.sum().compute(scheduler="threads")
+
+readers = [threading.Thread(target=read) for _ in range(2)]
+for t in readers:
+    t.start()
+t0, n = time.monotonic(), 0
+while time.monotonic() - t0 < 3.0:
+    s = FrameStore(shape, sys.argv[1])
+    s.append(np.ones(shape, np.float32))          # its file stays open for appending
+    s.cycle = s                                   # only the collector frees it
+    del s
+    gc.collect()
+    n += 1
+stop.set()
+for t in readers:
+    t.join()
+src.close()
+print(n)
+"""
+
+
+def test_a_store_collected_while_another_thread_reads_hdf5_does_not_crash(tmp_path):
+    r = subprocess.run([sys.executable, "-c", _COLLECT_WHILE_READING, str(tmp_path)], capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
+    assert int(r.stdout) > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_HEAD)]   # every store removed
+
+
+def test_a_store_finalized_while_the_lock_is_held_is_closed_by_the_next_holder(tmp_path):
+    store = FrameStore((4, 5), tmp_path)
+    store.append(np.ones((4, 5), np.float32))
+    nc, folder = store._handle["nc"], store.dir
+    with frames._LOCK:                            # a collection in the thread that holds the lock
+        store._finalizer()
+        assert store.closed and nc.isopen() and folder.is_dir()
+        assert [entry[0] for entry in frames._PENDING] == [nc]
+    other = FrameStore((2, 2), tmp_path)
+    other.append(np.zeros((2, 2), np.float32))   # the next holder closes it and removes its folder
+    assert not frames._PENDING and not nc.isopen() and not folder.exists()
+    other.close()
+
+
+def test_a_combined_lock_is_taken_wholly_or_not_at_all():
+    class Combined:
+        def __init__(self, *locks):
+            self.locks = locks
+
+    first, second = threading.Lock(), threading.Lock()
+    second.acquire()
+    assert not frames._try_acquire(Combined(first, second))
+    assert not first.locked()                     # the part taken before the failure was given back
+    second.release()
+    both = Combined(first, second)
+    assert frames._try_acquire(both) and first.locked() and second.locked()
 
 
 def test_checkpoint_keeps_frames_beside_it_and_resumes_identically(tmp_path):
