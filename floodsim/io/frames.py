@@ -116,43 +116,39 @@ def _hdf5():
         yield
 
 
+def _close_pending_if_free() -> bool:
+    """Close the handles in :data:`_PENDING` if the lock is free at once; whether it was."""
+    if not _try_acquire(_LOCK):
+        return False
+    try:
+        _close_pending()
+    finally:
+        _LOCK.release()
+    return True
+
+
 def _release(handle: dict, folder: Path) -> None:
     """Finalizer of a :class:`FrameStore`: close its file (if still open for appending) and remove its
     folder.
 
     A garbage collection runs this in whatever thread it happens in: maybe while another thread is
-    inside HDF5, maybe in the thread that holds the lock (which is not re-entrant). So the file is
-    closed here only if the lock is free at once; otherwise its handle goes to :data:`_PENDING`, for
-    the next holder of the lock. :meth:`FrameStore.close`, and every read, close the file under the
-    lock first.
+    inside HDF5, maybe in the thread that holds the lock (which is not re-entrant). So the handle joins
+    :data:`_PENDING` and is closed here only if the lock is free at once; otherwise the next holder of
+    the lock closes it. :meth:`FrameStore.close`, and every read, close the file under the lock first.
     """
     nc = handle.pop("nc", None)
-    if nc is not None:
-        if not _try_acquire(_LOCK):
-            _PENDING.append((nc, folder))
-            return
-        try:
-            _close_pending()
-            with contextlib.suppress(Exception):   # closing a file already broken: nothing left to save
-                nc.close()
-        finally:
-            _LOCK.release()
-    shutil.rmtree(folder, ignore_errors=True)
+    if nc is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    _PENDING.append((nc, folder))
+    _close_pending_if_free()
 
 
 @atexit.register
 def _close_pending_at_exit(wait_s: float = 10.0) -> None:
     """At exit, close the handles still pending (waiting up to ``wait_s`` seconds for the lock)."""
     deadline = time.monotonic() + wait_s
-    while _PENDING:
-        if _try_acquire(_LOCK):
-            try:
-                _close_pending()
-            finally:
-                _LOCK.release()
-            return
-        if time.monotonic() > deadline:
-            return
+    while _PENDING and not _close_pending_if_free() and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
